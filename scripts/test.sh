@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# The test command (README): the whole suite, two workers.
+set -u
+cd "$(dirname "$0")/.."
+exec python3 -m pytest -q -n 2 tests "$@"

@@ -1,0 +1,65 @@
+"""The TCG CPU loop: run translated blocks until something needs the outside.
+
+Blocks return the function of the block to run next (chained), so the loop is
+a bare call in a bounded ``for``: a slice of `budget` blocks, after which the
+caller handles signals, other threads and the main loop.
+"""
+from __future__ import annotations
+
+import struct
+
+from pyqemu.accel.tcg.excp import GuestException, InternalError
+from pyqemu.accel.tcg.tb import TBCache, pc_at_line
+from pyqemu.util import log
+
+# Python errors that generated code raises for a bad guest address.
+_ADDRESS_ERRORS = (IndexError, OverflowError, ValueError, struct.error)
+
+
+def cpu_exec(cpu, tbs: TBCache, budget: int) -> None:
+    """Run up to `budget` blocks from ``cpu.pc``; leaves ``cpu.pc`` exact.
+
+    A guest exception propagates as :class:`GuestException` with ``cpu.pc``
+    at the faulting instruction and registers as before it.
+    """
+    R = cpu.regs
+    fn = tbs.lookup(cpu.pc)
+    if log.enabled("exec") or log.enabled("cpu"):
+        _exec_logged(cpu, tbs, fn, budget)
+        return
+    for _ in range(budget):
+        fn = fn(cpu, R)
+    cpu.pc = fn.guest_pc
+
+
+def _exec_logged(cpu, tbs: TBCache, fn, budget: int) -> None:
+    R = cpu.regs
+    for _ in range(budget):
+        pc = fn.guest_pc
+        cpu.pc = pc
+        if log.enabled("cpu"):
+            log.log(cpu.dump())
+        if log.enabled("exec"):
+            log.log(f"Trace 0: [{pc:016x}]")
+        fn = tbs.lookup(pc)(cpu, R)
+    cpu.pc = fn.guest_pc
+
+
+def fault_in_block(cpu, e: BaseException, linemap: list[tuple[int, int]]) -> BaseException:
+    """Called by a block's exception handler: pin the exception to a guest pc."""
+    tb = e.__traceback__
+    pc = pc_at_line(linemap, tb.tb_lineno) if tb is not None else None
+    if isinstance(e, GuestException):
+        if e.pc is None:
+            e.pc = pc
+            cpu.pc = pc
+        return e
+    if isinstance(e, _ADDRESS_ERRORS):
+        exc = GuestException("segv", 0, pc=pc)
+        cpu.pc = pc
+        return exc
+    if isinstance(e, Exception) and not type(e).__module__.startswith("pyqemu"):
+        err = InternalError(f"internal error at guest pc {pc:#x}: {type(e).__name__}: {e}")
+        err.__cause__ = e
+        return err
+    return e

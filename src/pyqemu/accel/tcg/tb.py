@@ -1,0 +1,174 @@
+"""The translation-block cache: translate, compile, look up, chain, invalidate.
+
+Blocks are keyed by guest pc (user mode has no other translation-relevant
+state yet; system mode will key on (pc, flags)) and indexed by the guest
+pages their code covers, so a write to a code page, an ``munmap`` or an
+``mprotect`` invalidates exactly the blocks on that page. Invalidating a
+block also unlinks every chained jump into it: the jump slot reverts to a
+stub that looks the target up again.
+"""
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+
+from pyqemu.tcg import optimize as tcg_optimize
+from pyqemu.tcg.ir import Block
+from pyqemu.tcg.pygen import Generated, generate
+from pyqemu.util import log
+
+PAGE_SHIFT = 12
+
+
+class TranslationBlock:
+    __slots__ = ("pc", "size", "fn", "g", "incoming", "pages", "valid", "linemap")
+
+    def __init__(self, pc: int, size: int) -> None:
+        self.pc = pc
+        self.size = size
+        self.fn: Callable | None = None
+        self.g: dict = {}
+        self.incoming: list[tuple[dict, str]] = []  # chaining slots that point here
+        self.pages: tuple[int, ...] = ()
+        self.valid = True
+        self.linemap: list[tuple[int, int]] = []
+
+
+class TBCache:
+    """Translated blocks of one address space.
+
+    `translate(pc) -> Block` is the target's front end; `namespace` holds the
+    names generated code uses (memory views, slow paths, helpers).
+    `on_code_page(page)` is called when a page first holds translated code
+    (user mode write-protects it to catch self-modifying code).
+    """
+
+    def __init__(self, translate: Callable[[int], Block], namespace: dict,
+                 on_code_page: Callable[[int], None] | None = None,
+                 optimize: bool = True) -> None:
+        self.translate = translate
+        self.ns = namespace
+        self.on_code_page = on_code_page
+        self.optimize = optimize
+        self.tbs: dict[int, TranslationBlock] = {}
+        self.jc: dict[int, Callable] = {}  # pc -> function (the jump cache)
+        self.page_tbs: dict[int, set[int]] = {}
+        self.ns["JC_get"] = self.jc.get
+        self.ns["LOOKUP"] = self._lookup_cpu
+        self.count = 0
+        self.hooks_invalidate: list[Callable[[int, int], None]] = []
+
+    # --- lookup ---------------------------------------------------------------
+    def _lookup_cpu(self, cpu, pc: int) -> Callable:
+        return self.lookup(pc)
+
+    def lookup(self, pc: int) -> Callable:
+        fn = self.jc.get(pc)
+        if fn is None:
+            fn = self._build(pc).fn
+        return fn
+
+    def _build(self, pc: int) -> TranslationBlock:
+        block = self.translate(pc)
+        if log.enabled("op"):
+            log.log(f"OP:\nIN: {pc:#x}\n{block.dump()}\n")
+        if self.optimize:
+            tcg_optimize.optimize(block)
+            if log.enabled("op_opt"):
+                log.log(f"OP after optimization:\nIN: {pc:#x}\n{block.dump()}\n")
+        gen = generate(block, f"tb_{pc:x}")
+        if log.enabled("out_asm"):
+            log.log(f"OUT: [python] {pc:#x}\n{gen.source}\n")
+        tb = TranslationBlock(pc, block.size)
+        self._compile(tb, gen)
+        first = pc >> PAGE_SHIFT
+        last = (pc + max(block.size, 1) - 1) >> PAGE_SHIFT
+        tb.pages = tuple(range(first, last + 1))
+        for p in tb.pages:
+            s = self.page_tbs.get(p)
+            if s is None:
+                s = self.page_tbs[p] = set()
+                if self.on_code_page is not None:
+                    self.on_code_page(p)
+            s.add(pc)
+        old = self.tbs.get(pc)
+        if old is not None:
+            self._unlink(old)
+        self.tbs[pc] = tb
+        self.jc[pc] = tb.fn
+        self.count += 1
+        return tb
+
+    def _compile(self, tb: TranslationBlock, gen: Generated) -> None:
+        g = dict(self.ns)
+        for h in gen.helpers.values():
+            g[h.name] = h.func
+        g["LINEMAP"] = gen.linemap
+        for slot, target in gen.exits:
+            g[slot] = self._stub(g, slot, target)
+        code = compile(gen.source, f"<tb {tb.pc:#x}>", "exec")
+        exec(code, g)  # noqa: S102 - our own generated code
+        fn = g[gen.name]
+        fn.guest_pc = tb.pc
+        tb.fn = fn
+        tb.g = g
+        tb.linemap = gen.linemap
+
+    def _stub(self, g: dict, slot: str, target: int) -> Callable:
+        def stub(cpu, R):
+            tb = self.tbs.get(target)
+            if tb is None or not tb.valid:
+                tb = self._build(target)
+            g[slot] = tb.fn
+            tb.incoming.append((g, slot))
+            return tb.fn
+        stub.guest_pc = target
+        return stub
+
+    # --- invalidation ---------------------------------------------------------
+    def _unlink(self, tb: TranslationBlock) -> None:
+        tb.valid = False
+        for g, slot in tb.incoming:
+            if g.get(slot) is tb.fn:
+                g[slot] = self._stub(g, slot, tb.pc)
+        tb.incoming.clear()
+        if self.jc.get(tb.pc) is tb.fn:
+            del self.jc[tb.pc]
+        if self.tbs.get(tb.pc) is tb:
+            del self.tbs[tb.pc]
+
+    def invalidate_page(self, page: int) -> bool:
+        """Drop every block with code on guest page `page`. True if any."""
+        pcs = self.page_tbs.pop(page, None)
+        if not pcs:
+            return False
+        for pc in pcs:
+            tb = self.tbs.get(pc)
+            if tb is not None:
+                self._unlink(tb)
+                for p in tb.pages:
+                    if p != page:
+                        s = self.page_tbs.get(p)
+                        if s is not None:
+                            s.discard(pc)
+        return True
+
+    def invalidate_range(self, start: int, length: int) -> None:
+        for page in range(start >> PAGE_SHIFT, (start + length + (1 << PAGE_SHIFT) - 1) >> PAGE_SHIFT):
+            self.invalidate_page(page)
+
+    def flush(self) -> None:
+        for tb in list(self.tbs.values()):
+            self._unlink(tb)
+        self.page_tbs.clear()
+
+    def pages_with_code(self) -> list[int]:
+        return sorted(self.page_tbs)
+
+
+def pc_at_line(linemap: list[tuple[int, int]], lineno: int) -> int | None:
+    """The guest pc of the instruction whose code contains `lineno`."""
+    i = bisect.bisect_right(linemap, (lineno, 1 << 64)) - 1
+    if i < 0:
+        return linemap[0][1] if linemap else None
+    return linemap[i][1]

@@ -1,0 +1,236 @@
+"""Load an AArch64 ELF program (and its interpreter) and build the initial stack.
+
+Static and dynamic, PIE and non-PIE. The stack is laid out as Linux's
+``create_elf_tables`` does: strings at the top (argv, envp, the executable's
+name, the platform string, 16 random bytes), then auxv, envp, argv, argc.
+"""
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.elffile import ELFFile
+
+from pyqemu.linux_user.mmap import (
+    PAGE_SIZE,
+    PROT_EXEC,
+    PROT_READ,
+    PROT_WRITE,
+    STACK_TOP,
+    GuestMemory,
+    page_align,
+)
+
+EM_AARCH64 = 183
+ET_EXEC, ET_DYN = 2, 3
+PIE_BASE = 0x55_0000_0000
+
+AT_NULL, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ, AT_BASE, AT_FLAGS, AT_ENTRY = 0, 3, 4, 5, 6, 7, 8, 9
+AT_UID, AT_EUID, AT_GID, AT_EGID, AT_PLATFORM, AT_HWCAP, AT_CLKTCK = 11, 12, 13, 14, 15, 16, 17
+AT_SECURE, AT_RANDOM, AT_HWCAP2, AT_EXECFN, AT_MINSIGSTKSZ = 23, 25, 26, 31, 51
+
+# HWCAP bits (arch/arm64/include/uapi/asm/hwcap.h) for what pyqemu implements.
+HWCAP_FP, HWCAP_ASIMD, HWCAP_CRC32, HWCAP_ATOMICS, HWCAP_CPUID = 1 << 0, 1 << 1, 1 << 7, 1 << 8, 1 << 11
+DEFAULT_HWCAP = HWCAP_FP | HWCAP_ASIMD | HWCAP_CRC32 | HWCAP_CPUID
+DEFAULT_HWCAP2 = 0
+
+
+class LoadError(Exception):
+    """The program cannot be loaded; the message is shown to the user."""
+
+
+@dataclass
+class LoadedImage:
+    entry: int
+    load_bias: int
+    phdr: int
+    phnum: int
+    phent: int
+    end: int  # highest mapped address (for brk)
+    interp: str | None
+
+
+@dataclass
+class ProgramInfo:
+    entry: int  # where execution starts (the interpreter's entry if any)
+    sp: int
+    exe: LoadedImage
+    interp: LoadedImage | None
+    brk: int
+
+
+def _open_elf(path: str):
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - kept open while loading
+    except IsADirectoryError:
+        raise LoadError(f"{path}: Is a directory") from None
+    except FileNotFoundError:
+        raise LoadError(f"{path}: No such file or directory") from None
+    except PermissionError:
+        raise LoadError(f"{path}: Permission denied") from None
+    if os.path.isdir(path):
+        raise LoadError(f"{path}: Is a directory")
+    head = f.read(64)
+    f.seek(0)
+    if head[:4] != b"\x7fELF" or len(head) < 64:
+        f.close()
+        raise LoadError(f"{path}: Exec format error")
+    (machine,) = struct.unpack_from("<H", head, 18)
+    if head[4] != 2 or head[5] != 1 or machine != EM_AARCH64:
+        f.close()
+        raise LoadError(f"{path}: Invalid ELF image for this architecture")
+    try:
+        elf = ELFFile(f)
+    except (ELFError, struct.error, ValueError) as e:
+        f.close()
+        raise LoadError(f"{path}: Invalid ELF image ({e})") from None
+    return f, elf
+
+
+def load_elf(mem: GuestMemory, path: str, base: int | None) -> LoadedImage:
+    """Map the PT_LOAD segments of `path`; `base` is the load bias for ET_DYN."""
+    f, elf = _open_elf(path)
+    try:
+        return _load(mem, path, f, elf, base)
+    except (ELFError, struct.error, ValueError, OSError) as e:
+        raise LoadError(f"{path}: Invalid ELF image ({e})") from None
+    finally:
+        f.close()
+
+
+def _load(mem: GuestMemory, path: str, f, elf, base: int | None) -> LoadedImage:
+    etype = elf.header["e_type"]
+    if etype not in ("ET_EXEC", "ET_DYN"):
+        raise LoadError(f"{path}: Invalid ELF image for this architecture")
+    size = os.fstat(f.fileno()).st_size
+    loads = []
+    interp = None
+    phdr_vaddr = None
+    for seg in elf.iter_segments():
+        h = seg.header
+        if h["p_type"] == "PT_LOAD":
+            if h["p_offset"] + h["p_filesz"] > size or h["p_filesz"] > h["p_memsz"]:
+                raise LoadError(f"{path}: Invalid ELF image (truncated segment)")
+            loads.append(h)
+        elif h["p_type"] == "PT_INTERP":
+            f.seek(h["p_offset"])
+            raw = f.read(h["p_filesz"])
+            interp = raw.split(b"\0", 1)[0].decode(errors="replace")
+        elif h["p_type"] == "PT_PHDR":
+            phdr_vaddr = h["p_vaddr"]
+    if not loads:
+        raise LoadError(f"{path}: Invalid ELF image (no loadable segments)")
+    lo = min(h["p_vaddr"] for h in loads) & ~(PAGE_SIZE - 1)
+    hi = page_align(max(h["p_vaddr"] + h["p_memsz"] for h in loads))
+    if etype == "ET_DYN":
+        if base is None:
+            base = mem.find_free(hi - lo) - lo
+        bias = base
+    else:
+        bias = 0
+    if lo + bias < 0 or hi + bias > (1 << 39):
+        raise LoadError(f"{path}: Cannot allocate memory")
+    mem.map(lo + bias, hi - lo, PROT_READ | PROT_WRITE)
+    for h in loads:
+        f.seek(h["p_offset"])
+        data = f.read(h["p_filesz"])
+        mem.write_force(h["p_vaddr"] + bias, data)
+    for h in loads:
+        flags = h["p_flags"]
+        prot = (PROT_READ if flags & 4 else 0) | (PROT_WRITE if flags & 2 else 0) | \
+            (PROT_EXEC if flags & 1 else 0)
+        start = (h["p_vaddr"] + bias) & ~(PAGE_SIZE - 1)
+        end = page_align(h["p_vaddr"] + bias + h["p_memsz"])
+        mem.set_prot(start, end - start, prot)
+    phoff = elf.header["e_phoff"]
+    if phdr_vaddr is None:
+        for h in loads:
+            if h["p_offset"] <= phoff < h["p_offset"] + h["p_filesz"]:
+                phdr_vaddr = h["p_vaddr"] + phoff - h["p_offset"]
+                break
+        else:
+            phdr_vaddr = 0
+    return LoadedImage(
+        entry=elf.header["e_entry"] + bias,
+        load_bias=bias,
+        phdr=phdr_vaddr + bias,
+        phnum=elf.header["e_phnum"],
+        phent=elf.header["e_phentsize"],
+        end=hi + bias,
+        interp=interp,
+    )
+
+
+def resolve_interp(interp: str, ld_prefix: str | None) -> str:
+    if ld_prefix:
+        cand = os.path.join(ld_prefix, interp.lstrip("/"))
+        if os.path.exists(cand):
+            return cand
+    return interp
+
+
+def load_program(mem: GuestMemory, path: str, argv: list[str], envp: list[str],
+                 ld_prefix: str | None = None, stack_size: int = 8 << 20,
+                 hwcap: int = DEFAULT_HWCAP, hwcap2: int = DEFAULT_HWCAP2,
+                 execfn: str | None = None) -> ProgramInfo:
+    """Load `path` (and its interpreter) and build the initial stack."""
+    f, elf = _open_elf(path)
+    etype = elf.header["e_type"]
+    f.close()
+    exe = load_elf(mem, path, PIE_BASE if etype == "ET_DYN" else None)
+    interp_img = None
+    entry = exe.entry
+    if exe.interp:
+        ipath = resolve_interp(exe.interp, ld_prefix)
+        if not os.path.exists(ipath):
+            raise LoadError(f"Could not open '{exe.interp}': No such file or directory")
+        interp_img = load_elf(mem, ipath, None)
+        entry = interp_img.entry
+    brk = page_align(exe.end)
+    mem.brk_start = mem.brk = brk
+    sp = setup_stack(mem, argv, envp, exe, interp_img, stack_size, hwcap, hwcap2,
+                     execfn if execfn is not None else path)
+    return ProgramInfo(entry=entry, sp=sp, exe=exe, interp=interp_img, brk=brk)
+
+
+def setup_stack(mem: GuestMemory, argv: list[str], envp: list[str], exe: LoadedImage,
+                interp: LoadedImage | None, stack_size: int, hwcap: int, hwcap2: int,
+                execfn: str) -> int:
+    stack_size = page_align(max(stack_size, 64 * 1024))
+    bottom = STACK_TOP - stack_size
+    mem.map(bottom, stack_size, PROT_READ | PROT_WRITE)
+    # guard page below the stack stays unmapped
+    p = STACK_TOP
+
+    def push_bytes(data: bytes) -> int:
+        nonlocal p
+        p -= len(data)
+        mem.write_force(p, data)
+        return p
+
+    push_bytes(b"\0" * 8)
+    execfn_addr = push_bytes(os.fsencode(execfn) + b"\0")
+    env_addrs = [push_bytes(os.fsencode(e) + b"\0") for e in reversed(envp)][::-1]
+    arg_addrs = [push_bytes(os.fsencode(a) + b"\0") for a in reversed(argv)][::-1]
+    platform = push_bytes(b"aarch64\0")
+    p &= ~15
+    random_addr = push_bytes(os.urandom(16))
+    p &= ~15
+    auxv = [
+        (AT_HWCAP, hwcap), (AT_PAGESZ, PAGE_SIZE), (AT_CLKTCK, 100),
+        (AT_PHDR, exe.phdr), (AT_PHENT, exe.phent), (AT_PHNUM, exe.phnum),
+        (AT_BASE, interp.load_bias if interp else 0), (AT_FLAGS, 0), (AT_ENTRY, exe.entry),
+        (AT_UID, os.getuid()), (AT_EUID, os.geteuid()), (AT_GID, os.getgid()),
+        (AT_EGID, os.getegid()), (AT_SECURE, 0), (AT_RANDOM, random_addr),
+        (AT_HWCAP2, hwcap2), (AT_EXECFN, execfn_addr), (AT_PLATFORM, platform),
+        (AT_MINSIGSTKSZ, 5120), (AT_NULL, 0),
+    ]
+    words = [len(argv)] + arg_addrs + [0] + env_addrs + [0]
+    for k, v in auxv:
+        words += [k, v]
+    size = len(words) * 8
+    p = (p - size) & ~15
+    mem.write_force(p, struct.pack(f"<{len(words)}Q", *words))
+    return p

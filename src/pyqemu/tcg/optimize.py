@@ -1,0 +1,130 @@
+"""Block-local optimisation of the IR.
+
+* constant folding and copy propagation of temporaries (forward pass);
+* dead-code elimination of unused temporaries;
+* dead-store elimination of globals: a global written again before anything
+  reads it, with no exit or possibly-faulting op in between, is dropped. This
+  is what removes dead condition-flag computations (the lazy-flag globals
+  written by one flag-setting instruction and overwritten by the next).
+"""
+from __future__ import annotations
+
+from pyqemu.tcg.ir import EXITS, MAY_FAULT, Block, Op, Temp
+from pyqemu.tcg.pygen import _BIN
+
+_PURE = set(_BIN) | {"mov", "not", "neg", "ext", "setcond", "movcond"}
+_BARRIERS = {"if", "else", "endif"} | EXITS | MAY_FAULT
+
+
+def _mask(w: int) -> int:
+    return (1 << w) - 1
+
+
+def _fold(op: Op):
+    """Return the constant value of `op` if its operands are constants."""
+    o = op.opc
+    args = op.args
+    if not all(isinstance(x, int) for x in args):
+        return None
+    if o == "mov":
+        return args[0]
+    if o in _BIN:
+        w = op.aux
+        if o in ("shl", "shr", "sar", "rotr") and not 0 <= args[1] < w + 1:
+            return None
+        expr = _BIN[o](str(args[0]), str(args[1]), w, hex(_mask(w)), hex(1 << (w - 1)))
+        return eval(expr)  # noqa: S307 - expression built from ints by us
+    if o == "not":
+        return args[0] ^ _mask(op.aux)
+    if o == "neg":
+        return -args[0] & _mask(op.aux)
+    if o == "ext":
+        bits, signed, w = op.aux
+        v = args[0] & _mask(bits)
+        if signed and v >> (bits - 1):
+            v -= 1 << bits
+        return v & _mask(w)
+    return None
+
+
+def _simplify(op: Op):
+    """Algebraic identities: return a replacement operand or None."""
+    o = op.opc
+    if o not in _BIN:
+        return None
+    a, b = op.args
+    w = op.aux
+    if isinstance(b, int):
+        if b == 0 and o in ("add", "sub", "or", "xor", "shl", "shr", "sar", "rotr", "andc"):
+            return a
+        if o == "and" and b == _mask(w) and isinstance(a, Temp) and a.width <= w:
+            return a
+    if isinstance(a, int) and a == 0 and o in ("add", "or", "xor"):
+        return b
+    return None
+
+
+def optimize(block: Block) -> None:
+    """Optimise `block.ops` in place."""
+    _propagate(block)
+    _dead_code(block)
+
+
+def _propagate(block: Block) -> None:
+    assigned: dict[str, int] = {}
+    for op in block.ops:
+        if op.dst is not None and not op.dst.is_global:
+            assigned[op.dst.name] = assigned.get(op.dst.name, 0) + 1
+    repl: dict[str, object] = {}
+    depth = 0
+    for op in block.ops:
+        if repl and op.args:
+            op.args = tuple(repl.get(x.name, x) if isinstance(x, Temp) else x for x in op.args)
+        if op.opc == "if":
+            depth += 1
+        elif op.opc == "endif":
+            depth -= 1
+        d = op.dst
+        if d is None or d.is_global or assigned.get(d.name, 0) != 1:
+            continue
+        if op.opc not in _PURE:
+            continue
+        val = _fold(op)
+        if val is None:
+            val = _simplify(op)
+            if val is None and op.opc == "mov" and isinstance(op.args[0], Temp) \
+                    and not op.args[0].is_global:
+                val = op.args[0]
+        if val is not None:
+            repl[d.name] = val
+            op.opc = "mov"
+            op.args = (val,)
+            op.aux = None
+
+
+def _dead_code(block: Block) -> None:
+    used: set[str] = set()
+    dead: set[int] = set()  # globals overwritten later with no read in between
+    keep: list[Op] = []
+    for op in reversed(block.ops):
+        d = op.dst
+        removable = op.opc in _PURE or (op.opc == "call" and op.aux.pure)
+        if d is not None and removable:
+            if d.is_global:
+                if d.gidx in dead:
+                    continue
+            elif d.name not in used:
+                continue
+        if op.opc in _BARRIERS or (op.opc == "call" and (op.aux.sync or op.aux.may_fault)):
+            dead.clear()
+        if d is not None and d.is_global:
+            dead.add(d.gidx)
+        for x in op.args:
+            if isinstance(x, Temp):
+                if x.is_global:
+                    dead.discard(x.gidx)
+                else:
+                    used.add(x.name)
+        keep.append(op)
+    keep.reverse()
+    block.ops[:] = keep
