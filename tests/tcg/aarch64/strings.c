@@ -106,8 +106,8 @@ static void test_one(int n, int a, int d)
     size_t r;
     const char *p;
 
-    memset(srcbuf, GUARD, BUFSZ);
-    memset(dstbuf, GUARD, BUFSZ);
+    memset(srcbuf, GUARD, (size_t)n + 160);
+    memset(dstbuf, GUARD, (size_t)n + 160);
     fill_string((unsigned char *)s, n);
 
     /* strlen */
@@ -158,7 +158,7 @@ static void test_one(int n, int a, int d)
     CHECK(p == NULL, "memchr-miss", n, a, d);
 
     /* memset with guard bytes */
-    memset(dstbuf, GUARD, BUFSZ);
+    memset(dstbuf, GUARD, (size_t)n + 160);
     memset(t, 0x5c, (size_t)n);
     CHECK(region_is((unsigned char *)t, (size_t)n, 0x5c), "memset", n, a, d);
     CHECK((unsigned char)t[-1] == GUARD && (unsigned char)t[n] == GUARD, "memset-guard", n, a, d);
@@ -185,7 +185,7 @@ static void test_strings(void)
 {
     static const int lens[] = {
         0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 23, 24, 25,
-        31, 32, 33, 47, 48, 49, 63, 64, 65, 95, 96, 97, 127, 128, 129, 255, 256, 257, 511, 1000, 4000,
+        31, 32, 33, 47, 48, 49, 63, 64, 65, 95, 96, 97, 127, 128, 129, 255, 256, 257, 511, 1000, 2500,
     };
     int count = 0;
 
@@ -193,7 +193,7 @@ static void test_strings(void)
     dstbuf = malloc(BUFSZ);
     for (unsigned i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
         int n = lens[i];
-        int step = n <= 129 ? 1 : 5;
+        int step = n <= 33 ? 1 : n <= 129 ? 3 : 5;
         for (int a = 0; a < 16; a += step) {
             test_one(n, a, (a * 7 + n) % 16);
             count++;
