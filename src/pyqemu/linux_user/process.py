@@ -51,7 +51,10 @@ class Process:
         self.ld_prefix: str | None = None
         self.max_insns = 1 if one_insn_per_tb else translate_a64.MAX_INSNS
         ns = self._namespace()
-        self.tbs = TBCache(self._translate, ns, on_code_page=self._on_code_page)
+        import os
+        self.count_insns = bool(os.environ.get("PYQEMU_COUNT_INSNS"))
+        self.tbs = TBCache(self._translate, ns, on_code_page=self._on_code_page,
+                           count_insns=self.count_insns)
         self.mem.on_unmap = self._code_unmapped
         self.lock = threading.RLock()
         self.threads: dict[int, UserCPU] = {}
@@ -125,6 +128,9 @@ class Process:
             self.run_thread(cpu)
         except GuestExit as e:
             sys.stdout.flush()
+            if self.count_insns:
+                total = sum(getattr(c, "icount", 0) for c in self.threads.values())
+                sys.stderr.write(f"insns: {total}\n")
             return e.status & 0xFF
         except InternalError as e:
             sys.stderr.write(f"pyqemu-aarch64: {e}\n")

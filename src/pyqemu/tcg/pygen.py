@@ -64,8 +64,9 @@ class Generated:
 
 
 class PyGen:
-    def __init__(self, block: Block) -> None:
+    def __init__(self, block: Block, count_insns: bool = False) -> None:
         self.block = block
+        self.count_insns = count_insns
         self.lines: list[str] = []
         self.ind = 2
         self.exits: list[tuple[str, int]] = []
@@ -82,10 +83,45 @@ class PyGen:
                 written[op.dst.gidx] = op.dst
         self.used = [used[k] for k in sorted(used)]
         self.written = [written[k] for k in sorted(written)]
+        self.self_loop = any(op.opc == "goto_tb" and op.args[0] == block.pc for op in block.ops)
+        if self.self_loop:
+            self.ind = 3
+            self.self_slot = "_js"
+            self.exits.append((self.self_slot, block.pc))
+        self._plan_inlining()
+
+    def _plan_inlining(self) -> None:
+        """Pick temps whose expression can be substituted into their only use.
+
+        A pure op's result used exactly once, by the next real op, is emitted
+        as a parenthesised expression there instead of a local assignment
+        (pure ops cannot fault, so instruction boundaries don't matter).
+        """
+        ops = self.block.ops
+        uses: dict[str, int] = {}
+        for op in ops:
+            for a in op.args:
+                if isinstance(a, Temp) and not a.is_global:
+                    uses[a.name] = uses.get(a.name, 0) + 1
+        self.inline: set[str] = set()
+        self.pending: dict[str, str] = {}
+        real = [i for i, op in enumerate(ops) if op.opc != "insn_start"]
+        for k, i in enumerate(real[:-1]):
+            op = ops[i]
+            d = op.dst
+            if d is None or d.is_global or op.opc not in _INLINABLE or uses.get(d.name) != 1:
+                continue
+            nxt = ops[real[k + 1]]
+            if nxt.opc not in _INLINE_INTO:
+                continue
+            args = nxt.args[1:] if nxt.opc == "st" else nxt.args
+            if any(a is d for a in args) and not (nxt.opc == "st" and nxt.args[0] is d):
+                self.inline.add(d.name)
 
     def v(self, x) -> str:
         if isinstance(x, Temp):
-            return x.name
+            e = self.pending.pop(x.name, None)
+            return x.name if e is None else e
         if isinstance(x, bool):
             return "1" if x else "0"
         if isinstance(x, int):
@@ -94,6 +130,17 @@ class PyGen:
 
     def out(self, s: str) -> None:
         self.lines.append("    " * self.ind + s)
+
+    def assign(self, d: str, expr: str) -> None:
+        """`d = expr`, or remember `expr` for substitution into d's only use."""
+        if d in self.inline:
+            self.pending[d] = f"({expr})"
+        else:
+            self.out(f"{d} = {expr}")
+
+    def count(self) -> None:
+        if self.count_insns:
+            self.out(f"cpu.icount += {self.insn + 1}")
 
     def writeback(self) -> None:
         for g in self.written:
@@ -112,6 +159,10 @@ class PyGen:
         if self.used:
             head.append("    " + "; ".join(f"{g.name} = R[{g.gidx}]" for g in self.used))
         head.append("    try:")
+        if self.self_loop:
+            head.append("      for _ in LOOP:")
+            body.append("      " + "; ".join([f"R[{g.gidx}] = {g.name}" for g in self.written]
+                                            + [f"return {self.self_slot}"]))
         # line numbers are 1-based; body starts after the head
         base = len(head) + 1
         linemap = [(ln + base, i) for ln, i in self.linemap]
@@ -133,27 +184,27 @@ class PyGen:
             self.out(f"# {op.args[0]:#x}")
             return
         if o == "mov":
-            self.out(f"{d} = {a[0]}")
+            self.assign(d, a[0])
         elif o in _BIN:
             w = op.aux
-            self.out(f"{d} = " + _BIN[o](a[0], a[1], w, mask(w), hex(1 << (w - 1))))
+            self.assign(d, _BIN[o](a[0], a[1], w, mask(w), hex(1 << (w - 1))))
         elif o == "not":
-            self.out(f"{d} = {a[0]} ^ {mask(op.aux)}")
+            self.assign(d, f"{a[0]} ^ {mask(op.aux)}")
         elif o == "neg":
-            self.out(f"{d} = -{a[0]} & {mask(op.aux)}")
+            self.assign(d, f"-{a[0]} & {mask(op.aux)}")
         elif o == "ext":
             bits, signed, w = op.aux
             if signed:
                 sb = hex(1 << (bits - 1))
-                self.out(f"{d} = ((({a[0]} & {mask(bits)}) ^ {sb}) - {sb}) & {mask(w)}")
+                self.assign(d, f"((({a[0]} & {mask(bits)}) ^ {sb}) - {sb}) & {mask(w)}")
             else:
-                self.out(f"{d} = {a[0]} & {mask(bits)}")
+                self.assign(d, f"{a[0]} & {mask(bits)}")
         elif o == "setcond":
             cond, w = op.aux
-            self.out(f"{d} = 1 if {cond_expr(cond, a[0], a[1], w)} else 0")
+            self.assign(d, f"1 if {cond_expr(cond, a[0], a[1], w)} else 0")
         elif o == "movcond":
             cond, w = op.aux
-            self.out(f"{d} = {a[2]} if {cond_expr(cond, a[0], a[1], w)} else {a[3]}")
+            self.assign(d, f"{a[2]} if {cond_expr(cond, a[0], a[1], w)} else {a[3]}")
         elif o == "ld":
             self.load(d, a[0], op.aux, op.dst.width)
         elif o == "st":
@@ -182,14 +233,21 @@ class PyGen:
         elif o == "endif":
             self.ind -= 1
         elif o == "goto_tb":
+            if self.self_loop and op.args[0] == self.block.pc:
+                self.count()
+                self.out("continue")
+                return
             slot = f"_j{len(self.exits)}"
             self.exits.append((slot, op.args[0]))
+            self.count()
             self.writeback()
             self.out(f"return {slot}")
         elif o == "exit_jump":
+            self.count()
             self.writeback()
             self.out(f"return JC_get({a[0]}) or LOOKUP(cpu, {a[0]})")
         elif o == "exit_call":
+            self.count()
             self.writeback()
             self.out(f"return {op.aux.name}({', '.join(a)})")
         else:
@@ -225,6 +283,10 @@ class PyGen:
         self.out(f"else: ST_SLOW(cpu, {addr}, {val}, {m.size})")
 
 
+_INLINABLE = {"mov", "not", "neg", "ext", "setcond", "movcond", "add", "sub", "mul", "and", "or", "xor",
+              "andc", "orc", "eqv", "shl", "shr", "sar", "rotr"}
+_INLINE_INTO = _INLINABLE | {"if", "st"}
+
 _BIN = {
     "add": lambda a, b, w, m, s: f"({a} + {b}) & {m}",
     "sub": lambda a, b, w, m, s: f"({a} - {b}) & {m}",
@@ -242,6 +304,10 @@ _BIN = {
 }
 
 
-def generate(block: Block, name: str) -> Generated:
-    """Emit the Python source of `block` as a function called `name`."""
-    return PyGen(block).gen(name)
+def generate(block: Block, name: str, count_insns: bool = False) -> Generated:
+    """Emit the Python source of `block` as a function called `name`.
+
+    With `count_insns`, every exit adds the number of guest instructions
+    executed on its path to ``cpu.icount`` (for benchmarks).
+    """
+    return PyGen(block, count_insns).gen(name)

@@ -18,6 +18,7 @@ from pyqemu.tcg.pygen import Generated, generate
 from pyqemu.util import log
 
 PAGE_SHIFT = 12
+LOOP_BUDGET = 512  # iterations of a block that loops to itself per call
 
 
 class TranslationBlock:
@@ -45,16 +46,18 @@ class TBCache:
 
     def __init__(self, translate: Callable[[int], Block], namespace: dict,
                  on_code_page: Callable[[int], None] | None = None,
-                 optimize: bool = True) -> None:
+                 optimize: bool = True, count_insns: bool = False) -> None:
         self.translate = translate
         self.ns = namespace
         self.on_code_page = on_code_page
         self.optimize = optimize
+        self.count_insns = count_insns
         self.tbs: dict[int, TranslationBlock] = {}
         self.jc: dict[int, Callable] = {}  # pc -> function (the jump cache)
         self.page_tbs: dict[int, set[int]] = {}
         self.ns["JC_get"] = self.jc.get
         self.ns["LOOKUP"] = self._lookup_cpu
+        self.ns["LOOP"] = range(LOOP_BUDGET)
         self.count = 0
         self.hooks_invalidate: list[Callable[[int, int], None]] = []
 
@@ -76,7 +79,7 @@ class TBCache:
             tcg_optimize.optimize(block)
             if log.enabled("op_opt"):
                 log.log(f"OP after optimization:\nIN: {pc:#x}\n{block.dump()}\n")
-        gen = generate(block, f"tb_{pc:x}")
+        gen = generate(block, f"tb_{pc:x}", self.count_insns)
         if log.enabled("out_asm"):
             log.log(f"OUT: [python] {pc:#x}\n{gen.source}\n")
         tb = TranslationBlock(pc, block.size)
