@@ -23,12 +23,17 @@ def cpu_exec(cpu, tbs: TBCache, budget: int) -> None:
     at the faulting instruction and registers as before it.
     """
     R = cpu.regs
-    fn = tbs.lookup(cpu.pc)
-    if log.enabled("exec") or log.enabled("cpu"):
-        _exec_logged(cpu, tbs, fn, budget)
-        return
-    for _ in range(budget):
-        fn = fn(cpu, R)
+    try:
+        fn = tbs.lookup(cpu.pc)
+        if log.enabled("exec") or log.enabled("cpu"):
+            _exec_logged(cpu, tbs, fn, budget)
+            return
+        for _ in range(budget):
+            fn = fn(cpu, R)
+    except GuestException as e:
+        if e.pc is not None:
+            cpu.pc = e.pc
+        raise
     cpu.pc = fn.guest_pc
 
 
@@ -52,7 +57,7 @@ def fault_in_block(cpu, e: BaseException, linemap: list[tuple[int, int]]) -> Bas
     if isinstance(e, GuestException):
         if e.pc is None:
             e.pc = pc
-            cpu.pc = pc
+        cpu.pc = e.pc
         return e
     if isinstance(e, _ADDRESS_ERRORS):
         exc = GuestException("segv", 0, pc=pc)

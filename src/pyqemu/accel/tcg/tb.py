@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable
 
+from pyqemu.accel.tcg.excp import GuestException
 from pyqemu.tcg import optimize as tcg_optimize
 from pyqemu.tcg.ir import Block
 from pyqemu.tcg.pygen import Generated, generate
@@ -72,7 +73,12 @@ class TBCache:
         return fn
 
     def _build(self, pc: int) -> TranslationBlock:
-        block = self.translate(pc)
+        try:
+            block = self.translate(pc)
+        except GuestException as e:  # the first instruction could not be fetched
+            if e.pc is None:
+                e.pc = pc
+            raise
         if log.enabled("op"):
             log.log(f"OP:\nIN: {pc:#x}\n{block.dump()}\n")
         if self.optimize:

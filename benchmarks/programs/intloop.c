@@ -1,0 +1,16 @@
+/* Integer and branch loop: arithmetic, compares, a data-dependent branch. */
+#include <stdio.h>
+
+int main(void)
+{
+    unsigned long a = 1, b = 0, c = 7;
+    for (unsigned long i = 0; i < 3000000; i++) {
+        a = a * 6364136223846793005UL + 1442695040888963407UL;
+        if ((a >> 33) & 1)
+            b += a ^ i;
+        else
+            c ^= b + (i << 3);
+    }
+    printf("%lu %lu\n", b, c);
+    return 0;
+}
