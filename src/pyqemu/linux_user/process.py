@@ -1,17 +1,78 @@
 """A user-mode guest process: its address space, translated code, threads."""
 from __future__ import annotations
 
+import errno
+import os
 import struct
 import sys
 import threading
 
 from pyqemu.accel.tcg import cpu_exec as _cpu_exec
-from pyqemu.accel.tcg.excp import GuestException
+from pyqemu.accel.tcg.excp import GuestException, GuestExit, InternalError
 from pyqemu.accel.tcg.tb import TBCache
 from pyqemu.linux_user import syscall as _syscall
+from pyqemu.linux_user.aarch64.signal_frame import siginfo
+from pyqemu.linux_user.aarch64.syscall_nr import NUMBERS
 from pyqemu.linux_user.mmap import PAGE_SHIFT, PAGE_SIZE, GuestMemory
+from pyqemu.linux_user.signal import (
+    ERESTART_RESTARTBLOCK,
+    ERESTARTNOHAND,
+    ERESTARTSYS,
+    SI_USER,
+    SIGPIPE,
+    SS_DISABLE,
+    SignalState,
+    block_host_signals,
+)
 from pyqemu.target.arm import translate_a64
 from pyqemu.target.arm.cpu import ARMCPU
+
+M64 = 0xFFFFFFFFFFFFFFFF
+
+
+def _nrs(*names: str) -> frozenset[int]:
+    return frozenset(NUMBERS[n] for n in names if n in NUMBERS)
+
+
+# System calls that may block in the host: a signal for the thread interrupts them
+# (WAKE_SIG -> EINTR -> restart code), so they are bracketed by `host_blocking`.
+HOST_BLOCKING = _nrs(
+    "read", "readv", "write", "writev", "pread64", "pwrite64", "preadv", "pwritev", "preadv2",
+    "pwritev2", "recvfrom", "recvmsg", "recvmmsg", "sendto", "sendmsg", "sendmmsg", "accept",
+    "accept4", "connect", "ppoll", "pselect6", "epoll_pwait", "epoll_pwait2", "openat",
+    "openat2", "flock", "fcntl", "msgrcv", "msgsnd", "semtimedop", "mq_timedsend",
+    "mq_timedreceive", "splice", "tee", "sendfile", "io_getevents", "io_pgetevents", "ioctl",
+    "getrandom", "copy_file_range", "vmsplice", "close", "fsync",
+    "fdatasync", "sync_file_range", "fallocate", "ftruncate", "truncate")
+# -EINTR from these reaches the guest as is (the kernel returns it unconditionally).
+EINTR_FINAL = _nrs("close", "rt_sigsuspend", "rt_sigtimedwait", "restart_syscall", "epoll_pwait",
+                   "epoll_pwait2", "io_getevents", "io_pgetevents", "nanosleep",
+                   "clock_nanosleep")
+RESTART_FOR = {nr: -ERESTARTNOHAND & M64 for nr in _nrs("ppoll", "pselect6")}
+ERESTARTSYS_RET = -ERESTARTSYS & M64
+EINTR_RET = -errno.EINTR & M64
+EPIPE_RET = -errno.EPIPE & M64
+EINTR_MIN = min(EINTR_RET, EPIPE_RET)
+RESTART_MIN = -ERESTART_RESTARTBLOCK & M64
+RESTART_MAX = -ERESTARTSYS & M64
+# Writes to a broken pipe or socket raise SIGPIPE (unless MSG_NOSIGNAL).
+SIGPIPE_CALLS = _nrs("write", "writev", "pwrite64", "pwritev", "pwritev2", "sendto", "sendmsg",
+                     "sendmmsg", "splice", "vmsplice", "tee", "sendfile", "copy_file_range")
+MSG_FLAGS_ARG = {NUMBERS["sendto"]: 3, NUMBERS["sendmsg"]: 2, NUMBERS["sendmmsg"]: 3}
+MSG_NOSIGNAL = 0x4000
+
+
+def threading_mask_restore(mask: set) -> None:
+    import signal as host_signal
+    host_signal.pthread_sigmask(host_signal.SIG_SETMASK, mask)
+
+
+class ThreadExit(Exception):
+    """A guest thread called exit(): unwinds its CPU loop."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
 
 
 class UserCPU(ARMCPU):
@@ -20,18 +81,83 @@ class UserCPU(ARMCPU):
     def __init__(self, proc: Process) -> None:
         super().__init__()
         self.proc = proc
+        self.mem = proc.mem  # guest memory for helpers (atomics: target/arm/helper_a64_atomic.py)
         self.tid = 0
         self.clear_child_tid = 0
+        self.robust_list = (0, 0)  # head, len
+        # signals (see linux_user/signal.py)
         self.sigmask = 0
-        self.sigaltstack = (0, 2, 0)  # sp, flags (SS_DISABLE), size
-        self.pending: list = []  # thread-directed pending signals
+        self.saved_sigmask: int | None = None  # mask to restore after rt_sigsuspend
+        self.sig_pending: dict[int, list[bytes]] = {}  # thread-directed pending signals
+        self.altstack = (0, 0, SS_DISABLE)  # ss_sp, ss_size, ss_flags
+        self.fault_address = 0
+        self.fault_esr = 0
+        self.restart_fn = None  # what restart_syscall runs
+        self.skip_restart = False  # set by rt_sigreturn: x0 is not a syscall result
+        # waiting: `wake` is a binary semaphore, released by whoever has news for us
+        self.wake = threading.Lock()
+        self.wake.acquire()
+        self.host_blocking = False  # inside a system call that may block in the host
+        self.sys_seq = 0
+        self.on_main = False  # runs on the host main thread
+        self.host_ident = 0
+
+    def kick(self) -> None:
+        """Wake this thread from a wait of the emulator (futex, sigsuspend, ...)."""
+        try:
+            self.wake.release()
+        except RuntimeError:
+            pass  # already released
+
+    def new_thread_cpu(self) -> UserCPU:
+        """A CPU for a new thread: a copy of this one's registers."""
+        c = UserCPU(self.proc)
+        c.regs[:] = self.regs
+        c.pc = self.pc
+        for k in ("midr", "mpidr", "ctr", "dczid", "cntfrq"):
+            setattr(c, k, getattr(self, k))
+        c.sigmask = self.sigmask
+        return c
 
     # hooks called from generated code
     def lookup(self, pc: int):
         return self.proc.tbs.lookup(pc)
 
     def exception_svc(self) -> None:
-        _syscall.dispatch(self.proc, self)
+        """SVC: run the system call, then handle restarts and deliver signals."""
+        proc = self.proc
+        R = self.regs
+        nr = R[8]
+        orig_x0 = R[0]
+        signals = proc.signals
+        self.skip_restart = False
+        if nr in HOST_BLOCKING:
+            self.sys_seq += 1
+            self.host_blocking = True
+            try:
+                if signals.maybe and signals.deliverable(self):
+                    R[0] = -ERESTARTSYS & M64  # take the signal first, then restart the call
+                else:
+                    _syscall.dispatch(proc, self)
+            finally:
+                self.host_blocking = False
+        else:
+            _syscall.dispatch(proc, self)
+        ret = R[0]
+        if ret >= EINTR_MIN:
+            if ret == EINTR_RET and nr not in EINTR_FINAL and not self.skip_restart:
+                # A host call was interrupted by a host signal: restart it, or
+                # return EINTR if a handler runs (as the kernel's -ERESTART* codes do).
+                ret = R[0] = RESTART_FOR.get(nr, ERESTARTSYS_RET)
+            elif ret == EPIPE_RET and nr in SIGPIPE_CALLS and not self.skip_restart \
+                    and not (nr in MSG_FLAGS_ARG and R[MSG_FLAGS_ARG[nr]] & MSG_NOSIGNAL):
+                signals.send_thread(self, SIGPIPE, siginfo(SIGPIPE, SI_USER, pid=os.getpid(),
+                                                           uid=os.getuid()))
+        if self.skip_restart:
+            if signals.maybe:
+                signals.do_signal(self)
+        elif signals.maybe or self.saved_sigmask is not None or RESTART_MIN <= ret <= RESTART_MAX:
+            signals.do_signal(self, ret, orig_x0)
 
     def fault_in_block(self, e, linemap):
         return _cpu_exec.fault_in_block(self, e, linemap)
@@ -56,6 +182,7 @@ class Process:
         self.tbs = TBCache(self._translate, ns, on_code_page=self._on_code_page,
                            count_insns=self.count_insns)
         self.mem.on_unmap = self._code_unmapped
+        self.model_cpu: UserCPU | None = None
         self.lock = threading.RLock()
         self.threads: dict[int, UserCPU] = {}
         self.exit_status: int | None = None
@@ -63,7 +190,9 @@ class Process:
 
     # --- translated code -----------------------------------------------------------
     def _translate(self, pc: int):
-        return translate_a64.translate(None, pc, self.mem.fetch32, self.max_insns)
+        # The first CPU stands for the model: ID registers are constants in code.
+        model = next(iter(self.threads.values()), None) or self.model_cpu
+        return translate_a64.translate(model, pc, self.mem.fetch32, self.max_insns)
 
     def _on_code_page(self, page: int) -> None:
         self.mem.code_pages.add(page)
@@ -113,34 +242,157 @@ class Process:
 
     # --- running ---------------------------------------------------------------------
     def new_cpu(self) -> UserCPU:
-        return UserCPU(self)
+        cpu = UserCPU(self)
+        if self.model_cpu is None:
+            self.model_cpu = cpu
+        return cpu
 
     def run_main(self, cpu: UserCPU) -> int:
         """Run the main thread; returns the process exit status."""
-        import os
-
-        from pyqemu.accel.tcg.excp import GuestExit, InternalError
-        from pyqemu.linux_user.signal import SignalState
         self.signals = SignalState(self)
+        cpu.sigmask = self.signals.initial_mask
         cpu.tid = os.getpid()
+        cpu.on_main = True
+        cpu.host_ident = threading.get_ident()
+        self.signals.main_cpu = cpu
         self.threads[cpu.tid] = cpu
+        self._last_exit = threading.Lock()
+        self._last_exit.acquire()
         try:
-            self.run_thread(cpu)
+            try:
+                self.run_thread(cpu)
+            except ThreadExit:
+                # The main thread left with exit(): the process lives on until its last
+                # thread exits. Wait here (host signal handlers run in this thread).
+                self.signals.main_cpu = None
+                while not self._last_exit.acquire(True, 1.0):
+                    pass
+                status = self.exit_status or 0
+            else:
+                status = 0
         except GuestExit as e:
-            sys.stdout.flush()
-            if self.count_insns:
-                total = sum(getattr(c, "icount", 0) for c in self.threads.values())
-                sys.stderr.write(f"insns: {total}\n")
-            return e.status & 0xFF
+            status = e.status & 0xFF
         except InternalError as e:
             sys.stderr.write(f"pyqemu-aarch64: {e}\n")
             return 1
-        return 0
+        sys.stdout.flush()
+        if self.count_insns:
+            total = sum(getattr(c, "icount", 0) for c in self.threads.values())
+            sys.stderr.write(f"insns: {total}\n")
+        return status
 
     def run_thread(self, cpu: UserCPU) -> None:
         """The CPU loop of one guest thread; returns when the thread exits."""
         from pyqemu.linux_user.aarch64.cpu_loop import cpu_loop
         cpu_loop(self, cpu)
+
+    # --- threads ---------------------------------------------------------------------
+    def start_thread(self, cpu: UserCPU, on_tid=None) -> int:
+        """Run `cpu` in a new host thread; returns its tid (the host thread's).
+
+        `on_tid(tid)` runs before the new thread executes guest code (the
+        clone flags that store the tid).
+        """
+        ready = threading.Lock()
+        ready.acquire()
+        go = threading.Lock()
+        go.acquire()
+
+        def body() -> None:
+            cpu.tid = threading.get_native_id()
+            cpu.host_ident = threading.get_ident()
+            ready.release()
+            go.acquire()
+            self._thread_body(cpu)
+
+        t = threading.Thread(target=body, name=f"guest-{len(self.threads)}", daemon=True)
+        old = block_host_signals()  # the new thread inherits the mask: host signals go to main
+        try:
+            t.start()
+        finally:
+            threading_mask_restore(old)
+        ready.acquire()
+        with self.lock:
+            self.threads[cpu.tid] = cpu
+        try:
+            if on_tid is not None:
+                on_tid(cpu.tid)
+        finally:
+            go.release()
+        return cpu.tid
+
+    def _thread_body(self, cpu: UserCPU) -> None:
+        try:
+            self.run_thread(cpu)
+        except ThreadExit:
+            pass
+        except GuestExit as e:
+            self.exit_group(e.status)
+        except InternalError as e:
+            sys.stderr.write(f"pyqemu-aarch64: {e}\n")
+            self._hard_exit(1)
+        except BaseException:  # a bug: do not leave a half-dead process behind
+            import traceback
+            traceback.print_exc()
+            self._hard_exit(1)
+
+    def thread_exit(self, cpu: UserCPU, status: int) -> None:
+        """exit(): end the calling thread only (clear_child_tid, robust futexes)."""
+        from pyqemu.linux_user import futex
+        futex.exit_robust_list(self, cpu)
+        if cpu.clear_child_tid:
+            try:
+                self.mem.put_u32(cpu.clear_child_tid, 0)
+                futex.wake(self, cpu.clear_child_tid, 1)
+            except GuestException:
+                pass
+        with self.lock:
+            self.threads.pop(cpu.tid, None)
+            last = not self.threads
+        if last:
+            self.exit_status = status
+            if cpu.on_main:
+                raise GuestExit(status)
+            self._last_exit.release()  # the host main thread returns the status
+        raise ThreadExit(status)
+
+    def exit_group(self, status: int) -> None:
+        """exit_group(): end every thread and the process with `status`."""
+        status &= 0xFF
+        if threading.current_thread() is threading.main_thread() and len(self.threads) <= 1:
+            raise GuestExit(status)  # the clean way out: run_main returns the status
+        self._hard_exit(status)
+
+    def _hard_exit(self, status: int) -> None:
+        for f in (sys.stdout, sys.stderr):
+            try:
+                f.flush()
+            except (OSError, ValueError):
+                pass
+        from pyqemu.util import log
+        flush = getattr(log, "flush", None)
+        if flush is not None:
+            flush()
+        os._exit(status)
+
+    def after_fork_child(self, cpu: UserCPU) -> None:
+        """In the child of a fork: only the calling thread survives."""
+        self.lock = threading.RLock()
+        self.threads = {}
+        cpu.tid = os.getpid()
+        cpu.on_main = True
+        cpu.host_ident = threading.get_ident()
+        cpu.host_blocking = False
+        cpu.wake = threading.Lock()
+        cpu.wake.acquire()
+        self.threads[cpu.tid] = cpu
+        self._last_exit = threading.Lock()
+        self._last_exit.acquire()
+        self.signals.reset_after_fork(cpu)
+        from pyqemu.linux_user import futex
+        futex.reset_after_fork(self)
+        # this thread may have had host signals blocked (it was not the main thread)
+        threading_mask_restore(set())
 
     def strace_enter(self, cpu, nr, name, args) -> None:
         from pyqemu.linux_user import strace

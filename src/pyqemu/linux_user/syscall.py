@@ -82,7 +82,13 @@ def dispatch(proc: Process, cpu) -> None:
 
 
 def _load_implementations() -> None:
-    from pyqemu.linux_user import syscall_basic  # noqa: F401
+    from pyqemu.linux_user import (
+        syscall_basic,  # noqa: F401
+        syscall_file,  # noqa: F401
+        syscall_mem,  # noqa: F401
+        syscall_misc,  # noqa: F401
+        syscall_net,  # noqa: F401
+    )
 
 
 _load_implementations()

@@ -206,8 +206,11 @@ class Builder:
         """v1 if (a cond b) else v2"""
         return self.block.op("movcond", a, b, v1, v2, aux=(cond, w), width=w)
 
-    def ld(self, addr, size: int, signed: bool = False, align: int = 0) -> Temp:
-        return self.block.op("ld", addr, aux=MemOp(size, signed, align), width=size * 8)
+    def ld(self, addr, size: int, signed: bool = False, align: int = 0, w: int = 0) -> Temp:
+        """Load `size` bytes; a signed load sign-extends to `w` bits (default 64)."""
+        if not w:
+            w = 64 if signed else size * 8
+        return self.block.op("ld", addr, aux=MemOp(size, signed, align), width=w)
 
     def st(self, addr, val, size: int, align: int = 0) -> None:
         self.block.emit("st", None, addr, val, aux=MemOp(size, False, align))

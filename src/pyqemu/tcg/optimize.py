@@ -76,6 +76,9 @@ def _propagate(block: Block) -> None:
         if op.dst is not None and not op.dst.is_global:
             assigned[op.dst.name] = assigned.get(op.dst.name, 0) + 1
     repl: dict[str, object] = {}
+    # A temp may stand for a global (x + 0 -> x) only until that global is written:
+    # gidx -> the temps replaced by it, forgotten at the write.
+    aliases: dict[int, list[str]] = {}
     depth = 0
     for op in block.ops:
         if repl and op.args:
@@ -85,6 +88,15 @@ def _propagate(block: Block) -> None:
         elif op.opc == "endif":
             depth -= 1
         d = op.dst
+        if aliases:
+            if d is not None and d.is_global:
+                for name in aliases.pop(d.gidx, ()):
+                    del repl[name]
+            elif op.opc == "call" and op.aux.sync:  # may write any global
+                for names in aliases.values():
+                    for name in names:
+                        del repl[name]
+                aliases.clear()
         if d is None or d.is_global or assigned.get(d.name, 0) != 1:
             continue
         if op.opc not in _PURE:
@@ -97,6 +109,8 @@ def _propagate(block: Block) -> None:
                 val = op.args[0]
         if val is not None:
             repl[d.name] = val
+            if isinstance(val, Temp) and val.is_global:
+                aliases.setdefault(val.gidx, []).append(d.name)
             op.opc = "mov"
             op.args = (val,)
             op.aux = None

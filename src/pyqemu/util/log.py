@@ -60,6 +60,12 @@ def log(msg: str) -> None:
     _out.write(msg if msg.endswith("\n") else msg + "\n")
 
 
+def write(text: str) -> None:
+    """Write `text` as is (no newline added) and flush: for lines built in pieces (-strace)."""
+    _out.write(text)
+    _out.flush()
+
+
 def unimp(msg: str) -> None:
     if "unimp" in _enabled:
         log(msg)

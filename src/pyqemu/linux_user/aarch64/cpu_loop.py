@@ -8,30 +8,62 @@ SLICE = 4096  # blocks between checks for signals
 
 SIGILL, SIGTRAP, SIGBUS, SIGFPE, SIGSEGV = 4, 5, 7, 8, 11
 SEGV_MAPERR, SEGV_ACCERR = 1, 2
-ILL_ILLOPC, BUS_ADRALN, TRAP_BRKPT = 1, 1, 1
+ILL_ILLOPC, ILL_ILLOPN = 1, 2
+BUS_ADRALN, TRAP_BRKPT = 1, 1
+FETCH_FAULT = 2  # GuestException.code of an instruction-fetch fault (GuestMemory.fetch32)
+
+# ESR_EL1 values reported in the signal frame's esr_context, as Linux sanitises
+# them for EL0 faults: EC, IL, WnR and a generic fault status.
+EC_UNKNOWN, EC_IABT_LOW, EC_PC_ALIGN, EC_DABT_LOW, EC_BRK64 = 0x00, 0x20, 0x22, 0x24, 0x3C
+ESR_IL = 1 << 25
+ESR_WNR = 1 << 6
+FSC_FAULT = 0x10  # sanitised fault status (ESR_ELx_FSC_FAULT)
+FSC_ALIGN = 0x21
 
 
-def signal_for(e: GuestException) -> tuple[int, int, int]:
-    """(signal, si_code, si_addr) for a synchronous guest exception."""
-    if e.kind == "segv":
-        return SIGSEGV, e.code if e.code in (SEGV_MAPERR, SEGV_ACCERR) else SEGV_MAPERR, e.addr
-    if e.kind == "bus":
-        return SIGBUS, BUS_ADRALN, e.addr
-    if e.kind == "trap":
-        return SIGTRAP, TRAP_BRKPT, e.pc or 0
-    if e.kind == "fpe":
-        return SIGFPE, e.code, e.pc or 0
-    return SIGILL, ILL_ILLOPC, e.pc or 0
+def signal_for(e: GuestException, mapped) -> tuple[int, int, int, int, int | None]:
+    """(signal, si_code, si_addr, esr, pc) for a synchronous guest exception.
+
+    `mapped(addr)` tells whether a guest address is mapped (SEGV_ACCERR vs
+    SEGV_MAPERR). `pc` is where the faulting context resumes when that differs
+    from ``e.pc`` (instruction-fetch faults happen at the branch target), else None.
+    """
+    kind = e.kind
+    if kind == "segv":
+        addr = e.addr
+        if e.code == FETCH_FAULT:  # prefetch abort: pc is the unfetchable address
+            if addr & 3:
+                return SIGBUS, BUS_ADRALN, addr, (EC_PC_ALIGN << 26) | ESR_IL, addr
+            code = SEGV_ACCERR if mapped(addr) else SEGV_MAPERR
+            return SIGSEGV, code, addr, (EC_IABT_LOW << 26) | ESR_IL | FSC_FAULT, addr
+        code = SEGV_ACCERR if mapped(addr) else SEGV_MAPERR
+        esr = (EC_DABT_LOW << 26) | ESR_IL | FSC_FAULT | (ESR_WNR if e.write else 0)
+        return SIGSEGV, code, addr, esr, None
+    if kind == "bus":
+        esr = (EC_DABT_LOW << 26) | ESR_IL | FSC_ALIGN | (ESR_WNR if e.write else 0)
+        return SIGBUS, BUS_ADRALN, e.addr, esr, None
+    if kind == "trap":
+        return SIGTRAP, TRAP_BRKPT, e.pc or 0, (EC_BRK64 << 26) | ESR_IL | (e.code & 0xFFFF), None
+    if kind == "fpe":
+        return SIGFPE, e.code, e.pc or 0, 0, None
+    # QEMU reports ILL_ILLOPN for an undefined instruction (Linux says ILL_ILLOPC).
+    return SIGILL, ILL_ILLOPN, e.pc or 0, (EC_UNKNOWN << 26) | ESR_IL, None
 
 
 def cpu_loop(proc, cpu) -> None:
+    """Run `cpu` until its thread exits (ThreadExit / GuestExit propagate)."""
     signals = proc.signals
+    tbs = proc.tbs
+    mapped = proc.mem.is_mapped
     while True:
         try:
-            cpu_exec(cpu, proc.tbs, SLICE)
+            cpu_exec(cpu, tbs, SLICE)
         except GuestException as e:
-            sig, code, addr = signal_for(e)
-            if e.kind == "segv" and proc.mem.is_mapped(addr, 1):
-                code = SEGV_ACCERR
-            signals.force_sync(cpu, sig, code, addr)
-        signals.deliver_pending(cpu)
+            sig, code, addr, esr, pc = signal_for(e, lambda a: mapped(a, 1))
+            if pc is not None:
+                cpu.pc = pc
+            signals.force_sync(cpu, sig, code, addr, esr)
+            signals.do_signal(cpu)
+            continue
+        if signals.maybe:
+            signals.do_signal(cpu)

@@ -86,7 +86,7 @@ NAMES = {
     81: 'sync',
     82: 'fsync',
     83: 'fdatasync',
-    84: 'sync_file_range2',
+    84: 'sync_file_range',
     85: 'timerfd_create',
     86: 'timerfd_settime',
     87: 'timerfd_gettime',
@@ -417,7 +417,7 @@ NR_fstat = 80
 NR_sync = 81
 NR_fsync = 82
 NR_fdatasync = 83
-NR_sync_file_range2 = 84
+NR_sync_file_range = 84
 NR_timerfd_create = 85
 NR_timerfd_settime = 86
 NR_timerfd_gettime = 87

@@ -10,6 +10,23 @@ def install(ns):
     T = ns
 
 
+class A__ATOMIC:
+    __slots__ = ('a', 'o3', 'opc', 'r', 'rn', 'rs', 'rt', 'size')
+
+    def __init__(self, a, o3, opc, r, rn, rs, rt, size):
+        self.a = a
+        self.o3 = o3
+        self.opc = opc
+        self.r = r
+        self.rn = rn
+        self.rs = rs
+        self.rt = rt
+        self.size = size
+
+    def __repr__(self):
+        return f"_ATOMIC(a={self.a!r}, o3={self.o3!r}, opc={self.opc!r}, r={self.r!r}, rn={self.rn!r}, rs={self.rs!r}, rt={self.rt!r}, size={self.size!r})"
+
+
 class A__B:
     __slots__ = ('imm',)
 
@@ -71,6 +88,36 @@ class A__B_cond:
         return f"_B_cond(cond={self.cond!r}, imm={self.imm!r})"
 
 
+class A__CAS:
+    __slots__ = ('a', 'r', 'rn', 'rs', 'rt', 'size')
+
+    def __init__(self, a, r, rn, rs, rt, size):
+        self.a = a
+        self.r = r
+        self.rn = rn
+        self.rs = rs
+        self.rt = rt
+        self.size = size
+
+    def __repr__(self):
+        return f"_CAS(a={self.a!r}, r={self.r!r}, rn={self.rn!r}, rs={self.rs!r}, rt={self.rt!r}, size={self.size!r})"
+
+
+class A__CASP:
+    __slots__ = ('a', 'r', 'rn', 'rs', 'rt', 'sz')
+
+    def __init__(self, a, r, rn, rs, rt, sz):
+        self.a = a
+        self.r = r
+        self.rn = rn
+        self.rs = rs
+        self.rt = rt
+        self.sz = sz
+
+    def __repr__(self):
+        return f"_CASP(a={self.a!r}, r={self.r!r}, rn={self.rn!r}, rs={self.rs!r}, rt={self.rt!r}, sz={self.sz!r})"
+
+
 class A__CBZ:
     __slots__ = ('imm', 'nz', 'rt', 'sf')
 
@@ -84,6 +131,22 @@ class A__CBZ:
         return f"_CBZ(imm={self.imm!r}, nz={self.nz!r}, rt={self.rt!r}, sf={self.sf!r})"
 
 
+class A__CCMP:
+    __slots__ = ('cond', 'imm', 'nzcv', 'op', 'rn', 'sf', 'y')
+
+    def __init__(self, cond, imm, nzcv, op, rn, sf, y):
+        self.cond = cond
+        self.imm = imm
+        self.nzcv = nzcv
+        self.op = op
+        self.rn = rn
+        self.sf = sf
+        self.y = y
+
+    def __repr__(self):
+        return f"_CCMP(cond={self.cond!r}, imm={self.imm!r}, nzcv={self.nzcv!r}, op={self.op!r}, rn={self.rn!r}, sf={self.sf!r}, y={self.y!r})"
+
+
 class A__CLREX:
     __slots__ = ()
 
@@ -92,6 +155,37 @@ class A__CLREX:
 
     def __repr__(self):
         return f"_CLREX()"
+
+
+class A__CRC32:
+    __slots__ = ('c', 'rd', 'rm', 'rn', 'sf', 'sz')
+
+    def __init__(self, c, rd, rm, rn, sf, sz):
+        self.c = c
+        self.rd = rd
+        self.rm = rm
+        self.rn = rn
+        self.sf = sf
+        self.sz = sz
+
+    def __repr__(self):
+        return f"_CRC32(c={self.c!r}, rd={self.rd!r}, rm={self.rm!r}, rn={self.rn!r}, sf={self.sf!r}, sz={self.sz!r})"
+
+
+class A__CSEL:
+    __slots__ = ('cond', 'inc', 'inv', 'rd', 'rm', 'rn', 'sf')
+
+    def __init__(self, cond, inc, inv, rd, rm, rn, sf):
+        self.cond = cond
+        self.inc = inc
+        self.inv = inv
+        self.rd = rd
+        self.rm = rm
+        self.rn = rn
+        self.sf = sf
+
+    def __repr__(self):
+        return f"_CSEL(cond={self.cond!r}, inc={self.inc!r}, inv={self.inv!r}, rd={self.rd!r}, rm={self.rm!r}, rn={self.rn!r}, sf={self.sf!r})"
 
 
 class A__DSB_DMB:
@@ -103,6 +197,18 @@ class A__DSB_DMB:
 
     def __repr__(self):
         return f"_DSB_DMB(crm={self.crm!r}, op={self.op!r})"
+
+
+class A__DUP_elem_s:
+    __slots__ = ('imm5', 'rd', 'rn')
+
+    def __init__(self, imm5, rd, rn):
+        self.imm5 = imm5
+        self.rd = rd
+        self.rn = rn
+
+    def __repr__(self):
+        return f"_DUP_elem_s(imm5={self.imm5!r}, rd={self.rd!r}, rn={self.rn!r})"
 
 
 class A__EXTR:
@@ -118,6 +224,117 @@ class A__EXTR:
 
     def __repr__(self):
         return f"_EXTR(imms={self.imms!r}, n={self.n!r}, rd={self.rd!r}, rm={self.rm!r}, rn={self.rn!r}, sf={self.sf!r})"
+
+
+class A__EXT_v:
+    __slots__ = ('imm', 'q', 'rd', 'rm', 'rn')
+
+    def __init__(self, imm, q, rd, rm, rn):
+        self.imm = imm
+        self.q = q
+        self.rd = rd
+        self.rm = rm
+        self.rn = rn
+
+    def __repr__(self):
+        return f"_EXT_v(imm={self.imm!r}, q={self.q!r}, rd={self.rd!r}, rm={self.rm!r}, rn={self.rn!r})"
+
+
+class A__FCCMP_s:
+    __slots__ = ('cond', 'e', 'ft', 'nzcv', 'rm', 'rn')
+
+    def __init__(self, cond, e, ft, nzcv, rm, rn):
+        self.cond = cond
+        self.e = e
+        self.ft = ft
+        self.nzcv = nzcv
+        self.rm = rm
+        self.rn = rn
+
+    def __repr__(self):
+        return f"_FCCMP_s(cond={self.cond!r}, e={self.e!r}, ft={self.ft!r}, nzcv={self.nzcv!r}, rm={self.rm!r}, rn={self.rn!r})"
+
+
+class A__FCMP_s:
+    __slots__ = ('e', 'ft', 'rm', 'rn', 'z')
+
+    def __init__(self, e, ft, rm, rn, z):
+        self.e = e
+        self.ft = ft
+        self.rm = rm
+        self.rn = rn
+        self.z = z
+
+    def __repr__(self):
+        return f"_FCMP_s(e={self.e!r}, ft={self.ft!r}, rm={self.rm!r}, rn={self.rn!r}, z={self.z!r})"
+
+
+class A__FCSEL_s:
+    __slots__ = ('cond', 'ft', 'rd', 'rm', 'rn')
+
+    def __init__(self, cond, ft, rd, rm, rn):
+        self.cond = cond
+        self.ft = ft
+        self.rd = rd
+        self.rm = rm
+        self.rn = rn
+
+    def __repr__(self):
+        return f"_FCSEL_s(cond={self.cond!r}, ft={self.ft!r}, rd={self.rd!r}, rm={self.rm!r}, rn={self.rn!r})"
+
+
+class A__FCVT_s:
+    __slots__ = ('ft', 'rd', 'rn', 'to')
+
+    def __init__(self, ft, rd, rn, to):
+        self.ft = ft
+        self.rd = rd
+        self.rn = rn
+        self.to = to
+
+    def __repr__(self):
+        return f"_FCVT_s(ft={self.ft!r}, rd={self.rd!r}, rn={self.rn!r}, to={self.to!r})"
+
+
+class A__FMADD_s:
+    __slots__ = ('ft', 'o0', 'o1', 'ra', 'rd', 'rm', 'rn')
+
+    def __init__(self, ft, o0, o1, ra, rd, rm, rn):
+        self.ft = ft
+        self.o0 = o0
+        self.o1 = o1
+        self.ra = ra
+        self.rd = rd
+        self.rm = rm
+        self.rn = rn
+
+    def __repr__(self):
+        return f"_FMADD_s(ft={self.ft!r}, o0={self.o0!r}, o1={self.o1!r}, ra={self.ra!r}, rd={self.rd!r}, rm={self.rm!r}, rn={self.rn!r})"
+
+
+class A__FMOV_si:
+    __slots__ = ('ft', 'imm', 'rd')
+
+    def __init__(self, ft, imm, rd):
+        self.ft = ft
+        self.imm = imm
+        self.rd = rd
+
+    def __repr__(self):
+        return f"_FMOV_si(ft={self.ft!r}, imm={self.imm!r}, rd={self.rd!r})"
+
+
+class A__FRINT_s:
+    __slots__ = ('ft', 'rd', 'rm', 'rn')
+
+    def __init__(self, ft, rd, rm, rn):
+        self.ft = ft
+        self.rd = rd
+        self.rm = rm
+        self.rn = rn
+
+    def __repr__(self):
+        return f"_FRINT_s(ft={self.ft!r}, rd={self.rd!r}, rm={self.rm!r}, rn={self.rn!r})"
 
 
 class A__HINT:
@@ -149,6 +366,133 @@ class A__HVC:
 
     def __repr__(self):
         return f"_HVC(imm={self.imm!r})"
+
+
+class A__LDAPR_STLR_i:
+    __slots__ = ('imm', 'opc', 'rn', 'rt', 'size')
+
+    def __init__(self, imm, opc, rn, rt, size):
+        self.imm = imm
+        self.opc = opc
+        self.rn = rn
+        self.rt = rt
+        self.size = size
+
+    def __repr__(self):
+        return f"_LDAPR_STLR_i(imm={self.imm!r}, opc={self.opc!r}, rn={self.rn!r}, rt={self.rt!r}, size={self.size!r})"
+
+
+class A__LDAR:
+    __slots__ = ('lasr', 'rn', 'rt', 'size')
+
+    def __init__(self, lasr, rn, rt, size):
+        self.lasr = lasr
+        self.rn = rn
+        self.rt = rt
+        self.size = size
+
+    def __repr__(self):
+        return f"_LDAR(lasr={self.lasr!r}, rn={self.rn!r}, rt={self.rt!r}, size={self.size!r})"
+
+
+class A__LDR_lit:
+    __slots__ = ('imm', 'opc', 'rt', 'v')
+
+    def __init__(self, imm, opc, rt, v):
+        self.imm = imm
+        self.opc = opc
+        self.rt = rt
+        self.v = v
+
+    def __repr__(self):
+        return f"_LDR_lit(imm={self.imm!r}, opc={self.opc!r}, rt={self.rt!r}, v={self.v!r})"
+
+
+class A__LDSTP:
+    __slots__ = ('idx', 'imm', 'l', 'opc', 'rn', 'rt', 'rt2', 'v')
+
+    def __init__(self, idx, imm, l, opc, rn, rt, rt2, v):
+        self.idx = idx
+        self.imm = imm
+        self.l = l
+        self.opc = opc
+        self.rn = rn
+        self.rt = rt
+        self.rt2 = rt2
+        self.v = v
+
+    def __repr__(self):
+        return f"_LDSTP(idx={self.idx!r}, imm={self.imm!r}, l={self.l!r}, opc={self.opc!r}, rn={self.rn!r}, rt={self.rt!r}, rt2={self.rt2!r}, v={self.v!r})"
+
+
+class A__LDXP:
+    __slots__ = ('lasr', 'rn', 'rt', 'rt2', 'sz')
+
+    def __init__(self, lasr, rn, rt, rt2, sz):
+        self.lasr = lasr
+        self.rn = rn
+        self.rt = rt
+        self.rt2 = rt2
+        self.sz = sz
+
+    def __repr__(self):
+        return f"_LDXP(lasr={self.lasr!r}, rn={self.rn!r}, rt={self.rt!r}, rt2={self.rt2!r}, sz={self.sz!r})"
+
+
+class A__LDXR:
+    __slots__ = ('lasr', 'rn', 'rt', 'size')
+
+    def __init__(self, lasr, rn, rt, size):
+        self.lasr = lasr
+        self.rn = rn
+        self.rt = rt
+        self.size = size
+
+    def __repr__(self):
+        return f"_LDXR(lasr={self.lasr!r}, rn={self.rn!r}, rt={self.rt!r}, size={self.size!r})"
+
+
+class A__MINMAX:
+    __slots__ = ('op', 'rd', 'rm', 'rn', 'sf')
+
+    def __init__(self, op, rd, rm, rn, sf):
+        self.op = op
+        self.rd = rd
+        self.rm = rm
+        self.rn = rn
+        self.sf = sf
+
+    def __repr__(self):
+        return f"_MINMAX(op={self.op!r}, rd={self.rd!r}, rm={self.rm!r}, rn={self.rn!r}, sf={self.sf!r})"
+
+
+class A__MINMAX_i:
+    __slots__ = ('imm', 'op', 'rd', 'rn', 'sf')
+
+    def __init__(self, imm, op, rd, rn, sf):
+        self.imm = imm
+        self.op = op
+        self.rd = rd
+        self.rn = rn
+        self.sf = sf
+
+    def __repr__(self):
+        return f"_MINMAX_i(imm={self.imm!r}, op={self.op!r}, rd={self.rd!r}, rn={self.rn!r}, sf={self.sf!r})"
+
+
+class A__MOVI_v:
+    __slots__ = ('cmode', 'imm', 'o2', 'op', 'q', 'rd')
+
+    def __init__(self, cmode, imm, o2, op, q, rd):
+        self.cmode = cmode
+        self.imm = imm
+        self.o2 = o2
+        self.op = op
+        self.q = q
+        self.rd = rd
+
+    def __repr__(self):
+        return f"_MOVI_v(cmode={self.cmode!r}, imm={self.imm!r}, o2={self.o2!r}, op={self.op!r}, q={self.q!r}, rd={self.rd!r})"
 
 
 class A__MSR_MRS:
@@ -190,6 +534,44 @@ class A__RET:
         return f"_RET(rn={self.rn!r})"
 
 
+class A__REV_v:
+    __slots__ = ('o', 'q', 'rd', 'rn', 'size', 'u')
+
+    def __init__(self, o, q, rd, rn, size, u):
+        self.o = o
+        self.q = q
+        self.rd = rd
+        self.rn = rn
+        self.size = size
+        self.u = u
+
+    def __repr__(self):
+        return f"_REV_v(o={self.o!r}, q={self.q!r}, rd={self.rd!r}, rn={self.rn!r}, size={self.size!r}, u={self.u!r})"
+
+
+class A__RMIF:
+    __slots__ = ('imm', 'mask', 'rn')
+
+    def __init__(self, imm, mask, rn):
+        self.imm = imm
+        self.mask = mask
+        self.rn = rn
+
+    def __repr__(self):
+        return f"_RMIF(imm={self.imm!r}, mask={self.mask!r}, rn={self.rn!r})"
+
+
+class A__SETF:
+    __slots__ = ('rn', 'sz')
+
+    def __init__(self, rn, sz):
+        self.rn = rn
+        self.sz = sz
+
+    def __repr__(self):
+        return f"_SETF(rn={self.rn!r}, sz={self.sz!r})"
+
+
 class A__SMC:
     __slots__ = ('imm',)
 
@@ -198,6 +580,48 @@ class A__SMC:
 
     def __repr__(self):
         return f"_SMC(imm={self.imm!r})"
+
+
+class A__STLR:
+    __slots__ = ('lasr', 'rn', 'rt', 'size')
+
+    def __init__(self, lasr, rn, rt, size):
+        self.lasr = lasr
+        self.rn = rn
+        self.rt = rt
+        self.size = size
+
+    def __repr__(self):
+        return f"_STLR(lasr={self.lasr!r}, rn={self.rn!r}, rt={self.rt!r}, size={self.size!r})"
+
+
+class A__STXP:
+    __slots__ = ('lasr', 'rn', 'rs', 'rt', 'rt2', 'sz')
+
+    def __init__(self, lasr, rn, rs, rt, rt2, sz):
+        self.lasr = lasr
+        self.rn = rn
+        self.rs = rs
+        self.rt = rt
+        self.rt2 = rt2
+        self.sz = sz
+
+    def __repr__(self):
+        return f"_STXP(lasr={self.lasr!r}, rn={self.rn!r}, rs={self.rs!r}, rt={self.rt!r}, rt2={self.rt2!r}, sz={self.sz!r})"
+
+
+class A__STXR:
+    __slots__ = ('lasr', 'rn', 'rs', 'rt', 'size')
+
+    def __init__(self, lasr, rn, rs, rt, size):
+        self.lasr = lasr
+        self.rn = rn
+        self.rs = rs
+        self.rt = rt
+        self.size = size
+
+    def __repr__(self):
+        return f"_STXR(lasr={self.lasr!r}, rn={self.rn!r}, rs={self.rs!r}, rt={self.rt!r}, size={self.size!r})"
 
 
 class A__SVC:
@@ -225,6 +649,21 @@ class A__SYS:
         return f"_SYS(crm={self.crm!r}, crn={self.crn!r}, l={self.l!r}, op1={self.op1!r}, op2={self.op2!r}, rt={self.rt!r})"
 
 
+class A__TBL_v:
+    __slots__ = ('len', 'q', 'rd', 'rm', 'rn', 'x')
+
+    def __init__(self, len, q, rd, rm, rn, x):
+        self.len = len
+        self.q = q
+        self.rd = rd
+        self.rm = rm
+        self.rn = rn
+        self.x = x
+
+    def __repr__(self):
+        return f"_TBL_v(len={self.len!r}, q={self.q!r}, rd={self.rd!r}, rm={self.rm!r}, rn={self.rn!r}, x={self.x!r})"
+
+
 class A__TBZ:
     __slots__ = ('bitpos', 'imm', 'nz', 'rt')
 
@@ -236,6 +675,51 @@ class A__TBZ:
 
     def __repr__(self):
         return f"_TBZ(bitpos={self.bitpos!r}, imm={self.imm!r}, nz={self.nz!r}, rt={self.rt!r})"
+
+
+class A__ZIPUZPTRN:
+    __slots__ = ('op', 'q', 'rd', 'rm', 'rn', 'size')
+
+    def __init__(self, op, q, rd, rm, rn, size):
+        self.op = op
+        self.q = q
+        self.rd = rd
+        self.rm = rm
+        self.rn = rn
+        self.size = size
+
+    def __repr__(self):
+        return f"_ZIPUZPTRN(op={self.op!r}, q={self.q!r}, rd={self.rd!r}, rm={self.rm!r}, rn={self.rn!r}, size={self.size!r})"
+
+
+class A_addsub_ext:
+    __slots__ = ('rd', 'rn', 'rm', 'sf', 'option', 'imm')
+
+    def __init__(self, rd, rn, rm, sf, option, imm):
+        self.rd = rd
+        self.rn = rn
+        self.rm = rm
+        self.sf = sf
+        self.option = option
+        self.imm = imm
+
+    def __repr__(self):
+        return f"addsub_ext(rd={self.rd!r}, rn={self.rn!r}, rm={self.rm!r}, sf={self.sf!r}, option={self.option!r}, imm={self.imm!r})"
+
+
+class A_addsub_shift:
+    __slots__ = ('rd', 'rn', 'rm', 'sf', 'shift', 'imm')
+
+    def __init__(self, rd, rn, rm, sf, shift, imm):
+        self.rd = rd
+        self.rn = rn
+        self.rm = rm
+        self.sf = sf
+        self.shift = shift
+        self.imm = imm
+
+    def __repr__(self):
+        return f"addsub_shift(rd={self.rd!r}, rn={self.rn!r}, rm={self.rm!r}, sf={self.sf!r}, shift={self.shift!r}, imm={self.imm!r})"
 
 
 class A_bitfield:
@@ -253,6 +737,184 @@ class A_bitfield:
         return f"bitfield(rd={self.rd!r}, rn={self.rn!r}, sf={self.sf!r}, n={self.n!r}, immr={self.immr!r}, imms={self.imms!r})"
 
 
+class A_dp_rr:
+    __slots__ = ('rd', 'rn', 'sf')
+
+    def __init__(self, rd, rn, sf):
+        self.rd = rd
+        self.rn = rn
+        self.sf = sf
+
+    def __repr__(self):
+        return f"dp_rr(rd={self.rd!r}, rn={self.rn!r}, sf={self.sf!r})"
+
+
+class A_dp_rrr:
+    __slots__ = ('rd', 'rn', 'rm', 'sf')
+
+    def __init__(self, rd, rn, rm, sf):
+        self.rd = rd
+        self.rn = rn
+        self.rm = rm
+        self.sf = sf
+
+    def __repr__(self):
+        return f"dp_rrr(rd={self.rd!r}, rn={self.rn!r}, rm={self.rm!r}, sf={self.sf!r})"
+
+
+class A_dp_rrrr:
+    __slots__ = ('rd', 'rn', 'rm', 'ra', 'sf')
+
+    def __init__(self, rd, rn, rm, ra, sf):
+        self.rd = rd
+        self.rn = rn
+        self.rm = rm
+        self.ra = ra
+        self.sf = sf
+
+    def __repr__(self):
+        return f"dp_rrrr(rd={self.rd!r}, rn={self.rn!r}, rm={self.rm!r}, ra={self.ra!r}, sf={self.sf!r})"
+
+
+class A_fcvt_i:
+    __slots__ = ('sf', 'ft', 'rmode', 'u', 'rn', 'rd')
+
+    def __init__(self, sf, ft, rmode, u, rn, rd):
+        self.sf = sf
+        self.ft = ft
+        self.rmode = rmode
+        self.u = u
+        self.rn = rn
+        self.rd = rd
+
+    def __repr__(self):
+        return f"fcvt_i(sf={self.sf!r}, ft={self.ft!r}, rmode={self.rmode!r}, u={self.u!r}, rn={self.rn!r}, rd={self.rd!r})"
+
+
+class A_fcvt_x:
+    __slots__ = ('sf', 'ft', 'u', 'scale', 'rn', 'rd')
+
+    def __init__(self, sf, ft, u, scale, rn, rd):
+        self.sf = sf
+        self.ft = ft
+        self.u = u
+        self.scale = scale
+        self.rn = rn
+        self.rd = rd
+
+    def __repr__(self):
+        return f"fcvt_x(sf={self.sf!r}, ft={self.ft!r}, u={self.u!r}, scale={self.scale!r}, rn={self.rn!r}, rd={self.rd!r})"
+
+
+class A_fp_rr:
+    __slots__ = ('ft', 'rd', 'rn')
+
+    def __init__(self, ft, rd, rn):
+        self.ft = ft
+        self.rd = rd
+        self.rn = rn
+
+    def __repr__(self):
+        return f"fp_rr(ft={self.ft!r}, rd={self.rd!r}, rn={self.rn!r})"
+
+
+class A_fp_rrr:
+    __slots__ = ('ft', 'rd', 'rn', 'rm')
+
+    def __init__(self, ft, rd, rn, rm):
+        self.ft = ft
+        self.rd = rd
+        self.rn = rn
+        self.rm = rm
+
+    def __repr__(self):
+        return f"fp_rrr(ft={self.ft!r}, rd={self.rd!r}, rn={self.rn!r}, rm={self.rm!r})"
+
+
+class A_ldst:
+    __slots__ = ('rt', 'rn', 'imm', 'size', 'opc', 'v')
+
+    def __init__(self, rt, rn, imm, size, opc, v):
+        self.rt = rt
+        self.rn = rn
+        self.imm = imm
+        self.size = size
+        self.opc = opc
+        self.v = v
+
+    def __repr__(self):
+        return f"ldst(rt={self.rt!r}, rn={self.rn!r}, imm={self.imm!r}, size={self.size!r}, opc={self.opc!r}, v={self.v!r})"
+
+
+class A_ldst_mult:
+    __slots__ = ('q', 'l', 'rm', 'opc', 'size', 'rn', 'rt', 'p')
+
+    def __init__(self, q, l, rm, opc, size, rn, rt, p):
+        self.q = q
+        self.l = l
+        self.rm = rm
+        self.opc = opc
+        self.size = size
+        self.rn = rn
+        self.rt = rt
+        self.p = p
+
+    def __repr__(self):
+        return f"ldst_mult(q={self.q!r}, l={self.l!r}, rm={self.rm!r}, opc={self.opc!r}, size={self.size!r}, rn={self.rn!r}, rt={self.rt!r}, p={self.p!r})"
+
+
+class A_ldst_r:
+    __slots__ = ('rt', 'rn', 'rm', 'opt', 's', 'size', 'opc', 'v')
+
+    def __init__(self, rt, rn, rm, opt, s, size, opc, v):
+        self.rt = rt
+        self.rn = rn
+        self.rm = rm
+        self.opt = opt
+        self.s = s
+        self.size = size
+        self.opc = opc
+        self.v = v
+
+    def __repr__(self):
+        return f"ldst_r(rt={self.rt!r}, rn={self.rn!r}, rm={self.rm!r}, opt={self.opt!r}, s={self.s!r}, size={self.size!r}, opc={self.opc!r}, v={self.v!r})"
+
+
+class A_ldst_sing:
+    __slots__ = ('q', 'l', 'r', 'rm', 'opc', 's', 'size', 'rn', 'rt', 'p')
+
+    def __init__(self, q, l, r, rm, opc, s, size, rn, rt, p):
+        self.q = q
+        self.l = l
+        self.r = r
+        self.rm = rm
+        self.opc = opc
+        self.s = s
+        self.size = size
+        self.rn = rn
+        self.rt = rt
+        self.p = p
+
+    def __repr__(self):
+        return f"ldst_sing(q={self.q!r}, l={self.l!r}, r={self.r!r}, rm={self.rm!r}, opc={self.opc!r}, s={self.s!r}, size={self.size!r}, rn={self.rn!r}, rt={self.rt!r}, p={self.p!r})"
+
+
+class A_logic_shift:
+    __slots__ = ('rd', 'rn', 'rm', 'sf', 'shift', 'imm', 'n')
+
+    def __init__(self, rd, rn, rm, sf, shift, imm, n):
+        self.rd = rd
+        self.rn = rn
+        self.rm = rm
+        self.sf = sf
+        self.shift = shift
+        self.imm = imm
+        self.n = n
+
+    def __repr__(self):
+        return f"logic_shift(rd={self.rd!r}, rn={self.rn!r}, rm={self.rm!r}, sf={self.sf!r}, shift={self.shift!r}, imm={self.imm!r}, n={self.n!r})"
+
+
 class A_movw:
     __slots__ = ('rd', 'sf', 'imm', 'hw')
 
@@ -266,6 +928,62 @@ class A_movw:
         return f"movw(rd={self.rd!r}, sf={self.sf!r}, imm={self.imm!r}, hw={self.hw!r})"
 
 
+class A_qrr_e:
+    __slots__ = ('q', 'size', 'rn', 'rd')
+
+    def __init__(self, q, size, rn, rd):
+        self.q = q
+        self.size = size
+        self.rn = rn
+        self.rd = rd
+
+    def __repr__(self):
+        return f"qrr_e(q={self.q!r}, size={self.size!r}, rn={self.rn!r}, rd={self.rd!r})"
+
+
+class A_qrr_eu:
+    __slots__ = ('q', 'u', 'size', 'rn', 'rd')
+
+    def __init__(self, q, u, size, rn, rd):
+        self.q = q
+        self.u = u
+        self.size = size
+        self.rn = rn
+        self.rd = rd
+
+    def __repr__(self):
+        return f"qrr_eu(q={self.q!r}, u={self.u!r}, size={self.size!r}, rn={self.rn!r}, rd={self.rd!r})"
+
+
+class A_qrrr_e:
+    __slots__ = ('q', 'size', 'rm', 'rn', 'rd')
+
+    def __init__(self, q, size, rm, rn, rd):
+        self.q = q
+        self.size = size
+        self.rm = rm
+        self.rn = rn
+        self.rd = rd
+
+    def __repr__(self):
+        return f"qrrr_e(q={self.q!r}, size={self.size!r}, rm={self.rm!r}, rn={self.rn!r}, rd={self.rd!r})"
+
+
+class A_qrrr_eu:
+    __slots__ = ('q', 'u', 'size', 'rm', 'rn', 'rd')
+
+    def __init__(self, q, u, size, rm, rn, rd):
+        self.q = q
+        self.u = u
+        self.size = size
+        self.rm = rm
+        self.rn = rn
+        self.rd = rd
+
+    def __repr__(self):
+        return f"qrrr_eu(q={self.q!r}, u={self.u!r}, size={self.size!r}, rm={self.rm!r}, rn={self.rn!r}, rd={self.rd!r})"
+
+
 class A_ri:
     __slots__ = ('rd', 'imm')
 
@@ -275,6 +993,19 @@ class A_ri:
 
     def __repr__(self):
         return f"ri(rd={self.rd!r}, imm={self.imm!r})"
+
+
+class A_rr_e:
+    __slots__ = ('u', 'size', 'rn', 'rd')
+
+    def __init__(self, u, size, rn, rd):
+        self.u = u
+        self.size = size
+        self.rn = rn
+        self.rd = rd
+
+    def __repr__(self):
+        return f"rr_e(u={self.u!r}, size={self.size!r}, rn={self.rn!r}, rd={self.rd!r})"
 
 
 class A_rri_log:
@@ -305,145 +1036,1351 @@ class A_rri_sf:
         return f"rri_sf(rd={self.rd!r}, rn={self.rn!r}, imm={self.imm!r}, sf={self.sf!r})"
 
 
+class A_rrr_e:
+    __slots__ = ('u', 'size', 'rm', 'rn', 'rd')
+
+    def __init__(self, u, size, rm, rn, rd):
+        self.u = u
+        self.size = size
+        self.rm = rm
+        self.rn = rn
+        self.rd = rd
+
+    def __repr__(self):
+        return f"rrr_e(u={self.u!r}, size={self.size!r}, rm={self.rm!r}, rn={self.rn!r}, rd={self.rd!r})"
+
+
+class A_s_idx:
+    __slots__ = ('size', 'l', 'm', 'rm', 'h', 'rn', 'rd')
+
+    def __init__(self, size, l, m, rm, h, rn, rd):
+        self.size = size
+        self.l = l
+        self.m = m
+        self.rm = rm
+        self.h = h
+        self.rn = rn
+        self.rd = rd
+
+    def __repr__(self):
+        return f"s_idx(size={self.size!r}, l={self.l!r}, m={self.m!r}, rm={self.rm!r}, h={self.h!r}, rn={self.rn!r}, rd={self.rd!r})"
+
+
+class A_s_shift:
+    __slots__ = ('u', 'immh', 'immb', 'rn', 'rd')
+
+    def __init__(self, u, immh, immb, rn, rd):
+        self.u = u
+        self.immh = immh
+        self.immb = immb
+        self.rn = rn
+        self.rd = rd
+
+    def __repr__(self):
+        return f"s_shift(u={self.u!r}, immh={self.immh!r}, immb={self.immb!r}, rn={self.rn!r}, rd={self.rd!r})"
+
+
+class A_v_copy:
+    __slots__ = ('q', 'imm5', 'imm4', 'rn', 'rd')
+
+    def __init__(self, q, imm5, imm4, rn, rd):
+        self.q = q
+        self.imm5 = imm5
+        self.imm4 = imm4
+        self.rn = rn
+        self.rd = rd
+
+    def __repr__(self):
+        return f"v_copy(q={self.q!r}, imm5={self.imm5!r}, imm4={self.imm4!r}, rn={self.rn!r}, rd={self.rd!r})"
+
+
+class A_v_idx:
+    __slots__ = ('q', 'u', 'size', 'l', 'm', 'rm', 'h', 'rn', 'rd')
+
+    def __init__(self, q, u, size, l, m, rm, h, rn, rd):
+        self.q = q
+        self.u = u
+        self.size = size
+        self.l = l
+        self.m = m
+        self.rm = rm
+        self.h = h
+        self.rn = rn
+        self.rd = rd
+
+    def __repr__(self):
+        return f"v_idx(q={self.q!r}, u={self.u!r}, size={self.size!r}, l={self.l!r}, m={self.m!r}, rm={self.rm!r}, h={self.h!r}, rn={self.rn!r}, rd={self.rd!r})"
+
+
+class A_v_shift:
+    __slots__ = ('q', 'u', 'immh', 'immb', 'rn', 'rd')
+
+    def __init__(self, q, u, immh, immb, rn, rd):
+        self.q = q
+        self.u = u
+        self.immh = immh
+        self.immb = immb
+        self.rn = rn
+        self.rd = rd
+
+    def __repr__(self):
+        return f"v_shift(q={self.q!r}, u={self.u!r}, immh={self.immh!r}, immb={self.immb!r}, rn={self.rn!r}, rd={self.rd!r})"
+
+
 def decode(ctx, insn):
     """Call the matching trans_* function; False if none accepted."""
-    k = insn & 0x1c000000
-    if k == 0x10000000:
-        k = insn & 0x03000000
+    k = insn & 0x18000000
+    if k == 0x08000000:
+        k = insn & 0x02000000
         if k == 0x00000000:
-            if insn & 0x80000000 == 0x00000000 and T.trans_ADR(ctx, A_ri(rd=(insn & 0x1f), imm=((insn >> 29) & 0x3) | ((((insn >> 5) & 0x7ffff) - ((((insn >> 5) & 0x7ffff) & 0x40000) << 1)) << 2))):
-                return True
-            if insn & 0x80000000 == 0x80000000 and T.trans_ADRP(ctx, A_ri(rd=(insn & 0x1f), imm=((insn >> 29) & 0x3) | ((((insn >> 5) & 0x7ffff) - ((((insn >> 5) & 0x7ffff) & 0x40000) << 1)) << 2))):
-                return True
-        elif k == 0x01000000:
-            k = insn & 0x60c00000
+            k = insn & 0x20000000
             if k == 0x00000000:
-                if T.trans_ADD_i(ctx, A_rri_sf(sf=((insn >> 31) & 0x1), imm=((insn >> 10) & 0xfff), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                    return True
-            elif k == 0x00400000:
-                if T.trans_ADD_i12(ctx, A_rri_sf(sf=((insn >> 31) & 0x1), imm=((insn >> 10) & 0xfff), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                    return True
+                k = insn & 0x05800000
+                if k == 0x00000000:
+                    k = insn & 0x00200000
+                    if k == 0x00000000:
+                        if insn & 0x00400000 == 0x00000000 and T.trans_STXR(ctx, A__STXR(size=((insn >> 30) & 0x3), rs=((insn >> 16) & 0x1f), lasr=((insn >> 15) & 0x1), rn=((insn >> 5) & 0x1f), rt=(insn & 0x1f))):
+                            return True
+                        if insn & 0x00400000 == 0x00400000 and T.trans_LDXR(ctx, A__LDXR(size=((insn >> 30) & 0x3), lasr=((insn >> 15) & 0x1), rn=((insn >> 5) & 0x1f), rt=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00200000:
+                        k = insn & 0x80000000
+                        if k == 0x00000000:
+                            if insn & 0x00007c00 == 0x00007c00 and T.trans_CASP(ctx, A__CASP(sz=((insn >> 30) & 0x1), a=((insn >> 22) & 0x1), rs=((insn >> 16) & 0x1f), r=((insn >> 15) & 0x1), rn=((insn >> 5) & 0x1f), rt=(insn & 0x1f))):
+                                return True
+                        elif k == 0x80000000:
+                            if insn & 0x00400000 == 0x00000000 and T.trans_STXP(ctx, A__STXP(sz=((insn >> 30) & 0x1), rs=((insn >> 16) & 0x1f), lasr=((insn >> 15) & 0x1), rt2=((insn >> 10) & 0x1f), rn=((insn >> 5) & 0x1f), rt=(insn & 0x1f))):
+                                return True
+                            if insn & 0x00400000 == 0x00400000 and T.trans_LDXP(ctx, A__LDXP(sz=((insn >> 30) & 0x1), lasr=((insn >> 15) & 0x1), rt2=((insn >> 10) & 0x1f), rn=((insn >> 5) & 0x1f), rt=(insn & 0x1f))):
+                                return True
+                elif k == 0x00800000:
+                    k = insn & 0x00200000
+                    if k == 0x00000000:
+                        if insn & 0x00400000 == 0x00000000 and T.trans_STLR(ctx, A__STLR(size=((insn >> 30) & 0x3), lasr=((insn >> 15) & 0x1), rn=((insn >> 5) & 0x1f), rt=(insn & 0x1f))):
+                            return True
+                        if insn & 0x00400000 == 0x00400000 and T.trans_LDAR(ctx, A__LDAR(size=((insn >> 30) & 0x3), lasr=((insn >> 15) & 0x1), rn=((insn >> 5) & 0x1f), rt=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00200000:
+                        if insn & 0x00007c00 == 0x00007c00 and T.trans_CAS(ctx, A__CAS(size=((insn >> 30) & 0x3), a=((insn >> 22) & 0x1), rs=((insn >> 16) & 0x1f), r=((insn >> 15) & 0x1), rn=((insn >> 5) & 0x1f), rt=(insn & 0x1f))):
+                            return True
+                elif k == 0x04000000:
+                    if insn & 0x803f0000 == 0x00000000 and T.trans_LDST_mult(ctx, A_ldst_mult(q=((insn >> 30) & 0x1), l=((insn >> 22) & 0x1), opc=((insn >> 12) & 0xf), size=((insn >> 10) & 0x3), rn=((insn >> 5) & 0x1f), rt=(insn & 0x1f), p=0, rm=0)):
+                        return True
+                elif k == 0x04800000:
+                    if insn & 0x80200000 == 0x00000000 and T.trans_LDST_mult_p(ctx, A_ldst_mult(q=((insn >> 30) & 0x1), l=((insn >> 22) & 0x1), rm=((insn >> 16) & 0x1f), opc=((insn >> 12) & 0xf), size=((insn >> 10) & 0x3), rn=((insn >> 5) & 0x1f), rt=(insn & 0x1f), p=1)):
+                        return True
+                elif k == 0x05000000:
+                    if insn & 0x801f0000 == 0x00000000 and T.trans_LDST_sing(ctx, A_ldst_sing(q=((insn >> 30) & 0x1), l=((insn >> 22) & 0x1), r=((insn >> 21) & 0x1), opc=((insn >> 13) & 0x7), s=((insn >> 12) & 0x1), size=((insn >> 10) & 0x3), rn=((insn >> 5) & 0x1f), rt=(insn & 0x1f), p=0, rm=0)):
+                        return True
+                elif k == 0x05800000:
+                    if insn & 0x80000000 == 0x00000000 and T.trans_LDST_sing_p(ctx, A_ldst_sing(q=((insn >> 30) & 0x1), l=((insn >> 22) & 0x1), r=((insn >> 21) & 0x1), rm=((insn >> 16) & 0x1f), opc=((insn >> 13) & 0x7), s=((insn >> 12) & 0x1), size=((insn >> 10) & 0x3), rn=((insn >> 5) & 0x1f), rt=(insn & 0x1f), p=1)):
+                        return True
             elif k == 0x20000000:
-                if T.trans_ADDS_i(ctx, A_rri_sf(sf=((insn >> 31) & 0x1), imm=((insn >> 10) & 0xfff), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                    return True
-            elif k == 0x20400000:
-                if T.trans_ADDS_i12(ctx, A_rri_sf(sf=((insn >> 31) & 0x1), imm=((insn >> 10) & 0xfff), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                    return True
-            elif k == 0x40000000:
-                if T.trans_SUB_i(ctx, A_rri_sf(sf=((insn >> 31) & 0x1), imm=((insn >> 10) & 0xfff), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                    return True
-            elif k == 0x40400000:
-                if T.trans_SUB_i12(ctx, A_rri_sf(sf=((insn >> 31) & 0x1), imm=((insn >> 10) & 0xfff), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                    return True
-            elif k == 0x60000000:
-                if T.trans_SUBS_i(ctx, A_rri_sf(sf=((insn >> 31) & 0x1), imm=((insn >> 10) & 0xfff), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                    return True
-            elif k == 0x60400000:
-                if T.trans_SUBS_i12(ctx, A_rri_sf(sf=((insn >> 31) & 0x1), imm=((insn >> 10) & 0xfff), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                if T.trans_LDSTP(ctx, A__LDSTP(opc=((insn >> 30) & 0x3), v=((insn >> 26) & 0x1), idx=((insn >> 23) & 0x3), l=((insn >> 22) & 0x1), imm=(((insn >> 15) & 0x7f) - ((((insn >> 15) & 0x7f) & 0x40) << 1)), rt2=((insn >> 10) & 0x1f), rn=((insn >> 5) & 0x1f), rt=(insn & 0x1f))):
                     return True
         elif k == 0x02000000:
-            k = insn & 0x60800000
+            k = insn & 0x05000000
             if k == 0x00000000:
-                if T.trans_AND_i(ctx, A_rri_log(sf=((insn >> 31) & 0x1), n=((insn >> 22) & 0x1), immr=((insn >> 16) & 0x3f), imms=((insn >> 10) & 0x3f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                    return True
-            elif k == 0x00800000:
-                if T.trans_MOVN(ctx, A_movw(sf=((insn >> 31) & 0x1), hw=((insn >> 21) & 0x3), imm=((insn >> 5) & 0xffff), rd=(insn & 0x1f))):
-                    return True
-            elif k == 0x20000000:
-                if T.trans_ORR_i(ctx, A_rri_log(sf=((insn >> 31) & 0x1), n=((insn >> 22) & 0x1), immr=((insn >> 16) & 0x3f), imms=((insn >> 10) & 0x3f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                    return True
-            elif k == 0x40000000:
-                if T.trans_EOR_i(ctx, A_rri_log(sf=((insn >> 31) & 0x1), n=((insn >> 22) & 0x1), immr=((insn >> 16) & 0x3f), imms=((insn >> 10) & 0x3f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                    return True
-            elif k == 0x40800000:
-                if T.trans_MOVZ(ctx, A_movw(sf=((insn >> 31) & 0x1), hw=((insn >> 21) & 0x3), imm=((insn >> 5) & 0xffff), rd=(insn & 0x1f))):
-                    return True
-            elif k == 0x60000000:
-                if T.trans_ANDS_i(ctx, A_rri_log(sf=((insn >> 31) & 0x1), n=((insn >> 22) & 0x1), immr=((insn >> 16) & 0x3f), imms=((insn >> 10) & 0x3f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                    return True
-            elif k == 0x60800000:
-                if T.trans_MOVK(ctx, A_movw(sf=((insn >> 31) & 0x1), hw=((insn >> 21) & 0x3), imm=((insn >> 5) & 0xffff), rd=(insn & 0x1f))):
-                    return True
-        elif k == 0x03000000:
-            k = insn & 0x60800000
-            if k == 0x00000000:
-                if T.trans_SBFM(ctx, A_bitfield(sf=((insn >> 31) & 0x1), n=((insn >> 22) & 0x1), immr=((insn >> 16) & 0x3f), imms=((insn >> 10) & 0x3f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                    return True
-            elif k == 0x00800000:
-                if insn & 0x00200000 == 0x00000000 and T.trans_EXTR(ctx, A__EXTR(sf=((insn >> 31) & 0x1), n=((insn >> 22) & 0x1), rm=((insn >> 16) & 0x1f), imms=((insn >> 10) & 0x3f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                    return True
-            elif k == 0x20000000:
-                if T.trans_BFM(ctx, A_bitfield(sf=((insn >> 31) & 0x1), n=((insn >> 22) & 0x1), immr=((insn >> 16) & 0x3f), imms=((insn >> 10) & 0x3f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                    return True
-            elif k == 0x40000000:
-                if T.trans_UBFM(ctx, A_bitfield(sf=((insn >> 31) & 0x1), n=((insn >> 22) & 0x1), immr=((insn >> 16) & 0x3f), imms=((insn >> 10) & 0x3f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                    return True
-    elif k == 0x14000000:
-        k = insn & 0x60000000
-        if k == 0x00000000:
-            if insn & 0x80000000 == 0x00000000 and T.trans_B(ctx, A__B(imm=((insn & 0x3ffffff) - (((insn & 0x3ffffff) & 0x2000000) << 1)))):
-                return True
-            if insn & 0x80000000 == 0x80000000 and T.trans_BL(ctx, A__BL(imm=((insn & 0x3ffffff) - (((insn & 0x3ffffff) & 0x2000000) << 1)))):
-                return True
-        elif k == 0x20000000:
-            if insn & 0x02000000 == 0x00000000 and T.trans_CBZ(ctx, A__CBZ(sf=((insn >> 31) & 0x1), nz=((insn >> 24) & 0x1), rt=(insn & 0x1f), imm=(((insn >> 5) & 0x7ffff) - ((((insn >> 5) & 0x7ffff) & 0x40000) << 1)))):
-                return True
-            if insn & 0x02000000 == 0x02000000 and T.trans_TBZ(ctx, A__TBZ(nz=((insn >> 24) & 0x1), rt=(insn & 0x1f), imm=(((insn >> 5) & 0x3fff) - ((((insn >> 5) & 0x3fff) & 0x2000) << 1)), bitpos=((insn >> 19) & 0x1f) | (((insn >> 31) & 0x1) << 5))):
-                return True
-        elif k == 0x40000000:
-            k = insn & 0x83000000
-            if k == 0x00000000:
-                if insn & 0x00000010 == 0x00000000 and T.trans_B_cond(ctx, A__B_cond(cond=(insn & 0xf), imm=(((insn >> 5) & 0x7ffff) - ((((insn >> 5) & 0x7ffff) & 0x40000) << 1)))):
-                    return True
-            elif k == 0x80000000:
-                k = insn & 0x00e0001f
-                if k == 0x00000001:
-                    if T.trans_SVC(ctx, A__SVC(imm=((insn >> 5) & 0xffff))):
+                k = insn & 0x60000000
+                if k == 0x00000000:
+                    if T.trans_AND_r(ctx, A_logic_shift(sf=((insn >> 31) & 0x1), shift=((insn >> 22) & 0x3), n=((insn >> 21) & 0x1), rm=((insn >> 16) & 0x1f), imm=((insn >> 10) & 0x3f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                         return True
-                elif k == 0x00000002:
-                    if T.trans_HVC(ctx, A__HVC(imm=((insn >> 5) & 0xffff))):
+                elif k == 0x20000000:
+                    if T.trans_ORR_r(ctx, A_logic_shift(sf=((insn >> 31) & 0x1), shift=((insn >> 22) & 0x3), n=((insn >> 21) & 0x1), rm=((insn >> 16) & 0x1f), imm=((insn >> 10) & 0x3f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                         return True
-                elif k == 0x00000003:
-                    if T.trans_SMC(ctx, A__SMC(imm=((insn >> 5) & 0xffff))):
+                elif k == 0x40000000:
+                    if T.trans_EOR_r(ctx, A_logic_shift(sf=((insn >> 31) & 0x1), shift=((insn >> 22) & 0x3), n=((insn >> 21) & 0x1), rm=((insn >> 16) & 0x1f), imm=((insn >> 10) & 0x3f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x60000000:
+                    if T.trans_ANDS_r(ctx, A_logic_shift(sf=((insn >> 31) & 0x1), shift=((insn >> 22) & 0x3), n=((insn >> 21) & 0x1), rm=((insn >> 16) & 0x1f), imm=((insn >> 10) & 0x3f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+            elif k == 0x01000000:
+                k = insn & 0x60200000
+                if k == 0x00000000:
+                    if T.trans_ADD_r(ctx, A_addsub_shift(sf=((insn >> 31) & 0x1), shift=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), imm=((insn >> 10) & 0x3f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                         return True
                 elif k == 0x00200000:
-                    if T.trans_BRK(ctx, A__BRK(imm=((insn >> 5) & 0xffff))):
+                    if insn & 0x00c00000 == 0x00000000 and T.trans_ADD_ext(ctx, A_addsub_ext(sf=((insn >> 31) & 0x1), rm=((insn >> 16) & 0x1f), option=((insn >> 13) & 0x7), imm=((insn >> 10) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x20000000:
+                    if T.trans_ADDS_r(ctx, A_addsub_shift(sf=((insn >> 31) & 0x1), shift=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), imm=((insn >> 10) & 0x3f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x20200000:
+                    if insn & 0x00c00000 == 0x00000000 and T.trans_ADDS_ext(ctx, A_addsub_ext(sf=((insn >> 31) & 0x1), rm=((insn >> 16) & 0x1f), option=((insn >> 13) & 0x7), imm=((insn >> 10) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x40000000:
+                    if T.trans_SUB_r(ctx, A_addsub_shift(sf=((insn >> 31) & 0x1), shift=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), imm=((insn >> 10) & 0x3f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x40200000:
+                    if insn & 0x00c00000 == 0x00000000 and T.trans_SUB_ext(ctx, A_addsub_ext(sf=((insn >> 31) & 0x1), rm=((insn >> 16) & 0x1f), option=((insn >> 13) & 0x7), imm=((insn >> 10) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x60000000:
+                    if T.trans_SUBS_r(ctx, A_addsub_shift(sf=((insn >> 31) & 0x1), shift=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), imm=((insn >> 10) & 0x3f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x60200000:
+                    if insn & 0x00c00000 == 0x00000000 and T.trans_SUBS_ext(ctx, A_addsub_ext(sf=((insn >> 31) & 0x1), rm=((insn >> 16) & 0x1f), option=((insn >> 13) & 0x7), imm=((insn >> 10) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+            elif k == 0x04000000:
+                k = insn & 0x80208400
+                if k == 0x00000000:
+                    k = insn & 0x20000000
+                    if k == 0x00000000:
+                        if insn & 0x00000800 == 0x00000800 and T.trans_ZIPUZPTRN(ctx, A__ZIPUZPTRN(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), op=((insn >> 12) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x00c00800 == 0x00000000 and T.trans_TBL_v(ctx, A__TBL_v(q=((insn >> 30) & 0x1), rm=((insn >> 16) & 0x1f), len=((insn >> 13) & 0x3), x=((insn >> 12) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20000000:
+                        if insn & 0x00c00000 == 0x00000000 and T.trans_EXT_v(ctx, A__EXT_v(q=((insn >> 30) & 0x1), rm=((insn >> 16) & 0x1f), imm=((insn >> 11) & 0xf), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                elif k == 0x00000400:
+                    k = insn & 0x20c00000
+                    if k == 0x00000000:
+                        k = insn & 0x00007800
+                        if k == 0x00000000:
+                            if T.trans_DUP_elem(ctx, A_v_copy(q=((insn >> 30) & 0x1), imm5=((insn >> 16) & 0x1f), imm4=((insn >> 11) & 0xf), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00000800:
+                            if T.trans_DUP_gen(ctx, A_v_copy(q=((insn >> 30) & 0x1), imm5=((insn >> 16) & 0x1f), imm4=((insn >> 11) & 0xf), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00001800:
+                            if insn & 0x40000000 == 0x40000000 and T.trans_INS_gen(ctx, A_v_copy(q=((insn >> 30) & 0x1), imm5=((insn >> 16) & 0x1f), imm4=((insn >> 11) & 0xf), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00002800:
+                            if T.trans_SMOV(ctx, A_v_copy(q=((insn >> 30) & 0x1), imm5=((insn >> 16) & 0x1f), imm4=((insn >> 11) & 0xf), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00003800:
+                            if T.trans_UMOV(ctx, A_v_copy(q=((insn >> 30) & 0x1), imm5=((insn >> 16) & 0x1f), imm4=((insn >> 11) & 0xf), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                    elif k == 0x20000000:
+                        if insn & 0x40000000 == 0x40000000 and T.trans_INS_elem(ctx, A_v_copy(q=((insn >> 30) & 0x1), imm5=((insn >> 16) & 0x1f), imm4=((insn >> 11) & 0xf), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                elif k == 0x00200000:
+                    k = insn & 0x00006800
+                    if k == 0x00000000:
+                        if insn & 0x00001000 == 0x00000000 and T.trans_ADDL_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x00001000 == 0x00001000 and T.trans_ADDW_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00000800:
+                        if insn & 0x001f0000 == 0x00000000 and T.trans_REV_v(ctx, A__REV_v(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), o=((insn >> 12) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00002000:
+                        if insn & 0x00001000 == 0x00000000 and T.trans_SUBL_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x00001000 == 0x00001000 and T.trans_SUBW_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00002800:
+                        k = insn & 0x001f1000
+                        if k == 0x00000000:
+                            if T.trans_ADDLP_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00001000:
+                            if T.trans_SQADDACC_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00010000:
+                            if insn & 0x20000000 == 0x00000000 and T.trans_XTN_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                            if insn & 0x20000000 == 0x20000000 and T.trans_SQXTUN_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00011000:
+                            if insn & 0x20000000 == 0x20000000 and T.trans_SHLL_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00101000:
+                            if T.trans_ADDLV_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                    elif k == 0x00004000:
+                        if insn & 0x00001000 == 0x00000000 and T.trans_ADDHN_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x00001000 == 0x00001000 and T.trans_ABAL_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00004800:
+                        k = insn & 0x001f1000
+                        if k == 0x00000000:
+                            if insn & 0x20000000 == 0x00000000 and T.trans_CLS_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                            if insn & 0x20000000 == 0x20000000 and T.trans_CLZ_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00001000:
+                            k = insn & 0x20000000
+                            if k == 0x00000000:
+                                if T.trans_CNT_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                    return True
+                            elif k == 0x20000000:
+                                if insn & 0x00c00000 == 0x00000000 and T.trans_NOT_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                    return True
+                                if insn & 0x00c00000 == 0x00400000 and T.trans_RBIT_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                    return True
+                        elif k == 0x00010000:
+                            if T.trans_QXTN_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                    elif k == 0x00006000:
+                        if insn & 0x00001000 == 0x00000000 and T.trans_SUBHN_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x00001000 == 0x00001000 and T.trans_ABDL_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00006800:
+                        k = insn & 0x001f1000
+                        if k == 0x00000000:
+                            if T.trans_ADALP_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00001000:
+                            if T.trans_SQABSNEG_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00010000:
+                            if insn & 0x00800000 == 0x00000000 and T.trans_FCVTN_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00011000:
+                            if insn & 0x20800000 == 0x00000000 and T.trans_FCVTL_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                elif k == 0x00200400:
+                    k = insn & 0x20007800
+                    if k == 0x00000000:
+                        if T.trans_SHADD_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00000800:
+                        if T.trans_SQADD_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00001000:
+                        if T.trans_SRHADD_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00001800:
+                        k = insn & 0x00c00000
+                        if k == 0x00000000:
+                            if T.trans_AND_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00400000:
+                            if T.trans_BIC_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00800000:
+                            if T.trans_ORR_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00c00000:
+                            if T.trans_ORN_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                    elif k == 0x00002000:
+                        if T.trans_SHSUB_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00002800:
+                        if T.trans_SQSUB_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00003000:
+                        if T.trans_CMGT_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00003800:
+                        if T.trans_CMGE_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00004000:
+                        if T.trans_SSHL_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00004800:
+                        if T.trans_SQSHL_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00005000:
+                        if T.trans_SRSHL_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00005800:
+                        if T.trans_SQRSHL_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00006000:
+                        if T.trans_SMAX_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00006800:
+                        if T.trans_SMIN_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00007000:
+                        if T.trans_SABD_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00007800:
+                        if T.trans_SABA_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20000000:
+                        if T.trans_UHADD_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20000800:
+                        if T.trans_UQADD_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20001000:
+                        if T.trans_URHADD_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20001800:
+                        k = insn & 0x00c00000
+                        if k == 0x00000000:
+                            if T.trans_EOR_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00400000:
+                            if T.trans_BSL_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00800000:
+                            if T.trans_BIT_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00c00000:
+                            if T.trans_BIF_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                    elif k == 0x20002000:
+                        if T.trans_UHSUB_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20002800:
+                        if T.trans_UQSUB_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20003000:
+                        if T.trans_CMHI_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20003800:
+                        if T.trans_CMHS_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20004000:
+                        if T.trans_USHL_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20004800:
+                        if T.trans_UQSHL_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20005000:
+                        if T.trans_URSHL_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20005800:
+                        if T.trans_UQRSHL_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20006000:
+                        if T.trans_UMAX_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20006800:
+                        if T.trans_UMIN_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20007000:
+                        if T.trans_UABD_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20007800:
+                        if T.trans_UABA_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                elif k == 0x00208000:
+                    k = insn & 0x00007800
+                    if k == 0x00000000:
+                        if T.trans_MLAL_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00000800:
+                        k = insn & 0x001f0000
+                        if k == 0x00000000:
+                            if T.trans_CMGTGE0_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00010000:
+                            if insn & 0x00800000 == 0x00000000 and T.trans_FRINTNA_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                            if insn & 0x20800000 == 0x00800000 and T.trans_FRINTP_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                    elif k == 0x00001000:
+                        if insn & 0x20000000 == 0x00000000 and T.trans_SQDMLAL_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00001800:
+                        k = insn & 0x001f0000
+                        if k == 0x00000000:
+                            if T.trans_CMEQLE0_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00010000:
+                            if insn & 0x00800000 == 0x00000000 and T.trans_FRINTMX_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                            if insn & 0x00800000 == 0x00800000 and T.trans_FRINTZI_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                    elif k == 0x00002000:
+                        if T.trans_MLSL_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00002800:
+                        k = insn & 0x001f0000
+                        if k == 0x00000000:
+                            if insn & 0x20000000 == 0x00000000 and T.trans_CMLT0_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00010000:
+                            if insn & 0x00800000 == 0x00000000 and T.trans_FCVTN_i_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                            if insn & 0x00800000 == 0x00800000 and T.trans_FCVTP_i_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00100000:
+                            if T.trans_MAXV_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00110000:
+                            if T.trans_MINV_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                    elif k == 0x00003000:
+                        if insn & 0x20000000 == 0x00000000 and T.trans_SQDMLSL_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00003800:
+                        k = insn & 0x001f0000
+                        if k == 0x00000000:
+                            if T.trans_ABSNEG_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00010000:
+                            if insn & 0x00800000 == 0x00000000 and T.trans_FCVTM_i_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                            if insn & 0x00800000 == 0x00800000 and T.trans_FCVTZ_i_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00110000:
+                            if insn & 0x20000000 == 0x00000000 and T.trans_ADDV_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                    elif k == 0x00004000:
+                        if T.trans_MULL_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00004800:
+                        k = insn & 0x009f0000
+                        if k == 0x00010000:
+                            if T.trans_FCVTA_i_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00100000:
+                            if insn & 0x20000000 == 0x20000000 and T.trans_FMAXNMV_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00800000:
+                            if T.trans_FCMGTGE0_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00900000:
+                            if insn & 0x20000000 == 0x20000000 and T.trans_FMINNMV_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                    elif k == 0x00005000:
+                        if insn & 0x20000000 == 0x00000000 and T.trans_SQDMULL_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00005800:
+                        k = insn & 0x009f0000
+                        if k == 0x00010000:
+                            if T.trans_CVTF_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00800000:
+                            if T.trans_FCMEQLE0_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00810000:
+                            if insn & 0x20000000 == 0x00000000 and T.trans_FRECPE_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                            if insn & 0x20000000 == 0x20000000 and T.trans_FRSQRTE_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                    elif k == 0x00006800:
+                        if insn & 0x209f0000 == 0x00800000 and T.trans_FCMLT0_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00007800:
+                        k = insn & 0x009f0000
+                        if k == 0x00100000:
+                            if insn & 0x20000000 == 0x20000000 and T.trans_FMAXV_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00800000:
+                            if T.trans_FABSNEG_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00810000:
+                            if insn & 0x20000000 == 0x20000000 and T.trans_FSQRT_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00900000:
+                            if insn & 0x20000000 == 0x20000000 and T.trans_FMINV_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                elif k == 0x00208400:
+                    k = insn & 0x20007800
+                    if k == 0x00000000:
+                        if T.trans_ADD_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00000800:
+                        if T.trans_CMTST_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00001000:
+                        if T.trans_MLA_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00001800:
+                        if T.trans_MUL_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00002000:
+                        if T.trans_SMAXP_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00002800:
+                        if T.trans_SMINP_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00003000:
+                        if T.trans_SQDMULH_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00003800:
+                        if T.trans_ADDP_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00004000:
+                        if insn & 0x00800000 == 0x00000000 and T.trans_FMAXNM_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x00800000 == 0x00800000 and T.trans_FMINNM_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00004800:
+                        if insn & 0x00800000 == 0x00000000 and T.trans_FMLA_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x00800000 == 0x00800000 and T.trans_FMLS_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00005000:
+                        if insn & 0x00800000 == 0x00000000 and T.trans_FADD_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x00800000 == 0x00800000 and T.trans_FSUB_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00005800:
+                        if insn & 0x00800000 == 0x00000000 and T.trans_FMULX_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00006000:
+                        if insn & 0x00800000 == 0x00000000 and T.trans_FCMEQ_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00007000:
+                        if insn & 0x00800000 == 0x00000000 and T.trans_FMAX_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x00800000 == 0x00800000 and T.trans_FMIN_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00007800:
+                        if insn & 0x00800000 == 0x00000000 and T.trans_FRECPS_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x00800000 == 0x00800000 and T.trans_FRSQRTS_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20000000:
+                        if T.trans_SUB_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20000800:
+                        if T.trans_CMEQ_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20001000:
+                        if T.trans_MLS_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20001800:
+                        if T.trans_PMUL_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20002000:
+                        if T.trans_UMAXP_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20002800:
+                        if T.trans_UMINP_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20003000:
+                        if T.trans_SQRDMULH_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20004000:
+                        if insn & 0x00800000 == 0x00000000 and T.trans_FMAXNMP_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x00800000 == 0x00800000 and T.trans_FMINNMP_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20005000:
+                        if insn & 0x00800000 == 0x00000000 and T.trans_FADDP_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x00800000 == 0x00800000 and T.trans_FABD_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20005800:
+                        if insn & 0x00800000 == 0x00000000 and T.trans_FMUL_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20006000:
+                        if insn & 0x00800000 == 0x00000000 and T.trans_FCMGE_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x00800000 == 0x00800000 and T.trans_FCMGT_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20006800:
+                        if insn & 0x00800000 == 0x00000000 and T.trans_FACGE_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x00800000 == 0x00800000 and T.trans_FACGT_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20007000:
+                        if insn & 0x00800000 == 0x00000000 and T.trans_FMAXP_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x00800000 == 0x00800000 and T.trans_FMINP_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20007800:
+                        if insn & 0x00800000 == 0x00000000 and T.trans_FDIV_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+            elif k == 0x05000000:
+                k = insn & 0x80000400
+                if k == 0x00000000:
+                    k = insn & 0x0000f000
+                    if k == 0x00000000:
+                        if insn & 0x20000000 == 0x20000000 and T.trans_MLA_idx_v(ctx, A_v_idx(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), l=((insn >> 21) & 0x1), m=((insn >> 20) & 0x1), rm=((insn >> 16) & 0xf), h=((insn >> 11) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00001000:
+                        if insn & 0x20800000 == 0x00800000 and T.trans_FMLA_idx_v(ctx, A_v_idx(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), l=((insn >> 21) & 0x1), m=((insn >> 20) & 0x1), rm=((insn >> 16) & 0xf), h=((insn >> 11) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00002000:
+                        if T.trans_MLAL_idx_v(ctx, A_v_idx(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), l=((insn >> 21) & 0x1), m=((insn >> 20) & 0x1), rm=((insn >> 16) & 0xf), h=((insn >> 11) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00003000:
+                        if insn & 0x20000000 == 0x00000000 and T.trans_SQDMLAL_idx_v(ctx, A_v_idx(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), l=((insn >> 21) & 0x1), m=((insn >> 20) & 0x1), rm=((insn >> 16) & 0xf), h=((insn >> 11) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00004000:
+                        if insn & 0x20000000 == 0x20000000 and T.trans_MLS_idx_v(ctx, A_v_idx(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), l=((insn >> 21) & 0x1), m=((insn >> 20) & 0x1), rm=((insn >> 16) & 0xf), h=((insn >> 11) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00005000:
+                        if insn & 0x20800000 == 0x00800000 and T.trans_FMLS_idx_v(ctx, A_v_idx(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), l=((insn >> 21) & 0x1), m=((insn >> 20) & 0x1), rm=((insn >> 16) & 0xf), h=((insn >> 11) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00006000:
+                        if T.trans_MLSL_idx_v(ctx, A_v_idx(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), l=((insn >> 21) & 0x1), m=((insn >> 20) & 0x1), rm=((insn >> 16) & 0xf), h=((insn >> 11) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00007000:
+                        if insn & 0x20000000 == 0x00000000 and T.trans_SQDMLSL_idx_v(ctx, A_v_idx(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), l=((insn >> 21) & 0x1), m=((insn >> 20) & 0x1), rm=((insn >> 16) & 0xf), h=((insn >> 11) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00008000:
+                        if insn & 0x20000000 == 0x00000000 and T.trans_MUL_idx_v(ctx, A_v_idx(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), l=((insn >> 21) & 0x1), m=((insn >> 20) & 0x1), rm=((insn >> 16) & 0xf), h=((insn >> 11) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00009000:
+                        if insn & 0x00800000 == 0x00800000 and T.trans_FMUL_idx_v(ctx, A_v_idx(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), l=((insn >> 21) & 0x1), m=((insn >> 20) & 0x1), rm=((insn >> 16) & 0xf), h=((insn >> 11) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x0000a000:
+                        if T.trans_MULL_idx_v(ctx, A_v_idx(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), l=((insn >> 21) & 0x1), m=((insn >> 20) & 0x1), rm=((insn >> 16) & 0xf), h=((insn >> 11) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x0000b000:
+                        if insn & 0x20000000 == 0x00000000 and T.trans_SQDMULL_idx_v(ctx, A_v_idx(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), l=((insn >> 21) & 0x1), m=((insn >> 20) & 0x1), rm=((insn >> 16) & 0xf), h=((insn >> 11) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x0000c000:
+                        if insn & 0x20000000 == 0x00000000 and T.trans_SQDMULH_idx_v(ctx, A_v_idx(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), l=((insn >> 21) & 0x1), m=((insn >> 20) & 0x1), rm=((insn >> 16) & 0xf), h=((insn >> 11) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x0000d000:
+                        if insn & 0x20000000 == 0x00000000 and T.trans_SQRDMULH_idx_v(ctx, A_v_idx(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), l=((insn >> 21) & 0x1), m=((insn >> 20) & 0x1), rm=((insn >> 16) & 0xf), h=((insn >> 11) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                elif k == 0x00000400:
+                    if insn & 0x00800000 == 0x00000000:
+                        if insn & 0x00780000 == 0x00000000 and T.trans_MOVI_v(ctx, A__MOVI_v(q=((insn >> 30) & 0x1), op=((insn >> 29) & 0x1), cmode=((insn >> 12) & 0xf), o2=((insn >> 11) & 0x1), rd=(insn & 0x1f), imm=((insn >> 5) & 0x1f) | (((insn >> 16) & 0x7) << 5))):
+                            return True
+                        if insn & 0x0000f800 == 0x00000000 and T.trans_SSHR_v(ctx, A_v_shift(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x0000f800 == 0x00001000 and T.trans_SSRA_v(ctx, A_v_shift(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x0000f800 == 0x00002000 and T.trans_SRSHR_v(ctx, A_v_shift(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x0000f800 == 0x00003000 and T.trans_SRSRA_v(ctx, A_v_shift(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x2000f800 == 0x20004000 and T.trans_SRI_v(ctx, A_v_shift(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x0000f800 == 0x00005000 and T.trans_SHL_v(ctx, A_v_shift(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x2000f800 == 0x20006000 and T.trans_SQSHLU_v(ctx, A_v_shift(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x0000f800 == 0x00007000 and T.trans_QSHL_i_v(ctx, A_v_shift(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x2000f800 == 0x00008000 and T.trans_SHRN_v(ctx, A_v_shift(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x2000f800 == 0x00008800 and T.trans_RSHRN_v(ctx, A_v_shift(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x2000f800 == 0x20008000 and T.trans_SQSHRUN_v(ctx, A_v_shift(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x2000f800 == 0x20008800 and T.trans_SQRSHRUN_v(ctx, A_v_shift(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x0000f800 == 0x00009000 and T.trans_QSHRN_v(ctx, A_v_shift(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x0000f800 == 0x00009800 and T.trans_QRSHRN_v(ctx, A_v_shift(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x0000f800 == 0x0000a000 and T.trans_SHLL_i_v(ctx, A_v_shift(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x0000f800 == 0x0000e000 and T.trans_CVTF_fix_v(ctx, A_v_shift(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x0000f800 == 0x0000f800 and T.trans_FCVTZ_fix_v(ctx, A_v_shift(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        pass
+    elif k == 0x10000000:
+        k = insn & 0x04000000
+        if k == 0x00000000:
+            k = insn & 0x03000000
+            if k == 0x00000000:
+                if insn & 0x80000000 == 0x00000000 and T.trans_ADR(ctx, A_ri(rd=(insn & 0x1f), imm=((insn >> 29) & 0x3) | ((((insn >> 5) & 0x7ffff) - ((((insn >> 5) & 0x7ffff) & 0x40000) << 1)) << 2))):
+                    return True
+                if insn & 0x80000000 == 0x80000000 and T.trans_ADRP(ctx, A_ri(rd=(insn & 0x1f), imm=((insn >> 29) & 0x3) | ((((insn >> 5) & 0x7ffff) - ((((insn >> 5) & 0x7ffff) & 0x40000) << 1)) << 2))):
+                    return True
+            elif k == 0x01000000:
+                k = insn & 0x60c00000
+                if k == 0x00000000:
+                    if T.trans_ADD_i(ctx, A_rri_sf(sf=((insn >> 31) & 0x1), imm=((insn >> 10) & 0xfff), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                         return True
                 elif k == 0x00400000:
-                    if T.trans_HLT(ctx, A__HLT(imm=((insn >> 5) & 0xffff))):
+                    if T.trans_ADD_i12(ctx, A_rri_sf(sf=((insn >> 31) & 0x1), imm=((insn >> 10) & 0xfff), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                         return True
-            elif k == 0x81000000:
-                k = insn & 0x00d00000
+                elif k == 0x00c00000:
+                    if insn & 0x00300000 == 0x00000000 and T.trans_MINMAX_i(ctx, A__MINMAX_i(sf=((insn >> 31) & 0x1), op=((insn >> 18) & 0x3), imm=((insn >> 10) & 0xff), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x20000000:
+                    if T.trans_ADDS_i(ctx, A_rri_sf(sf=((insn >> 31) & 0x1), imm=((insn >> 10) & 0xfff), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x20400000:
+                    if T.trans_ADDS_i12(ctx, A_rri_sf(sf=((insn >> 31) & 0x1), imm=((insn >> 10) & 0xfff), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x40000000:
+                    if T.trans_SUB_i(ctx, A_rri_sf(sf=((insn >> 31) & 0x1), imm=((insn >> 10) & 0xfff), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x40400000:
+                    if T.trans_SUB_i12(ctx, A_rri_sf(sf=((insn >> 31) & 0x1), imm=((insn >> 10) & 0xfff), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x60000000:
+                    if T.trans_SUBS_i(ctx, A_rri_sf(sf=((insn >> 31) & 0x1), imm=((insn >> 10) & 0xfff), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x60400000:
+                    if T.trans_SUBS_i12(ctx, A_rri_sf(sf=((insn >> 31) & 0x1), imm=((insn >> 10) & 0xfff), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+            elif k == 0x02000000:
+                k = insn & 0x60800000
                 if k == 0x00000000:
-                    k = insn & 0x00080000
+                    if T.trans_AND_i(ctx, A_rri_log(sf=((insn >> 31) & 0x1), n=((insn >> 22) & 0x1), immr=((insn >> 16) & 0x3f), imms=((insn >> 10) & 0x3f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x00800000:
+                    if T.trans_MOVN(ctx, A_movw(sf=((insn >> 31) & 0x1), hw=((insn >> 21) & 0x3), imm=((insn >> 5) & 0xffff), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x20000000:
+                    if T.trans_ORR_i(ctx, A_rri_log(sf=((insn >> 31) & 0x1), n=((insn >> 22) & 0x1), immr=((insn >> 16) & 0x3f), imms=((insn >> 10) & 0x3f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x40000000:
+                    if T.trans_EOR_i(ctx, A_rri_log(sf=((insn >> 31) & 0x1), n=((insn >> 22) & 0x1), immr=((insn >> 16) & 0x3f), imms=((insn >> 10) & 0x3f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x40800000:
+                    if T.trans_MOVZ(ctx, A_movw(sf=((insn >> 31) & 0x1), hw=((insn >> 21) & 0x3), imm=((insn >> 5) & 0xffff), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x60000000:
+                    if T.trans_ANDS_i(ctx, A_rri_log(sf=((insn >> 31) & 0x1), n=((insn >> 22) & 0x1), immr=((insn >> 16) & 0x3f), imms=((insn >> 10) & 0x3f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x60800000:
+                    if T.trans_MOVK(ctx, A_movw(sf=((insn >> 31) & 0x1), hw=((insn >> 21) & 0x3), imm=((insn >> 5) & 0xffff), rd=(insn & 0x1f))):
+                        return True
+            elif k == 0x03000000:
+                k = insn & 0x60800000
+                if k == 0x00000000:
+                    if T.trans_SBFM(ctx, A_bitfield(sf=((insn >> 31) & 0x1), n=((insn >> 22) & 0x1), immr=((insn >> 16) & 0x3f), imms=((insn >> 10) & 0x3f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x00800000:
+                    if insn & 0x00200000 == 0x00000000 and T.trans_EXTR(ctx, A__EXTR(sf=((insn >> 31) & 0x1), n=((insn >> 22) & 0x1), rm=((insn >> 16) & 0x1f), imms=((insn >> 10) & 0x3f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x20000000:
+                    if T.trans_BFM(ctx, A_bitfield(sf=((insn >> 31) & 0x1), n=((insn >> 22) & 0x1), immr=((insn >> 16) & 0x3f), imms=((insn >> 10) & 0x3f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x40000000:
+                    if T.trans_UBFM(ctx, A_bitfield(sf=((insn >> 31) & 0x1), n=((insn >> 22) & 0x1), immr=((insn >> 16) & 0x3f), imms=((insn >> 10) & 0x3f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+        elif k == 0x04000000:
+            k = insn & 0x60000000
+            if k == 0x00000000:
+                if insn & 0x80000000 == 0x00000000 and T.trans_B(ctx, A__B(imm=((insn & 0x3ffffff) - (((insn & 0x3ffffff) & 0x2000000) << 1)))):
+                    return True
+                if insn & 0x80000000 == 0x80000000 and T.trans_BL(ctx, A__BL(imm=((insn & 0x3ffffff) - (((insn & 0x3ffffff) & 0x2000000) << 1)))):
+                    return True
+            elif k == 0x20000000:
+                if insn & 0x02000000 == 0x00000000 and T.trans_CBZ(ctx, A__CBZ(sf=((insn >> 31) & 0x1), nz=((insn >> 24) & 0x1), rt=(insn & 0x1f), imm=(((insn >> 5) & 0x7ffff) - ((((insn >> 5) & 0x7ffff) & 0x40000) << 1)))):
+                    return True
+                if insn & 0x02000000 == 0x02000000 and T.trans_TBZ(ctx, A__TBZ(nz=((insn >> 24) & 0x1), rt=(insn & 0x1f), imm=(((insn >> 5) & 0x3fff) - ((((insn >> 5) & 0x3fff) & 0x2000) << 1)), bitpos=((insn >> 19) & 0x1f) | (((insn >> 31) & 0x1) << 5))):
+                    return True
+            elif k == 0x40000000:
+                k = insn & 0x83000000
+                if k == 0x00000000:
+                    if insn & 0x00000010 == 0x00000000 and T.trans_B_cond(ctx, A__B_cond(cond=(insn & 0xf), imm=(((insn >> 5) & 0x7ffff) - ((((insn >> 5) & 0x7ffff) & 0x40000) << 1)))):
+                        return True
+                elif k == 0x80000000:
+                    k = insn & 0x00e0001f
+                    if k == 0x00000001:
+                        if T.trans_SVC(ctx, A__SVC(imm=((insn >> 5) & 0xffff))):
+                            return True
+                    elif k == 0x00000002:
+                        if T.trans_HVC(ctx, A__HVC(imm=((insn >> 5) & 0xffff))):
+                            return True
+                    elif k == 0x00000003:
+                        if T.trans_SMC(ctx, A__SMC(imm=((insn >> 5) & 0xffff))):
+                            return True
+                    elif k == 0x00200000:
+                        if T.trans_BRK(ctx, A__BRK(imm=((insn >> 5) & 0xffff))):
+                            return True
+                    elif k == 0x00400000:
+                        if T.trans_HLT(ctx, A__HLT(imm=((insn >> 5) & 0xffff))):
+                            return True
+                elif k == 0x81000000:
+                    k = insn & 0x00d00000
                     if k == 0x00000000:
-                        k = insn & 0x0020f000
-                        if k == 0x00002000:
-                            if insn & 0x0007001f == 0x0003001f and T.trans_HINT(ctx, A__HINT(crm=((insn >> 8) & 0xf), op2=((insn >> 5) & 0x7))):
+                        k = insn & 0x00080000
+                        if k == 0x00000000:
+                            k = insn & 0x0020f000
+                            if k == 0x00002000:
+                                if insn & 0x0007001f == 0x0003001f and T.trans_HINT(ctx, A__HINT(crm=((insn >> 8) & 0xf), op2=((insn >> 5) & 0x7))):
+                                    return True
+                            elif k == 0x00003000:
+                                if insn & 0x000700ff == 0x0003005f and T.trans_CLREX(ctx, A__CLREX()):
+                                    return True
+                                if insn & 0x0007009f == 0x0003009f and T.trans_DSB_DMB(ctx, A__DSB_DMB(crm=((insn >> 8) & 0xf), op=((insn >> 5) & 0x3))):
+                                    return True
+                            elif k == 0x00004000:
+                                if T.trans_MSR_i(ctx, A__MSR_i(op1=((insn >> 16) & 0x7), crm=((insn >> 8) & 0xf), op2=((insn >> 5) & 0x7), rt=(insn & 0x1f))):
+                                    return True
+                        elif k == 0x00080000:
+                            if T.trans_SYS(ctx, A__SYS(l=((insn >> 21) & 0x1), op1=((insn >> 16) & 0x7), crn=((insn >> 12) & 0xf), crm=((insn >> 8) & 0xf), op2=((insn >> 5) & 0x7), rt=(insn & 0x1f))):
                                 return True
-                        elif k == 0x00003000:
-                            if insn & 0x000700ff == 0x0003005f and T.trans_CLREX(ctx, A__CLREX()):
+                    elif k == 0x00100000:
+                        if T.trans_MSR_MRS(ctx, A__MSR_MRS(l=((insn >> 21) & 0x1), o0=((insn >> 19) & 0x1), op1=((insn >> 16) & 0x7), crn=((insn >> 12) & 0xf), crm=((insn >> 8) & 0xf), op2=((insn >> 5) & 0x7), rt=(insn & 0x1f))):
+                            return True
+                elif k == 0x82000000:
+                    k = insn & 0x00fffc1f
+                    if k == 0x001f0000:
+                        if T.trans_BR(ctx, A__BR(rn=((insn >> 5) & 0x1f))):
+                            return True
+                    elif k == 0x003f0000:
+                        if T.trans_BLR(ctx, A__BLR(rn=((insn >> 5) & 0x1f))):
+                            return True
+                    elif k == 0x005f0000:
+                        if T.trans_RET(ctx, A__RET(rn=((insn >> 5) & 0x1f))):
+                            return True
+    elif k == 0x18000000:
+        k = insn & 0x03000000
+        if k == 0x00000000:
+            k = insn & 0x20000000
+            if k == 0x00000000:
+                if T.trans_LDR_lit(ctx, A__LDR_lit(opc=((insn >> 30) & 0x3), v=((insn >> 26) & 0x1), imm=(((insn >> 5) & 0x7ffff) - ((((insn >> 5) & 0x7ffff) & 0x40000) << 1)), rt=(insn & 0x1f))):
+                    return True
+            elif k == 0x20000000:
+                k = insn & 0x00200c00
+                if k == 0x00000000:
+                    if T.trans_LDST_unscaled(ctx, A_ldst(size=((insn >> 30) & 0x3), v=((insn >> 26) & 0x1), opc=((insn >> 22) & 0x3), imm=(((insn >> 12) & 0x1ff) - ((((insn >> 12) & 0x1ff) & 0x100) << 1)), rn=((insn >> 5) & 0x1f), rt=(insn & 0x1f))):
+                        return True
+                elif k == 0x00000400:
+                    if T.trans_LDST_post(ctx, A_ldst(size=((insn >> 30) & 0x3), v=((insn >> 26) & 0x1), opc=((insn >> 22) & 0x3), imm=(((insn >> 12) & 0x1ff) - ((((insn >> 12) & 0x1ff) & 0x100) << 1)), rn=((insn >> 5) & 0x1f), rt=(insn & 0x1f))):
+                        return True
+                elif k == 0x00000800:
+                    if T.trans_LDST_unpriv(ctx, A_ldst(size=((insn >> 30) & 0x3), v=((insn >> 26) & 0x1), opc=((insn >> 22) & 0x3), imm=(((insn >> 12) & 0x1ff) - ((((insn >> 12) & 0x1ff) & 0x100) << 1)), rn=((insn >> 5) & 0x1f), rt=(insn & 0x1f))):
+                        return True
+                elif k == 0x00000c00:
+                    if T.trans_LDST_pre(ctx, A_ldst(size=((insn >> 30) & 0x3), v=((insn >> 26) & 0x1), opc=((insn >> 22) & 0x3), imm=(((insn >> 12) & 0x1ff) - ((((insn >> 12) & 0x1ff) & 0x100) << 1)), rn=((insn >> 5) & 0x1f), rt=(insn & 0x1f))):
+                        return True
+                elif k == 0x00200000:
+                    if insn & 0x04000000 == 0x00000000 and T.trans_ATOMIC(ctx, A__ATOMIC(size=((insn >> 30) & 0x3), a=((insn >> 23) & 0x1), r=((insn >> 22) & 0x1), rs=((insn >> 16) & 0x1f), o3=((insn >> 15) & 0x1), opc=((insn >> 12) & 0x7), rn=((insn >> 5) & 0x1f), rt=(insn & 0x1f))):
+                        return True
+                elif k == 0x00200800:
+                    if T.trans_LDST_reg(ctx, A_ldst_r(size=((insn >> 30) & 0x3), v=((insn >> 26) & 0x1), opc=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), opt=((insn >> 13) & 0x7), s=((insn >> 12) & 0x1), rn=((insn >> 5) & 0x1f), rt=(insn & 0x1f))):
+                        return True
+        elif k == 0x01000000:
+            if insn & 0x20000000 == 0x20000000 and T.trans_LDST_uimm(ctx, A_ldst(size=((insn >> 30) & 0x3), v=((insn >> 26) & 0x1), opc=((insn >> 22) & 0x3), imm=((insn >> 10) & 0xfff), rn=((insn >> 5) & 0x1f), rt=(insn & 0x1f))):
+                return True
+            if insn & 0x24200c00 == 0x00000000 and T.trans_LDAPR_STLR_i(ctx, A__LDAPR_STLR_i(size=((insn >> 30) & 0x3), opc=((insn >> 22) & 0x3), imm=(((insn >> 12) & 0x1ff) - ((((insn >> 12) & 0x1ff) & 0x100) << 1)), rn=((insn >> 5) & 0x1f), rt=(insn & 0x1f))):
+                return True
+        elif k == 0x02000000:
+            k = insn & 0x04200000
+            if k == 0x00000000:
+                k = insn & 0x20c00000
+                if k == 0x00000000:
+                    if insn & 0x4000fc00 == 0x00000000 and T.trans_ADC(ctx, A_dp_rrr(sf=((insn >> 31) & 0x1), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                    if insn & 0x4000fc00 == 0x40000000 and T.trans_SBC(ctx, A_dp_rrr(sf=((insn >> 31) & 0x1), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x00800000:
+                    if insn & 0x00000800 == 0x00000000 and T.trans_CSEL(ctx, A__CSEL(sf=((insn >> 31) & 0x1), inv=((insn >> 30) & 0x1), rm=((insn >> 16) & 0x1f), cond=((insn >> 12) & 0xf), inc=((insn >> 10) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x00c00000:
+                    k = insn & 0x4000e000
+                    if k == 0x00000000:
+                        if insn & 0x00001c00 == 0x00000800 and T.trans_UDIV(ctx, A_dp_rrr(sf=((insn >> 31) & 0x1), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x00001c00 == 0x00000c00 and T.trans_SDIV(ctx, A_dp_rrr(sf=((insn >> 31) & 0x1), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00002000:
+                        k = insn & 0x00001c00
+                        if k == 0x00000000:
+                            if T.trans_LSLV(ctx, A_dp_rrr(sf=((insn >> 31) & 0x1), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                                 return True
-                            if insn & 0x0007009f == 0x0003009f and T.trans_DSB_DMB(ctx, A__DSB_DMB(crm=((insn >> 8) & 0xf), op=((insn >> 5) & 0x3))):
+                        elif k == 0x00000400:
+                            if T.trans_LSRV(ctx, A_dp_rrr(sf=((insn >> 31) & 0x1), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00000800:
+                            if T.trans_ASRV(ctx, A_dp_rrr(sf=((insn >> 31) & 0x1), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00000c00:
+                            if T.trans_RORV(ctx, A_dp_rrr(sf=((insn >> 31) & 0x1), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                    elif k == 0x00004000:
+                        if T.trans_CRC32(ctx, A__CRC32(sf=((insn >> 31) & 0x1), rm=((insn >> 16) & 0x1f), c=((insn >> 12) & 0x1), sz=((insn >> 10) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00006000:
+                        if insn & 0x00001000 == 0x00000000 and T.trans_MINMAX(ctx, A__MINMAX(sf=((insn >> 31) & 0x1), rm=((insn >> 16) & 0x1f), op=((insn >> 10) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x40000000:
+                        k = insn & 0x001f1c00
+                        if k == 0x00000000:
+                            if T.trans_RBIT(ctx, A_dp_rr(sf=((insn >> 31) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00000400:
+                            if T.trans_REV16(ctx, A_dp_rr(sf=((insn >> 31) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00000800:
+                            if T.trans_REV32(ctx, A_dp_rr(sf=((insn >> 31) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00000c00:
+                            if T.trans_REV64(ctx, A_dp_rr(sf=((insn >> 31) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00001000:
+                            if T.trans_CLZ(ctx, A_dp_rr(sf=((insn >> 31) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00001400:
+                            if T.trans_CLS(ctx, A_dp_rr(sf=((insn >> 31) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00001800:
+                            if T.trans_CTZ(ctx, A_dp_rr(sf=((insn >> 31) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00001c00:
+                            if T.trans_CNT(ctx, A_dp_rr(sf=((insn >> 31) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                    elif k == 0x40002000:
+                        if insn & 0x001f1c00 == 0x00000000 and T.trans_ABS(ctx, A_dp_rr(sf=((insn >> 31) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                elif k == 0x20000000:
+                    k = insn & 0x40003c00
+                    if k == 0x00000000:
+                        if insn & 0x0000c000 == 0x00000000 and T.trans_ADCS(ctx, A_dp_rrr(sf=((insn >> 31) & 0x1), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00000400:
+                        if insn & 0x80004010 == 0x80000000 and T.trans_RMIF(ctx, A__RMIF(imm=((insn >> 15) & 0x3f), rn=((insn >> 5) & 0x1f), mask=(insn & 0xf))):
+                            return True
+                    elif k == 0x00000800:
+                        if insn & 0x801f801f == 0x0000000d and T.trans_SETF(ctx, A__SETF(sz=((insn >> 14) & 0x1), rn=((insn >> 5) & 0x1f))):
+                            return True
+                    elif k == 0x40000000:
+                        if insn & 0x0000c000 == 0x00000000 and T.trans_SBCS(ctx, A_dp_rrr(sf=((insn >> 31) & 0x1), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                elif k == 0x20400000:
+                    if insn & 0x00000410 == 0x00000000 and T.trans_CCMP(ctx, A__CCMP(sf=((insn >> 31) & 0x1), op=((insn >> 30) & 0x1), y=((insn >> 16) & 0x1f), cond=((insn >> 12) & 0xf), imm=((insn >> 11) & 0x1), rn=((insn >> 5) & 0x1f), nzcv=(insn & 0xf))):
+                        return True
+            elif k == 0x04000000:
+                k = insn & 0x60000000
+                if k == 0x00000000:
+                    if insn & 0x001e0000 == 0x00180000 and T.trans_FCVTZ_fix(ctx, A_fcvt_x(sf=((insn >> 31) & 0x1), ft=((insn >> 22) & 0x3), u=((insn >> 16) & 0x1), scale=((insn >> 10) & 0x3f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                    if insn & 0x001e0000 == 0x00020000 and T.trans_CVTF_fix(ctx, A_fcvt_x(sf=((insn >> 31) & 0x1), ft=((insn >> 22) & 0x3), u=((insn >> 16) & 0x1), scale=((insn >> 10) & 0x3f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x40000000:
+                    if insn & 0x80c0fc00 == 0x00000400 and T.trans_DUP_elem_s(ctx, A__DUP_elem_s(imm5=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+            elif k == 0x04200000:
+                k = insn & 0x40000c00
+                if k == 0x00000000:
+                    k = insn & 0x20001000
+                    if k == 0x00000000:
+                        k = insn & 0x00006000
+                        if k == 0x00000000:
+                            k = insn & 0x00068000
+                            if k == 0x00000000:
+                                if T.trans_FCVT_toint(ctx, A_fcvt_i(sf=((insn >> 31) & 0x1), ft=((insn >> 22) & 0x3), rmode=((insn >> 19) & 0x3), u=((insn >> 16) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                    return True
+                            elif k == 0x00020000:
+                                if insn & 0x00180000 == 0x00000000 and T.trans_CVTF_int(ctx, A_fcvt_i(sf=((insn >> 31) & 0x1), ft=((insn >> 22) & 0x3), u=((insn >> 16) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f), rmode=0)):
+                                    return True
+                            elif k == 0x00040000:
+                                if insn & 0x00180000 == 0x00000000 and T.trans_FCVTA_toint(ctx, A_fcvt_i(sf=((insn >> 31) & 0x1), ft=((insn >> 22) & 0x3), u=((insn >> 16) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f), rmode=4)):
+                                    return True
+                            elif k == 0x00060000:
+                                if T.trans_FMOV_gen(ctx, A_fcvt_i(sf=((insn >> 31) & 0x1), ft=((insn >> 22) & 0x3), rmode=((insn >> 19) & 0x3), u=((insn >> 16) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                    return True
+                        elif k == 0x00002000:
+                            if insn & 0x80008007 == 0x00000000 and T.trans_FCMP_s(ctx, A__FCMP_s(ft=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), e=((insn >> 4) & 0x1), z=((insn >> 3) & 0x1))):
                                 return True
                         elif k == 0x00004000:
-                            if T.trans_MSR_i(ctx, A__MSR_i(op1=((insn >> 16) & 0x7), crm=((insn >> 8) & 0xf), op2=((insn >> 5) & 0x7), rt=(insn & 0x1f))):
-                                return True
-                    elif k == 0x00080000:
-                        if T.trans_SYS(ctx, A__SYS(l=((insn >> 21) & 0x1), op1=((insn >> 16) & 0x7), crn=((insn >> 12) & 0xf), crm=((insn >> 8) & 0xf), op2=((insn >> 5) & 0x7), rt=(insn & 0x1f))):
+                            k = insn & 0x801c0000
+                            if k == 0x00000000:
+                                k = insn & 0x00020000
+                                if k == 0x00000000:
+                                    k = insn & 0x00018000
+                                    if k == 0x00000000:
+                                        if T.trans_FMOV_s(ctx, A_fp_rr(ft=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                            return True
+                                    elif k == 0x00008000:
+                                        if T.trans_FABS_s(ctx, A_fp_rr(ft=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                            return True
+                                    elif k == 0x00010000:
+                                        if T.trans_FNEG_s(ctx, A_fp_rr(ft=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                            return True
+                                    elif k == 0x00018000:
+                                        if T.trans_FSQRT_s(ctx, A_fp_rr(ft=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                            return True
+                                elif k == 0x00020000:
+                                    if T.trans_FCVT_s(ctx, A__FCVT_s(ft=((insn >> 22) & 0x3), to=((insn >> 15) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                        return True
+                            elif k == 0x00040000:
+                                if T.trans_FRINT_s(ctx, A__FRINT_s(ft=((insn >> 22) & 0x3), rm=((insn >> 15) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                    return True
+                    elif k == 0x00001000:
+                        if insn & 0x800003e0 == 0x00000000 and T.trans_FMOV_si(ctx, A__FMOV_si(ft=((insn >> 22) & 0x3), imm=((insn >> 13) & 0xff), rd=(insn & 0x1f))):
                             return True
-                elif k == 0x00100000:
-                    if T.trans_MSR_MRS(ctx, A__MSR_MRS(l=((insn >> 21) & 0x1), o0=((insn >> 19) & 0x1), op1=((insn >> 16) & 0x7), crn=((insn >> 12) & 0xf), crm=((insn >> 8) & 0xf), op2=((insn >> 5) & 0x7), rt=(insn & 0x1f))):
+                elif k == 0x00000400:
+                    if insn & 0xa0000000 == 0x00000000 and T.trans_FCCMP_s(ctx, A__FCCMP_s(ft=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), cond=((insn >> 12) & 0xf), rn=((insn >> 5) & 0x1f), e=((insn >> 4) & 0x1), nzcv=(insn & 0xf))):
                         return True
-            elif k == 0x82000000:
-                k = insn & 0x00fffc1f
-                if k == 0x001f0000:
-                    if T.trans_BR(ctx, A__BR(rn=((insn >> 5) & 0x1f))):
+                elif k == 0x00000800:
+                    k = insn & 0xa000f000
+                    if k == 0x00000000:
+                        if T.trans_FMUL_s(ctx, A_fp_rrr(ft=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00001000:
+                        if T.trans_FDIV_s(ctx, A_fp_rrr(ft=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00002000:
+                        if T.trans_FADD_s(ctx, A_fp_rrr(ft=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00003000:
+                        if T.trans_FSUB_s(ctx, A_fp_rrr(ft=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00004000:
+                        if T.trans_FMAX_s(ctx, A_fp_rrr(ft=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00005000:
+                        if T.trans_FMIN_s(ctx, A_fp_rrr(ft=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00006000:
+                        if T.trans_FMAXNM_s(ctx, A_fp_rrr(ft=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00007000:
+                        if T.trans_FMINNM_s(ctx, A_fp_rrr(ft=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00008000:
+                        if T.trans_FNMUL_s(ctx, A_fp_rrr(ft=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                elif k == 0x00000c00:
+                    if insn & 0xa0000000 == 0x00000000 and T.trans_FCSEL_s(ctx, A__FCSEL_s(ft=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), cond=((insn >> 12) & 0xf), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                         return True
-                elif k == 0x003f0000:
-                    if T.trans_BLR(ctx, A__BLR(rn=((insn >> 5) & 0x1f))):
+                elif k == 0x40000000:
+                    k = insn & 0xa000f000
+                    if k == 0x00009000:
+                        if T.trans_SQDMLAL_s(ctx, A_rrr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x0000b000:
+                        if T.trans_SQDMLSL_s(ctx, A_rrr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x0000d000:
+                        if T.trans_SQDMULL_s(ctx, A_rrr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                elif k == 0x40000400:
+                    k = insn & 0xa000f000
+                    if k == 0x00003000:
+                        if T.trans_CMGT_s(ctx, A_rrr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00004000:
+                        if T.trans_SSHL_s(ctx, A_rrr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00005000:
+                        if T.trans_SRSHL_s(ctx, A_rrr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00008000:
+                        if T.trans_ADD_s(ctx, A_rrr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x0000b000:
+                        if T.trans_SQDMULH_s(ctx, A_rrr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x0000e000:
+                        if insn & 0x00800000 == 0x00000000 and T.trans_FCMEQ_s(ctx, A_rrr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20003000:
+                        if T.trans_CMHI_s(ctx, A_rrr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20004000:
+                        if T.trans_USHL_s(ctx, A_rrr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20005000:
+                        if T.trans_URSHL_s(ctx, A_rrr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20008000:
+                        if T.trans_SUB_s(ctx, A_rrr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x2000b000:
+                        if T.trans_SQRDMULH_s(ctx, A_rrr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x2000d000:
+                        if insn & 0x00800000 == 0x00800000 and T.trans_FABD_s(ctx, A_rrr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x2000e000:
+                        if insn & 0x00800000 == 0x00000000 and T.trans_FCMGE_s(ctx, A_rrr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x00800000 == 0x00800000 and T.trans_FCMGT_s(ctx, A_rrr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                elif k == 0x40000800:
+                    k = insn & 0x801ff000
+                    if k == 0x00003000:
+                        if T.trans_SQADDACC_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00007000:
+                        if T.trans_SQABSNEG_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00008000:
+                        if T.trans_CMGTGE0_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00009000:
+                        if T.trans_CMEQLE0_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x0000a000:
+                        if insn & 0x20000000 == 0x00000000 and T.trans_CMLT0_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x0000b000:
+                        if T.trans_ABSNEG_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x0000c000:
+                        if insn & 0x00800000 == 0x00800000 and T.trans_FCMGTGE0_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x0000d000:
+                        if insn & 0x00800000 == 0x00800000 and T.trans_FCMEQLE0_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x0000e000:
+                        if insn & 0x20800000 == 0x00800000 and T.trans_FCMLT0_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00012000:
+                        if insn & 0x20000000 == 0x20000000 and T.trans_SQXTUN_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00014000:
+                        if T.trans_QXTN_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00016000:
+                        if insn & 0x20800000 == 0x20000000 and T.trans_FCVTXN_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x0001a000:
+                        if insn & 0x00800000 == 0x00000000 and T.trans_FCVTN_i_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x00800000 == 0x00800000 and T.trans_FCVTP_i_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x0001b000:
+                        if insn & 0x00800000 == 0x00000000 and T.trans_FCVTM_i_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x00800000 == 0x00800000 and T.trans_FCVTZ_i_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x0001c000:
+                        if insn & 0x00800000 == 0x00000000 and T.trans_FCVTA_i_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x0001d000:
+                        k = insn & 0x00800000
+                        if k == 0x00000000:
+                            if T.trans_CVTF_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00800000:
+                            if insn & 0x20000000 == 0x00000000 and T.trans_FRECPE_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                            if insn & 0x20000000 == 0x20000000 and T.trans_FRSQRTE_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                    elif k == 0x0001f000:
+                        if insn & 0x20800000 == 0x00800000 and T.trans_FRECPX_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x0010c000:
+                        if insn & 0x20800000 == 0x20000000 and T.trans_FMAXNMP_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x20800000 == 0x20800000 and T.trans_FMINNMP_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x0010d000:
+                        if insn & 0x20800000 == 0x20000000 and T.trans_FADDP_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x0010f000:
+                        if insn & 0x20800000 == 0x20000000 and T.trans_FMAXP_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x20800000 == 0x20800000 and T.trans_FMINP_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x0011b000:
+                        if insn & 0x20000000 == 0x00000000 and T.trans_ADDP_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                elif k == 0x40000c00:
+                    k = insn & 0xa000f000
+                    if k == 0x00000000:
+                        if T.trans_SQADD_s(ctx, A_rrr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00002000:
+                        if T.trans_SQSUB_s(ctx, A_rrr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00003000:
+                        if T.trans_CMGE_s(ctx, A_rrr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00004000:
+                        if T.trans_SQSHL_s(ctx, A_rrr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00005000:
+                        if T.trans_SQRSHL_s(ctx, A_rrr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00008000:
+                        if T.trans_CMTST_s(ctx, A_rrr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x0000d000:
+                        if insn & 0x00800000 == 0x00000000 and T.trans_FMULX_s(ctx, A_rrr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x0000f000:
+                        if insn & 0x00800000 == 0x00000000 and T.trans_FRECPS_s(ctx, A_rrr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x00800000 == 0x00800000 and T.trans_FRSQRTS_s(ctx, A_rrr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20000000:
+                        if T.trans_UQADD_s(ctx, A_rrr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20002000:
+                        if T.trans_UQSUB_s(ctx, A_rrr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20003000:
+                        if T.trans_CMHS_s(ctx, A_rrr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20004000:
+                        if T.trans_UQSHL_s(ctx, A_rrr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20005000:
+                        if T.trans_UQRSHL_s(ctx, A_rrr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x20008000:
+                        if T.trans_CMEQ_s(ctx, A_rrr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x2000e000:
+                        if insn & 0x00800000 == 0x00000000 and T.trans_FACGE_s(ctx, A_rrr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x00800000 == 0x00800000 and T.trans_FACGT_s(ctx, A_rrr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+        elif k == 0x03000000:
+            k = insn & 0x44000000
+            if k == 0x00000000:
+                k = insn & 0x20e08000
+                if k == 0x00000000:
+                    if T.trans_MADD(ctx, A_dp_rrrr(sf=((insn >> 31) & 0x1), rm=((insn >> 16) & 0x1f), ra=((insn >> 10) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                         return True
-                elif k == 0x005f0000:
-                    if T.trans_RET(ctx, A__RET(rn=((insn >> 5) & 0x1f))):
+                elif k == 0x00008000:
+                    if T.trans_MSUB(ctx, A_dp_rrrr(sf=((insn >> 31) & 0x1), rm=((insn >> 16) & 0x1f), ra=((insn >> 10) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x00200000:
+                    if insn & 0x80000000 == 0x80000000 and T.trans_SMADDL(ctx, A_dp_rrrr(sf=((insn >> 31) & 0x1), rm=((insn >> 16) & 0x1f), ra=((insn >> 10) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x00208000:
+                    if insn & 0x80000000 == 0x80000000 and T.trans_SMSUBL(ctx, A_dp_rrrr(sf=((insn >> 31) & 0x1), rm=((insn >> 16) & 0x1f), ra=((insn >> 10) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x00400000:
+                    if insn & 0x80000000 == 0x80000000 and T.trans_SMULH(ctx, A_dp_rrrr(sf=((insn >> 31) & 0x1), rm=((insn >> 16) & 0x1f), ra=((insn >> 10) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x00a00000:
+                    if insn & 0x80000000 == 0x80000000 and T.trans_UMADDL(ctx, A_dp_rrrr(sf=((insn >> 31) & 0x1), rm=((insn >> 16) & 0x1f), ra=((insn >> 10) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x00a08000:
+                    if insn & 0x80000000 == 0x80000000 and T.trans_UMSUBL(ctx, A_dp_rrrr(sf=((insn >> 31) & 0x1), rm=((insn >> 16) & 0x1f), ra=((insn >> 10) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x00c00000:
+                    if insn & 0x80000000 == 0x80000000 and T.trans_UMULH(ctx, A_dp_rrrr(sf=((insn >> 31) & 0x1), rm=((insn >> 16) & 0x1f), ra=((insn >> 10) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+            elif k == 0x04000000:
+                if insn & 0xa0000000 == 0x00000000 and T.trans_FMADD_s(ctx, A__FMADD_s(ft=((insn >> 22) & 0x3), o1=((insn >> 21) & 0x1), rm=((insn >> 16) & 0x1f), o0=((insn >> 15) & 0x1), ra=((insn >> 10) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                    return True
+            elif k == 0x44000000:
+                k = insn & 0x8080f400
+                if k == 0x00000400:
+                    if insn & 0x00000800 == 0x00000000 and T.trans_SSHR_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x00001400:
+                    if insn & 0x00000800 == 0x00000000 and T.trans_SSRA_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x00002400:
+                    if insn & 0x00000800 == 0x00000000 and T.trans_SRSHR_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x00003400:
+                    if insn & 0x00000800 == 0x00000000 and T.trans_SRSRA_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x00004400:
+                    if insn & 0x20000800 == 0x20000000 and T.trans_SRI_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x00005400:
+                    if insn & 0x00000800 == 0x00000000 and T.trans_SHL_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x00006400:
+                    if insn & 0x20000800 == 0x20000000 and T.trans_SQSHLU_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x00007400:
+                    if insn & 0x00000800 == 0x00000000 and T.trans_QSHL_i_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x00008400:
+                    if insn & 0x20000800 == 0x20000000 and T.trans_SQSHRUN_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                    if insn & 0x20000800 == 0x20000800 and T.trans_SQRSHRUN_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x00009400:
+                    if insn & 0x00000800 == 0x00000000 and T.trans_QSHRN_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                    if insn & 0x00000800 == 0x00000800 and T.trans_QRSHRN_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x0000e400:
+                    if insn & 0x00000800 == 0x00000000 and T.trans_CVTF_fix_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x0000f400:
+                    if insn & 0x00000800 == 0x00000800 and T.trans_FCVTZ_fix_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x00801000:
+                    if insn & 0x20000000 == 0x00000000 and T.trans_FMLA_idx_s(ctx, A_s_idx(size=((insn >> 22) & 0x3), l=((insn >> 21) & 0x1), m=((insn >> 20) & 0x1), rm=((insn >> 16) & 0xf), h=((insn >> 11) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x00805000:
+                    if insn & 0x20000000 == 0x00000000 and T.trans_FMLS_idx_s(ctx, A_s_idx(size=((insn >> 22) & 0x3), l=((insn >> 21) & 0x1), m=((insn >> 20) & 0x1), rm=((insn >> 16) & 0xf), h=((insn >> 11) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x00809000:
+                    if insn & 0x20000000 == 0x00000000 and T.trans_FMUL_idx_s(ctx, A_s_idx(size=((insn >> 22) & 0x3), l=((insn >> 21) & 0x1), m=((insn >> 20) & 0x1), rm=((insn >> 16) & 0xf), h=((insn >> 11) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                    if insn & 0x20000000 == 0x20000000 and T.trans_FMULX_idx_s(ctx, A_s_idx(size=((insn >> 22) & 0x3), l=((insn >> 21) & 0x1), m=((insn >> 20) & 0x1), rm=((insn >> 16) & 0xf), h=((insn >> 11) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                         return True
     return False
