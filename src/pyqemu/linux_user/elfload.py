@@ -64,19 +64,18 @@ class ProgramInfo:
 def _open_elf(path: str):
     try:
         f = open(path, "rb")  # noqa: SIM115 - kept open while loading
-    except IsADirectoryError:
-        raise LoadError(f"{path}: Is a directory") from None
-    except FileNotFoundError:
-        raise LoadError(f"{path}: No such file or directory") from None
-    except PermissionError:
-        raise LoadError(f"{path}: Permission denied") from None
+    except IsADirectoryError:  # as execve(2): EACCES for a directory
+        raise LoadError(f"Error while loading {path}: Permission denied") from None
+    except OSError as e:
+        raise LoadError(f"Error while loading {path}: {e.strerror}") from None
     if os.path.isdir(path):
-        raise LoadError(f"{path}: Is a directory")
+        f.close()
+        raise LoadError(f"Error while loading {path}: Permission denied")
     head = f.read(64)
     f.seek(0)
     if head[:4] != b"\x7fELF" or len(head) < 64:
         f.close()
-        raise LoadError(f"{path}: Exec format error")
+        raise LoadError(f"Error while loading {path}: Exec format error")
     (machine,) = struct.unpack_from("<H", head, 18)
     if head[4] != 2 or head[5] != 1 or machine != EM_AARCH64:
         f.close()

@@ -13,10 +13,7 @@ PROG = "pyqemu-aarch64"
 
 
 def guest_environ(settings) -> list[str]:
-    env = dict(os.environ)
-    for k in list(env):
-        if k.startswith(("QEMU_", "PYQEMU_")):
-            del env[k]
+    env = dict(os.environ)  # QEMU passes its own QEMU_* variables through too
     for k, v in settings.set_env:
         env[k] = v
     for k in settings.unset_env:

@@ -93,6 +93,18 @@ class Helper:
     sync: bool = False  # reads/writes CPU state: globals written back first, reloaded after
     pure: bool = False  # no side effects: may be removed if the result is unused
 
+    def __post_init__(self) -> None:
+        old = HELPERS.get(self.name)
+        if old is not None and old.func is not self.func and \
+                getattr(old.func, "__code__", None) is not getattr(self.func, "__code__", None):
+            raise ValueError(f"two helpers named {self.name}: {old.func!r} and {self.func!r}")
+        HELPERS[self.name] = self
+
+
+# Every helper by name: generated code (and the persistent code cache) refer
+# to helpers by name, so names must be unique.
+HELPERS: dict[str, Helper] = {}
+
 
 @dataclass
 class Block:

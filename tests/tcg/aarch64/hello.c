@@ -4,14 +4,14 @@
 
 int main(int argc, char **argv)
 {
-    const char *v = getenv("PYQEMU_TEST_VAR");
+    const char *v = getenv("GUEST_TEST_VAR");
 
     printf("Hello, world!\n");
     printf("argc=%d\n", argc);
     for (int i = 1; i < argc; i++) {
         printf("argv[%d]=\"%s\"\n", i, argv[i]);
     }
-    printf("PYQEMU_TEST_VAR=%s\n", v ? v : "(unset)");
+    printf("GUEST_TEST_VAR=%s\n", v ? v : "(unset)");
     puts("bye");
     return 0;
 }

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pyqemu.accel.tcg.excp import GuestException
 from pyqemu.tcg import optimize as tcg_optimize
 from pyqemu.tcg.ir import Block
-from pyqemu.tcg.pygen import Generated, generate
+from pyqemu.tcg.pygen import generate
 from pyqemu.util import log
 
 PAGE_SHIFT = 12
@@ -47,12 +47,13 @@ class TBCache:
 
     def __init__(self, translate: Callable[[int], Block], namespace: dict,
                  on_code_page: Callable[[int], None] | None = None,
-                 optimize: bool = True, count_insns: bool = False) -> None:
+                 optimize: bool = True, count_insns: bool = False, code_cache=None) -> None:
         self.translate = translate
         self.ns = namespace
         self.on_code_page = on_code_page
         self.optimize = optimize
         self.count_insns = count_insns
+        self.code_cache = code_cache
         self.tbs: dict[int, TranslationBlock] = {}
         self.jc: dict[int, Callable] = {}  # pc -> function (the jump cache)
         self.page_tbs: dict[int, set[int]] = {}
@@ -73,6 +74,14 @@ class TBCache:
         return fn
 
     def _build(self, pc: int) -> TranslationBlock:
+        cache = self.code_cache
+        if cache is not None and not self._logging():
+            hit = cache.get(pc)
+            if hit is not None:
+                code, name, size, exits, linemap, helpers = hit
+                tb = TranslationBlock(pc, size)
+                self._link(tb, code, name, exits, linemap, helpers)
+                return self._install(tb)
         try:
             block = self.translate(pc)
         except GuestException as e:  # the first instruction could not be fetched
@@ -89,9 +98,20 @@ class TBCache:
         if log.enabled("out_asm"):
             log.log(f"OUT: [python] {pc:#x}\n{gen.source}\n")
         tb = TranslationBlock(pc, block.size)
-        self._compile(tb, gen)
+        code = compile(gen.source, f"<tb {pc:#x}>", "exec")
+        self._link(tb, code, gen.name, gen.exits, gen.linemap, gen.helpers)
+        if cache is not None:
+            cache.put(pc, code, gen.name, block.size, gen.exits, gen.linemap, gen.helpers)
+        return self._install(tb)
+
+    @staticmethod
+    def _logging() -> bool:
+        return log.enabled("in_asm") or log.enabled("op") or log.enabled("op_opt") or log.enabled("out_asm")
+
+    def _install(self, tb: TranslationBlock) -> TranslationBlock:
+        pc = tb.pc
         first = pc >> PAGE_SHIFT
-        last = (pc + max(block.size, 1) - 1) >> PAGE_SHIFT
+        last = (pc + max(tb.size, 1) - 1) >> PAGE_SHIFT
         tb.pages = tuple(range(first, last + 1))
         for p in tb.pages:
             s = self.page_tbs.get(p)
@@ -108,20 +128,20 @@ class TBCache:
         self.count += 1
         return tb
 
-    def _compile(self, tb: TranslationBlock, gen: Generated) -> None:
+    def _link(self, tb: TranslationBlock, code, name: str, exits, linemap, helpers: dict) -> None:
+        """Run a block's compiled module code in a fresh namespace; bind exits."""
         g = dict(self.ns)
-        for h in gen.helpers.values():
+        for h in helpers.values():
             g[h.name] = h.func
-        g["LINEMAP"] = gen.linemap
-        for slot, target in gen.exits:
+        g["LINEMAP"] = linemap
+        for slot, target in exits:
             g[slot] = self._stub(g, slot, target)
-        code = compile(gen.source, f"<tb {tb.pc:#x}>", "exec")
         exec(code, g)  # noqa: S102 - our own generated code
-        fn = g[gen.name]
+        fn = g[name]
         fn.guest_pc = tb.pc
         tb.fn = fn
         tb.g = g
-        tb.linemap = gen.linemap
+        tb.linemap = linemap
 
     def _stub(self, g: dict, slot: str, target: int) -> Callable:
         def stub(cpu, R):
@@ -148,6 +168,8 @@ class TBCache:
 
     def invalidate_page(self, page: int) -> bool:
         """Drop every block with code on guest page `page`. True if any."""
+        if self.code_cache is not None:
+            self.code_cache.forget_page(page)
         pcs = self.page_tbs.pop(page, None)
         if not pcs:
             return False

@@ -1,0 +1,129 @@
+"""A persistent cache of compiled translation blocks, shared between runs.
+
+Compiling a block's Python source costs about half a millisecond, which
+dominates the start-up of short programs (a shell runs thousands of blocks
+once). Blocks never cross a guest page, so a block is identified by the
+digest of its code page's bytes and its pc: the same bytes at the same
+address always translate to the same code. Entries are stored per page
+digest as marshalled code objects under a directory named after the
+translator's own source, so a changed translator never sees old entries.
+
+Only pages that are not writable are cached (JIT code changes). Set
+``PYQEMU_CACHE=0`` to disable, ``PYQEMU_CACHE_DIR`` to move it.
+"""
+from __future__ import annotations
+
+import hashlib
+import marshal
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from pyqemu.tcg.ir import HELPERS
+
+PAGE_SHIFT = 12
+_FORMAT = 1
+
+
+def translator_digest(extra: str = "") -> str:
+    """A digest of the code that determines what translation produces.
+
+    File names, sizes and modification times stand for the contents (reading
+    every source at start-up would cost more than the cache saves)."""
+    import pyqemu
+    root = Path(pyqemu.__file__).parent
+    h = hashlib.sha1(f"{_FORMAT}:{extra}".encode())
+    for sub in ("tcg", "accel/tcg", "target/arm"):
+        for f in sorted((root / sub).glob("*.py")):
+            st = f.stat()
+            h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns};".encode())
+    return h.hexdigest()[:16]
+
+
+def default_dir() -> Path | None:
+    if os.environ.get("PYQEMU_CACHE", "1") in ("0", "no", "off", ""):
+        return None
+    d = os.environ.get("PYQEMU_CACHE_DIR")
+    if d:
+        return Path(d)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "pyqemu" / "tb"
+
+
+class CodeCache:
+    """Compiled blocks keyed by (code page digest, pc), kept on disk."""
+
+    def __init__(self, directory: Path, variant: str,
+                 page_bytes: Callable[[int], bytes | None]) -> None:
+        self.dir = directory / translator_digest(variant)
+        self.page_bytes = page_bytes
+        self.digests: dict[int, str | None] = {}  # guest page -> digest (None: not cacheable)
+        self.loaded: dict[str, dict] = {}  # digest -> {pc: entry}
+        self.dirty: set[str] = set()
+
+    def _digest(self, page: int) -> str | None:
+        if page in self.digests:
+            return self.digests[page]
+        data = self.page_bytes(page)
+        d = hashlib.sha1(data).hexdigest() if data is not None else None
+        self.digests[page] = d
+        return d
+
+    def _entries(self, digest: str) -> dict:
+        ent = self.loaded.get(digest)
+        if ent is None:
+            ent = {}
+            try:
+                ent = marshal.loads((self.dir / digest[:2] / digest).read_bytes())
+            except (OSError, ValueError, EOFError, TypeError):
+                ent = {}
+            self.loaded[digest] = ent
+        return ent
+
+    def forget_page(self, page: int) -> None:
+        """The page's contents changed (or it was unmapped/remapped)."""
+        self.digests.pop(page, None)
+
+    def get(self, pc: int):
+        """(code, name, size, exits, linemap, helpers) or None."""
+        digest = self._digest(pc >> PAGE_SHIFT)
+        if digest is None:
+            return None
+        e = self._entries(digest).get(pc)
+        if e is None:
+            return None
+        helpers = {}
+        for name in e[5]:
+            h = HELPERS.get(name)
+            if h is None:
+                return None
+            helpers[name] = h
+        return e[0], e[1], e[2], e[3], e[4], helpers
+
+    def put(self, pc: int, code, name: str, size: int, exits, linemap, helper_names) -> None:
+        digest = self._digest(pc >> PAGE_SHIFT)
+        if digest is None:
+            return
+        self._entries(digest)[pc] = (code, name, size, list(exits), list(linemap), list(helper_names))
+        self.dirty.add(digest)
+
+    def flush(self) -> None:
+        """Write new entries to disk (merging with what other processes wrote)."""
+        for digest in list(self.dirty):
+            path = self.dir / digest[:2] / digest
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                merged = {}
+                try:
+                    merged = marshal.loads(path.read_bytes())
+                except (OSError, ValueError, EOFError, TypeError):
+                    pass
+                merged.update(self.loaded[digest])
+                fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp")
+                with os.fdopen(fd, "wb") as f:
+                    f.write(marshal.dumps(merged))
+                os.replace(tmp, path)
+            except OSError:
+                pass  # a read-only or full cache directory only costs speed
+        self.dirty.clear()

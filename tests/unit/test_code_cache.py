@@ -1,0 +1,35 @@
+"""The persistent compiled-block cache: reuse across runs, never stale code."""
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+ASM = r"""
+.global _start
+_start:
+    mov x0, #{value}
+    mov x8, #93
+    svc 0
+"""
+
+
+@pytest.mark.skipif(shutil.which("aarch64-linux-gnu-gcc") is None, reason="needs gcc-aarch64-linux-gnu")
+def test_cache_reused_and_keyed_by_code_bytes(tmp_path):
+    cache = tmp_path / "cache"
+    env = {"PYQEMU_CACHE_DIR": str(cache), "PATH": "/usr/bin:/bin"}
+
+    def build_and_run(value: int) -> int:
+        src = tmp_path / "p.S"
+        src.write_text(ASM.format(value=value))
+        exe = tmp_path / "p"
+        subprocess.run(["aarch64-linux-gnu-gcc", "-nostdlib", "-static", "-o", str(exe), str(src)],
+                       check=True)
+        return subprocess.run([sys.executable, "-m", "pyqemu.linux_user.main", str(exe)],
+                              env=env, timeout=60).returncode
+
+    assert build_and_run(7) == 7
+    files = [p for p in cache.rglob("*") if p.is_file()]
+    assert files, "nothing was cached"
+    assert build_and_run(7) == 7          # served from the cache
+    assert build_and_run(9) == 9          # same address, different bytes: not the cached block
