@@ -133,15 +133,22 @@ class Parser:
                 if not m:
                     raise DecodeError(f"bad field segment {t!r}")
                 segs.append((int(m[1]), int(m[3]), bool(m[2])))
-            self.fields[head[1:]] = Field(head[1:], segs, fn)
+            self._define(self.fields, head[1:], Field(head[1:], segs, fn))
             return
         if head.startswith("&"):
-            self.argsets[head[1:]] = toks[1:]
+            self._define(self.argsets, head[1:], toks[1:])
             return
         if head.startswith("@"):
-            self.formats[head[1:]] = toks[1:]
+            self._define(self.formats, head[1:], toks[1:])
             return
         self.stack[-1].items.append(self.pattern(head, toks[1:], lineno))
+
+    @staticmethod
+    def _define(table: dict, name: str, value) -> None:
+        """Names are global across all .decode files: a redefinition is an error."""
+        if name in table:
+            raise DecodeError(f"{name} defined twice")
+        table[name] = value
 
     def parse_tokens(self, toks: list[str]) -> tuple[list[str], dict, dict, str | None]:
         """Parse one token list: (bits, inline fields, assignments, argset)."""

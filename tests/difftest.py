@@ -3,8 +3,8 @@
 Run the same instruction words from the same initial state in Unicorn
 (``UC_ARCH_ARM64``) and in pyqemu (its real translator, TB cache and
 generated code, through a user-mode :class:`Process`) and compare X0-X30,
-SP, NZCV, optionally V0-V31, a window of memory, the final pc and the
-exception that stopped execution, if any.
+SP, NZCV, FPCR, FPSR, optionally V0-V31, a window of memory, the final pc
+and the exception that stopped execution, if any.
 
 Typical use::
 
@@ -20,6 +20,14 @@ to name the first instruction whose result differs.
 Memory layout shared by both emulators: code at ``CODE_BASE``
 (``CODE_SIZE`` bytes, read/execute), the compared window at ``DATA_BASE``
 (``DATA_SIZE`` bytes, read/write). Nothing else is mapped.
+
+Unicorn caveats (2.1, QEMU 5.0's translator): its default CPU (Cortex-A72)
+lacks v8.1+ extensions such as FEAT_FlagM, so the harness selects its
+``max`` CPU, which also has PAuth (pyqemu does not: keep PAC encodings out
+of random tests); it does not reliably retranslate code overwritten with
+``mem_write``, so the harness drops its cached translations of the test
+code before every run; it knows nothing newer than QEMU 5.0 (FEAT_CSSC,
+for one): test those against a model instead.
 """
 from __future__ import annotations
 
@@ -43,7 +51,7 @@ from unicorn.unicorn_const import (
     UC_PROT_ALL,
 )
 
-from pyqemu.accel.tcg.excp import GuestException
+from pyqemu.accel.tcg.excp import GuestException, InternalError
 from pyqemu.linux_user.mmap import PROT_EXEC, PROT_READ, PROT_WRITE
 from pyqemu.linux_user.process import Process
 from pyqemu.target.arm import cpu as C
@@ -73,6 +81,8 @@ class State:
     sp: int = 0
     nzcv: int = 0
     v: list[int] | None = None
+    fpcr: int = 0
+    fpsr: int = 0
     mem: bytes | None = None
     pc: int = 0
     fault: str | None = None
@@ -90,6 +100,10 @@ class State:
             out.append(f"SP: expected {self.sp:#018x} got {other.sp:#018x}")
         if self.nzcv != other.nzcv:
             out.append(f"NZCV: expected {_flags(self.nzcv)} got {_flags(other.nzcv)}")
+        for name in ("fpcr", "fpsr"):
+            a, b = getattr(self, name), getattr(other, name)
+            if a != b:
+                out.append(f"{name.upper()}: expected {a:#010x} got {b:#010x}")
         if self.v is not None and other.v is not None:
             for i, (a, b) in enumerate(zip(self.v, other.v, strict=True)):
                 if a != b:
@@ -109,7 +123,7 @@ class State:
 
     def describe(self) -> str:
         regs = " ".join(f"X{i}={v:#x}" for i, v in enumerate(self.x))
-        s = f"{regs} SP={self.sp:#x} NZCV={_flags(self.nzcv)}"
+        s = f"{regs} SP={self.sp:#x} NZCV={_flags(self.nzcv)} FPCR={self.fpcr:#x} FPSR={self.fpsr:#x}"
         if self.v is not None:
             s += " " + " ".join(f"V{i}={v:#x}" for i, v in enumerate(self.v) if v)
         return s
@@ -160,7 +174,7 @@ def random_state(rng: random.Random, vregs: bool = False, mem_size: int = 256,
     x = [value(rng) for _ in range(31)]
     v = [rand_u128(rng) for _ in range(32)] if vregs else None
     mem = rng.randbytes(mem_size) + bytes(DATA_SIZE - mem_size) if mem_size else bytes(DATA_SIZE)
-    return State(x, value(rng), rng.randrange(16) << 28, v, mem)
+    return State(x, sp=value(rng), nzcv=rng.randrange(16) << 28, v=v, mem=mem)
 
 
 # --- random instruction encodings -------------------------------------------------------------
@@ -250,7 +264,7 @@ class Encoding:
 # --- the two emulators --------------------------------------------------------------------------
 
 _UC_X = [U.UC_ARM64_REG_X0 + i for i in range(29)] + [U.UC_ARM64_REG_X29, U.UC_ARM64_REG_X30]
-_UC_GPR = _UC_X + [U.UC_ARM64_REG_SP, U.UC_ARM64_REG_NZCV]
+_UC_GPR = _UC_X + [U.UC_ARM64_REG_SP, U.UC_ARM64_REG_NZCV, U.UC_ARM64_REG_FPCR, U.UC_ARM64_REG_FPSR]
 _UC_Q = [U.UC_ARM64_REG_Q0 + i for i in range(32)]
 # Unicorn's exception numbers (QEMU's EXCP_*) for the ones a test can hit.
 _UC_INTR = {1: "ill", 2: "svc", 7: "trap", 3: "segv", 4: "segv"}
@@ -286,7 +300,8 @@ class UnicornRunner:
         uc.mem_write(start, code)
         # Unicorn does not reliably drop translations of code overwritten by mem_write
         uc.ctl_remove_cache(start, start + max(len(code), 4))
-        uc.reg_write_batch(list(zip(_UC_GPR, [*init.x, init.sp, init.nzcv], strict=True)))
+        uc.reg_write_batch(list(zip(_UC_GPR, [*init.x, init.sp, init.nzcv, init.fpcr, init.fpsr],
+                                    strict=True)))
         if init.v is not None:
             uc.reg_write_batch(list(zip(_UC_Q, init.v, strict=True)))
         if init.mem is not None:
@@ -304,7 +319,8 @@ class UnicornRunner:
         v = list(uc.reg_read_batch(_UC_Q)) if init.v is not None else None
         mem = bytes(uc.mem_read(DATA_BASE, DATA_SIZE)) if init.mem is not None else None
         pc = uc.reg_read(U.UC_ARM64_REG_PC)
-        return State(list(vals[:31]), vals[31], vals[32] & 0xF0000000, v, mem, pc, fault)
+        return State(list(vals[:31]), sp=vals[31], nzcv=vals[32] & 0xF0000000, v=v, fpcr=vals[33],
+                     fpsr=vals[34], mem=mem, pc=pc, fault=fault)
 
 
 class PyqemuRunner:
@@ -312,6 +328,9 @@ class PyqemuRunner:
 
     def __init__(self) -> None:
         self.proc = Process()
+        # Translate every block afresh: a persistent cache of compiled blocks (keyed by
+        # page contents) would hide the translator, and ignores our per-run max_insns.
+        self.proc.tbs.code_cache = None
         mem = self.proc.mem
         mem.map(CODE_BASE, CODE_SIZE, PROT_READ | PROT_EXEC)
         mem.map(DATA_BASE, DATA_SIZE, PROT_READ | PROT_WRITE)
@@ -345,6 +364,8 @@ class PyqemuRunner:
         R[0:31] = init.x
         R[C.REG_SP] = init.sp
         cpu.nzcv = init.nzcv
+        R[C.REG_FPCR] = init.fpcr
+        R[C.REG_FPSR] = init.fpsr
         if init.v is not None:
             R[C.REG_V0:C.REG_V0 + 32] = init.v
         if init.mem is not None:
@@ -360,9 +381,12 @@ class PyqemuRunner:
             cpu.pc = fn.guest_pc
         except GuestException as e:
             fault = e.kind
+        except InternalError as e:  # a pyqemu bug: reported as a mismatch, with its instruction
+            fault = f"pyqemu {e}"
         v = R[C.REG_V0:C.REG_V0 + 32] if init.v is not None else None
         m = bytes(mem[DATA_BASE:DATA_BASE + DATA_SIZE]) if init.mem is not None else None
-        return State(R[0:31], R[C.REG_SP], cpu.nzcv, v, m, cpu.pc, fault)
+        return State(R[0:31], sp=R[C.REG_SP], nzcv=cpu.nzcv, v=v, fpcr=R[C.REG_FPCR], fpsr=R[C.REG_FPSR],
+                     mem=m, pc=cpu.pc, fault=fault)
 
 
 # --- comparing ---------------------------------------------------------------------------------
