@@ -25,3 +25,14 @@ def test_syscall_nr_is_current(tmp_path: Path) -> None:
     assert gen_syscall_nr.main(["gen_syscall_nr.py", str(SYSCALLS / "syscall.tbl"), str(out)]) == 0
     assert out.read_text() == (SYSCALLS / "syscall_nr.py").read_text(), \
         "syscall_nr.py is stale: run scripts/gen.sh after editing syscall.tbl"
+
+
+def test_option_docs_current():
+    """docs/pyqemu-aarch64.md is generated from the option table."""
+    import importlib.util
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("gen_docs", root / "scripts" / "gen_docs.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert (root / "docs" / "pyqemu-aarch64.md").read_text() == mod.render()
