@@ -45,12 +45,15 @@ def run_program(settings, args: list[str]) -> int:
     cpu.midr = CPU_MODELS.get(settings.cpu, cpu.midr)
     cpu.pc = info.entry
     cpu.regs[31] = info.sp
-    return proc.run_main(cpu)
-
-
-def report_internal_error(e: InternalError) -> int:
-    sys.stderr.write(f"{PROG}: {e}\n")
-    return 1
+    try:
+        return proc.run_main(cpu)
+    except (InternalError, Exception) as e:  # a bug in pyqemu, not the guest's doing
+        if os.environ.get("PYQEMU_DEBUG"):
+            raise
+        where = f" at guest pc {cpu.pc:#x}" if not isinstance(e, InternalError) else ""
+        sys.stderr.write(f"{PROG}: internal error{where}: {type(e).__name__}: {e} "
+                         "(set PYQEMU_DEBUG=1 for a Python traceback)\n")
+        return 1
 
 
 __all__ = ["run_program", "GuestExit"]
