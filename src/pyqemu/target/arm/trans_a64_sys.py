@@ -24,15 +24,15 @@ MPIDR_EL1 = (3, 0, 0, 0, 5)
 REVIDR_EL1 = (3, 0, 0, 0, 6)
 
 # ID registers that Linux emulates for EL0 (HWCAP_CPUID): sanitised values of
-# what pyqemu implements. ID_AA64ISAR0: CRC32 (bits 19:16 = 1), Atomic (23:20 = 2).
+# what pyqemu implements (keep in step with the HWCAPs in linux_user/elfload.py).
 ID_REGS = {
     (3, 0, 0, 4, 0): 0x0000000000000011,  # ID_AA64PFR0_EL1: EL0/EL1 AArch64, FP, AdvSIMD
     (3, 0, 0, 4, 1): 0,                   # ID_AA64PFR1_EL1
     (3, 0, 0, 4, 4): 0,                   # ID_AA64ZFR0_EL1
     (3, 0, 0, 5, 0): 0x0000000000000006,  # ID_AA64DFR0_EL1 (debug v8)
     (3, 0, 0, 5, 1): 0,
-    (3, 0, 0, 6, 0): 0x0000000000210000,  # ID_AA64ISAR0_EL1
-    (3, 0, 0, 6, 1): 0,                   # ID_AA64ISAR1_EL1
+    (3, 0, 0, 6, 0): 0x0020000000210000,  # ID_AA64ISAR0_EL1: CRC32, Atomic, TS=2 (FlagM2)
+    (3, 0, 0, 6, 1): 0x0000001000200000,  # ID_AA64ISAR1_EL1: LRCPC=2, SB
     (3, 0, 0, 6, 2): 0,
     (3, 0, 0, 7, 0): 0x0000000000000000,  # ID_AA64MMFR0_EL1 (sanitised for EL0)
     (3, 0, 0, 7, 1): 0,
@@ -70,9 +70,29 @@ def trans_DSB_DMB(s: DisasContext, a) -> bool:
     return True  # ISB/DSB/DMB/SB: one thread runs at a time, memory is coherent
 
 
+@helper(pure=True)
+def xaflag(nzcv):
+    z, c = nzcv & C.Z_BIT, nzcv & C.C_BIT
+    return ((C.N_BIT if not c and not z else 0) | (C.Z_BIT if z and c else 0)
+            | (C.C_BIT if c or z else 0) | (C.V_BIT if not c and z else 0))
+
+
+@helper(pure=True)
+def axflag(nzcv):
+    z, c, v = nzcv & C.Z_BIT, nzcv & C.C_BIT, nzcv & C.V_BIT
+    return (C.Z_BIT if z or v else 0) | (C.C_BIT if c and not v else 0)
+
+
 def trans_MSR_i(s: DisasContext, a) -> bool:
     if a.rt != 31:
         return False
+    if a.op1 == 0 and a.crm == 0 and a.op2 in (0, 1, 2):  # CFINV, XAFLAG, AXFLAG (FEAT_FlagM/M2)
+        nzcv = s.get_nzcv()
+        if a.op2 == 0:
+            s.flags_nzcv(s.b.xor(nzcv, C.C_BIT))
+        else:
+            s.flags_nzcv(s.b.call(xaflag if a.op2 == 1 else axflag, nzcv))
+        return True
     log.unimp(f"pyqemu: MSR (immediate) op1={a.op1} op2={a.op2} at {s.pc:#x}")
     s.undef()
     return True
