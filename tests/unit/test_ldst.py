@@ -197,7 +197,7 @@ def _ldst_state(rng: random.Random, word: int, form: str) -> State:
             idx = (rng.getrandbits(32) << 32) | (idx & 0xFFFFFFFF)
         if rm not in (rn, 31):
             x[rm] = idx
-    return State(x, sp, rng.randrange(16) << 28, [rng.getrandbits(128) for _ in range(32)], mem)
+    return State(x, sp, rng.randrange(16) << 28, [rng.getrandbits(128) for _ in range(32)], mem=mem)
 
 
 @pytest.fixture(scope="module")
@@ -260,7 +260,7 @@ def test_precise_fault(build_dir: Path, dt: DiffTester, code: str, regs: dict, f
     x = [rand_u64(rng) for _ in range(31)]
     for r, val in regs.items():
         x[r] = val
-    init = State(x, DATA_BASE + 0x800, 0, [rng.getrandbits(128) for _ in range(32)], bytes(DATA_SIZE))
+    init = State(x, DATA_BASE + 0x800, 0, [rng.getrandbits(128) for _ in range(32)], mem=bytes(DATA_SIZE))
     runner = dt.pq
     runner.cpu.regs[38] = M64  # monitor clear
     got = runner.run(words, init)

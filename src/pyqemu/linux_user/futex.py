@@ -333,13 +333,13 @@ def sys_futex(proc, cpu, uaddr, op, val, timeout, uaddr2, val3):
                 return -errno.EINVAL
             if uaddr & 3:
                 return -errno.EINVAL
-            return wake(proc, uaddr, sigmod_int(val), bitset)
+            return wake(proc, uaddr, max(_cint(val), 1), bitset)  # the kernel wakes >= 1
         if cmd == FUTEX_REQUEUE:
-            return futex_requeue(proc, uaddr, sigmod_int(val), uaddr2, sigmod_int(timeout), None)
+            return futex_requeue(proc, uaddr, _cint(val), uaddr2, _cint(timeout), None)
         if cmd == FUTEX_CMP_REQUEUE:
-            return futex_requeue(proc, uaddr, sigmod_int(val), uaddr2, sigmod_int(timeout), val3)
+            return futex_requeue(proc, uaddr, _cint(val), uaddr2, _cint(timeout), val3)
         if cmd == FUTEX_WAKE_OP:
-            return futex_wake_op(proc, uaddr, sigmod_int(val), uaddr2, sigmod_int(timeout), val3)
+            return futex_wake_op(proc, uaddr, _cint(val), uaddr2, _cint(timeout), val3)
         if cmd in (FUTEX_LOCK_PI, FUTEX_LOCK_PI2):
             # LOCK_PI timeouts are absolute CLOCK_REALTIME; LOCK_PI2 follows the flag
             return futex_lock_pi(proc, cpu, uaddr,
@@ -353,7 +353,7 @@ def sys_futex(proc, cpu, uaddr, op, val, timeout, uaddr2, val3):
     return -errno.ENOSYS
 
 
-def sigmod_int(v: int) -> int:
-    """A count argument (C int): negative counts mean zero... or INT_MAX as glibc passes."""
+def _cint(v: int) -> int:
+    """A count argument (a C int)."""
     v &= 0xFFFFFFFF
     return v - (1 << 32) if v & 0x80000000 else v

@@ -12,7 +12,7 @@ guest, so they are generated from the guest's state into an anonymous file;
 from __future__ import annotations
 
 import os
-import threading
+import struct
 
 DEFAULT_PREFIX = "/etc/qemu-binfmt/aarch64"
 
@@ -26,19 +26,19 @@ class PrefixPaths:
             self.base = os.fsencode(os.path.abspath(prefix))
             if not os.path.isdir(self.base):
                 self.base = None  # nothing can exist under it
+        # No lock: dict operations are atomic, and two threads racing on the same
+        # name only both check it once.
         self._cache: dict[bytes, bytes] = {}
-        self._lock = threading.Lock()
 
     def __call__(self, name: bytes) -> bytes:
         if self.base is None or not name.startswith(b"/"):
             return name
-        with self._lock:
-            hit = self._cache.get(name)
-            if hit is None:
-                full = self.base + name
-                hit = full if os.access(full, os.F_OK) else name
-                self._cache[name] = hit
-            return hit
+        hit = self._cache.get(name)
+        if hit is None:
+            full = self.base + name
+            hit = full if os.access(full, os.F_OK) else name
+            self._cache[name] = hit
+        return hit
 
 
 def prefix_of(proc) -> PrefixPaths:
@@ -108,50 +108,82 @@ def _stat(proc) -> bytes:
     return (" ".join(fields) + "\n").encode()
 
 
-def _labels(proc) -> list[tuple[int, int, str]]:
-    """Names for mappings the loader made: (start, end, name)."""
+def _load_segments(path: str, bias: int) -> list[tuple[int, int, int]]:
+    """(start, end, file offset) of the file-backed pages of each PT_LOAD of an ELF64 image."""
+    out = []
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+            phoff, = struct.unpack_from("<Q", head, 32)
+            phentsize, phnum = struct.unpack_from("<HH", head, 54)
+            f.seek(phoff)
+            table = f.read(phentsize * phnum)
+    except (OSError, struct.error):
+        return out
+    for i in range(phnum):
+        ptype, _flags, off, vaddr, _pa, filesz = struct.unpack_from("<IIQQQQ", table, i * phentsize)
+        if ptype == 1 and filesz:  # PT_LOAD
+            lo = (vaddr + bias) & ~0xFFF
+            out.append((lo, (vaddr + bias + filesz + 0xFFF) & ~0xFFF, off & ~0xFFF))
+    return out
+
+
+def _images(proc) -> list[tuple[int, int, str, list]]:
+    """The images the loader mapped: (start, end, host path, segments)."""
     out = []
     info = getattr(proc, "info", None)
     if info is None:
         return out
-    out.append((info.exe.phdr & ~0xFFF, info.exe.end, exe_path(proc)))
-    if info.interp is not None:
-        name = info.exe.interp or ""
-        out.append((info.interp.phdr & ~0xFFF, info.interp.end, name))
+    images = [(info.exe, exe_path(proc))]
+    if info.interp is not None and info.exe.interp:
+        from pyqemu.linux_user.elfload import resolve_interp
+        images.append((info.interp, os.path.realpath(resolve_interp(info.exe.interp, proc.ld_prefix))))
+    for img, path in images:
+        out.append((img.phdr & ~0xFFF, img.end, path, _load_segments(path, img.load_bias)))
     return out
 
 
 def _maps(proc) -> bytes:
     mem = proc.mem
-    labels = _labels(proc)
+    images = _images(proc)
     sp = proc.info.sp if getattr(proc, "info", None) else 0
+    cuts = sorted({c for img in images for seg in img[3] for c in seg[:2]})
     lines = []
     for v in mem.vmas():
-        name = v.name or ""
-        dev, ino = v.dev, v.ino
-        if not name:
-            for lo, hi, n in labels:
-                if lo <= v.start < hi:
-                    name = n
-                    try:
-                        st = os.stat(n)
-                        dev, ino = st.st_dev, st.st_ino
-                    except OSError:
-                        pass
-                    break
-            else:
-                if v.start <= sp < v.end:
-                    name = "[stack]"
-                elif mem.brk_start <= v.start < max(mem.brk, mem.brk_start + 1):
-                    name = "[heap]"
-        if name.startswith("["):
-            dev = ino = 0
-        prot = v.prot
-        head = (f"{v.start:x}-{v.end:x} {'r' if prot & 1 else '-'}{'w' if prot & 2 else '-'}"
-                f"{'x' if prot & 4 else '-'}{'s' if v.shared else 'p'} {v.offset:08x} "
-                f"{os.major(dev):02x}:{os.minor(dev):02x} {ino if dev or ino > 1 else 0}")
-        lines.append(head + " " * max(73 - len(head), 0) + name + "\n")
+        # split where an image's file-backed pages start or end
+        bounds = [v.start] + [c for c in cuts if v.start < c < v.end] + [v.end]
+        for start, end in zip(bounds, bounds[1:], strict=False):
+            lines.append(_maps_line(mem, v, start, end, images, sp))
     return "".join(lines).encode()
+
+
+def _maps_line(mem, v, start: int, end: int, images, sp: int) -> str:
+    name = v.name or ""
+    dev, ino, offset = v.dev, v.ino, v.offset + (start - v.start if v.ino else 0)
+    if not name:
+        for lo, hi, path, segs in images:
+            if lo <= start < hi:
+                for slo, shi, soff in segs:
+                    if slo <= start < shi:
+                        name, offset = path, soff + (start - slo)
+                        try:
+                            st = os.stat(path)
+                            dev, ino = st.st_dev, st.st_ino
+                        except OSError:
+                            pass
+                break
+        else:
+            if start <= sp < end:
+                name = "[stack]"
+            elif mem.brk_start <= start < max(mem.brk, mem.brk_start + 1):
+                name = "[heap]"
+    if name.startswith(("[", "/dev/zero")):
+        dev = ino = 0
+    prot = v.prot
+    head = (f"{start:x}-{end:x} {'r' if prot & 1 else '-'}{'w' if prot & 2 else '-'}"
+            f"{'x' if prot & 4 else '-'}{'s' if v.shared else 'p'} {offset:08x} "
+            f"{os.major(dev):02x}:{os.minor(dev):02x} {ino}")
+    return head + " " * max(73 - len(head), 0) + name + "\n"
 
 
 _GENERATED = {b"maps": _maps, b"stat": _stat, b"auxv": _auxv, b"cmdline": _cmdline}

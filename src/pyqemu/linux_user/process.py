@@ -45,10 +45,11 @@ HOST_BLOCKING = _nrs(
     "getrandom", "copy_file_range", "vmsplice", "close", "fsync",
     "fdatasync", "sync_file_range", "fallocate", "ftruncate", "truncate")
 # -EINTR from these reaches the guest as is (the kernel returns it unconditionally).
-EINTR_FINAL = _nrs("close", "rt_sigsuspend", "rt_sigtimedwait", "restart_syscall", "epoll_pwait",
-                   "epoll_pwait2", "io_getevents", "io_pgetevents", "nanosleep",
-                   "clock_nanosleep")
-RESTART_FOR = {nr: -ERESTARTNOHAND & M64 for nr in _nrs("ppoll", "pselect6")}
+EINTR_FINAL = _nrs("close", "rt_sigsuspend", "rt_sigtimedwait", "restart_syscall", "io_getevents",
+                   "io_pgetevents", "nanosleep", "clock_nanosleep")
+# Calls that fail with EINTR when a handler runs even under SA_RESTART (and go on
+# waiting when the signal was ignored): the kernel's ERESTARTNOHAND.
+RESTART_FOR = {nr: -ERESTARTNOHAND & M64 for nr in _nrs("ppoll", "pselect6", "epoll_pwait", "epoll_pwait2")}
 ERESTARTSYS_RET = -ERESTARTSYS & M64
 EINTR_RET = -errno.EINTR & M64
 EPIPE_RET = -errno.EPIPE & M64
@@ -88,6 +89,7 @@ class UserCPU(ARMCPU):
         # signals (see linux_user/signal.py)
         self.sigmask = 0
         self.saved_sigmask: int | None = None  # mask to restore after rt_sigsuspend
+        self.sigwaiting = 0  # signals this thread waits for in rt_sigtimedwait
         self.sig_pending: dict[int, list[bytes]] = {}  # thread-directed pending signals
         self.altstack = (0, 0, SS_DISABLE)  # ss_sp, ss_size, ss_flags
         self.fault_address = 0
@@ -180,7 +182,7 @@ class Process:
         import os
         self.count_insns = bool(os.environ.get("PYQEMU_COUNT_INSNS"))
         self.tbs = TBCache(self._translate, ns, on_code_page=self._on_code_page,
-                           count_insns=self.count_insns)
+                           count_insns=self.count_insns, code_cache=self._code_cache())
         self.mem.on_unmap = self._code_unmapped
         self.model_cpu: UserCPU | None = None
         self.lock = threading.RLock()
@@ -241,6 +243,26 @@ class Process:
         return ns
 
     # --- running ---------------------------------------------------------------------
+    def _code_cache(self):
+        from pyqemu.accel.tcg.code_cache import CodeCache, default_dir
+        d = default_dir()
+        if d is None:
+            return None
+        mem = self.mem
+
+        def page_bytes(page: int) -> bytes | None:
+            if mem.wp[page] or not mem.xp[page]:
+                return None  # writable code may change under us: don't cache it
+            return bytes(mem.mem[page << PAGE_SHIFT:(page + 1) << PAGE_SHIFT])
+
+        return CodeCache(d, f"insns={self.max_insns},count={self.count_insns}", page_bytes)
+
+    def flush_caches(self) -> None:
+        """Save newly compiled blocks for later runs (at exit, exec, fatal signal)."""
+        cache = self.tbs.code_cache
+        if cache is not None:
+            cache.flush()
+
     def new_cpu(self) -> UserCPU:
         cpu = UserCPU(self)
         if self.model_cpu is None:
@@ -258,6 +280,8 @@ class Process:
         self.threads[cpu.tid] = cpu
         self._last_exit = threading.Lock()
         self._last_exit.acquire()
+        self.main_loop_ident = threading.get_ident()  # the thread that returns the status
+        self.main_waiting = False
         try:
             try:
                 self.run_thread(cpu)
@@ -265,6 +289,7 @@ class Process:
                 # The main thread left with exit(): the process lives on until its last
                 # thread exits. Wait here (host signal handlers run in this thread).
                 self.signals.main_cpu = None
+                self.main_waiting = True
                 while not self._last_exit.acquire(True, 1.0):
                     pass
                 status = self.exit_status or 0
@@ -275,6 +300,8 @@ class Process:
         except InternalError as e:
             sys.stderr.write(f"pyqemu-aarch64: {e}\n")
             return 1
+        finally:
+            self.flush_caches()
         sys.stdout.flush()
         if self.count_insns:
             total = sum(getattr(c, "icount", 0) for c in self.threads.values())
@@ -351,19 +378,23 @@ class Process:
             last = not self.threads
         if last:
             self.exit_status = status
-            if cpu.on_main:
+            if threading.get_ident() == getattr(self, "main_loop_ident", None):
                 raise GuestExit(status)
+            if not getattr(self, "main_waiting", False):
+                self._hard_exit(status)
             self._last_exit.release()  # the host main thread returns the status
         raise ThreadExit(status)
 
     def exit_group(self, status: int) -> None:
         """exit_group(): end every thread and the process with `status`."""
         status &= 0xFF
-        if threading.current_thread() is threading.main_thread() and len(self.threads) <= 1:
+        if threading.get_ident() == getattr(self, "main_loop_ident", None) and len(self.threads) <= 1:
             raise GuestExit(status)  # the clean way out: run_main returns the status
         self._hard_exit(status)
 
     def _hard_exit(self, status: int) -> None:
+        from pyqemu.linux_user.signal import run_exit_hooks
+        run_exit_hooks()
         for f in (sys.stdout, sys.stderr):
             try:
                 f.flush()
@@ -388,6 +419,7 @@ class Process:
         self.threads[cpu.tid] = cpu
         self._last_exit = threading.Lock()
         self._last_exit.acquire()
+        self.main_waiting = False  # if a non-main thread forked, no run_main waits for us
         self.signals.reset_after_fork(cpu)
         from pyqemu.linux_user import futex
         futex.reset_after_fork(self)

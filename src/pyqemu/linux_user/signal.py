@@ -30,6 +30,7 @@ The model follows Linux (kernel/signal.c, arch/arm64/kernel/signal.c):
 from __future__ import annotations
 
 import collections
+import ctypes
 import errno
 import os
 import queue
@@ -110,6 +111,19 @@ def signal_name(sig: int) -> str:
     return name or f"Unknown signal {sig}"
 
 
+EXIT_HOOKS: list[Callable[[], None]] = []  # run before the emulator dies (e.g. save caches)
+
+
+def run_exit_hooks() -> None:
+    hooks = list(EXIT_HOOKS)
+    EXIT_HOOKS.clear()  # once
+    for hook in hooks:
+        try:
+            hook()
+        except Exception:  # noqa: BLE001 - dying anyway; a cache is not worth a traceback
+            pass
+
+
 def die_by_signal(sig: int) -> None:
     """End the emulator the way the guest would have died.
 
@@ -117,6 +131,7 @@ def die_by_signal(sig: int) -> None:
     for the signals whose default action dumps core, then kill ourselves with
     the same signal (no host core file) so that the exit status matches.
     """
+    run_exit_hooks()
     for f in (sys.stdout, sys.stderr):
         try:
             f.flush()
@@ -132,13 +147,32 @@ def die_by_signal(sig: int) -> None:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     except (ValueError, OSError):
         pass
-    if sig in (32, 33) or not 1 <= sig < 65:
+    if sig in (32, 33) or not 1 <= sig <= NSIG:
         os._exit(128 + sig)
-    host_signal.signal(sig, host_signal.SIG_DFL)
-    host_signal.pthread_sigmask(host_signal.SIG_UNBLOCK, [sig])
+    if sig not in (SIGKILL, SIGSTOP):
+        _raw_sigaction(sig, struct.pack("<Q", 0))  # SIG_DFL, from any thread
+        host_signal.pthread_sigmask(host_signal.SIG_UNBLOCK, [sig])
+    # Thread-directed, so that it is delivered before the call returns (a signal for
+    # the process could go to another thread while this one reaches os._exit).
+    host_signal.pthread_kill(threading.get_ident(), sig)
     os.kill(os.getpid(), sig)
+    time.sleep(0.1)
     # a signal whose default action does not end us (we should not get here)
     os._exit(128 + sig)
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_SIGACTION_BUF = 256  # >= sizeof(struct sigaction) in glibc (152 bytes on LP64)
+
+
+def _raw_sigaction(sig: int, new: bytes | None) -> bytes | None:
+    """libc sigaction(); `new` starts with the handler word. Returns the old struct."""
+    old = ctypes.create_string_buffer(_SIGACTION_BUF)
+    buf = ctypes.create_string_buffer(new.ljust(_SIGACTION_BUF, b"\0"), _SIGACTION_BUF) \
+        if new is not None else None
+    if _libc.sigaction(sig, buf, old) != 0:
+        return None
+    return old.raw
 
 
 def block_host_signals(include_wake: bool = False) -> set:
@@ -150,9 +184,59 @@ def block_host_signals(include_wake: bool = False) -> set:
     return host_signal.pthread_sigmask(host_signal.SIG_BLOCK, sigs)
 
 
-def stop_self() -> None:
-    """Default action of the stop signals: stop the whole (host) process."""
-    os.kill(os.getpid(), host_signal.SIGSTOP)
+_SI_CODE_NAMES = {0: "SI_USER", 0x80: "SI_KERNEL", -1: "SI_QUEUE", -2: "SI_TIMER", -3: "SI_MESGQ",
+                  -4: "SI_ASYNCIO", -5: "SI_SIGIO", -6: "SI_TKILL"}
+_FAULT_SIGNALS = frozenset({SIGILL, SIGFPE, SIGSEGV, SIGBUS, SIGTRAP})
+
+
+def strace_taken_signal(sig: int, info: bytes) -> None:
+    """-strace: QEMU's ``--- SIGSEGV {si_signo=SIGSEGV, si_code=1, si_addr=NULL} ---``."""
+    from pyqemu.linux_user.strace import SIGNALS
+    from pyqemu.util import log
+    code = struct.unpack_from("<i", info, 8)[0]
+    name = SIGNALS.get(sig, str(sig))
+    text = f"{{si_signo={name}, si_code={_SI_CODE_NAMES.get(code, code)}"
+    pid, uid = struct.unpack_from("<II", info, 16)
+    if code in (SI_USER, SI_TKILL, SI_KERNEL):
+        text += f", si_pid={pid}, si_uid={uid}"
+    elif sig in _FAULT_SIGNALS:
+        addr = struct.unpack_from("<Q", info, 16)[0]
+        text += ", si_addr=" + ("NULL" if addr == 0 else f"0x{addr:016x}")
+    elif sig == SIGCHLD:
+        status, _pad, utime, stime = struct.unpack_from("<iiqq", info, 24)
+        text += f", si_pid={pid}, si_uid={uid}, si_status={status}, si_utime={utime}, si_stime={stime}"
+    elif sig == SIGIO:
+        band, fd = struct.unpack_from("<qi", info, 16)
+        text += f", si_band={band}, si_fd={fd}"
+    else:
+        text += f", si_pid={pid}, si_uid={uid}, si_sigval={struct.unpack_from('<q', info, 24)[0]}"
+    log.write(f"--- {name} {text}}} ---\n")
+
+
+def _reap_children() -> None:
+    while True:
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except OSError:
+            return
+        if pid <= 0:
+            return
+
+
+def stop_self(sig: int = SIGSTOP) -> None:
+    """Default action of the stop signals: stop the whole host process with `sig` (so
+    that the parent's waitpid sees the same WSTOPSIG), until a SIGCONT."""
+    if sig == SIGSTOP:
+        os.kill(os.getpid(), sig)
+        return
+    old = _raw_sigaction(sig, struct.pack("<Q", 0))
+    old_mask = host_signal.pthread_sigmask(host_signal.SIG_UNBLOCK, [sig])
+    try:
+        host_signal.pthread_kill(threading.get_ident(), sig)  # stops here until SIGCONT
+    finally:
+        if old is not None:
+            _raw_sigaction(sig, old)
+        host_signal.pthread_sigmask(host_signal.SIG_SETMASK, old_mask)
 
 
 class SignalState:
@@ -172,6 +256,8 @@ class SignalState:
         self._waker: queue.SimpleQueue = queue.SimpleQueue()  # put() is safe in signal handlers
         if install:
             self.install_host_handlers()
+            flush = getattr(proc, "flush_caches", None)
+            EXIT_HOOKS[:] = [flush] if flush is not None else []
         self._start_waker()
 
     def _start_waker(self) -> None:
@@ -221,53 +307,55 @@ class SignalState:
         host_signal.pthread_sigmask(host_signal.SIG_UNBLOCK, list(FORWARDED) + [WAKE_SIG])
 
     def prepare_exec(self, cpu) -> None:
-        """Make the host dispositions and mask what the exec'd program inherits."""
-        for s in list(FORWARDED) + [SIGPIPE, SIGXFSZ, WAKE_SIG]:
-            try:
-                h = host_signal.SIG_IGN if self.actions[s].handler == SIG_IGN else host_signal.SIG_DFL
-                host_signal.signal(s, h)
-            except (OSError, ValueError):
-                pass
+        """Make the host dispositions and mask what an exec'd program inherits from the
+        guest: its ignored signals stay ignored, everything else is default; the mask is
+        the guest's. (libc's sigaction, not Python's: this may run in any thread.)"""
+        saved = {}
+        for s in range(1, NSIG + 1):
+            if s in (SIGKILL, SIGSTOP, 32, 33):
+                continue
+            ign = self.actions[s].handler == SIG_IGN and s != WAKE_SIG
+            old = _raw_sigaction(s, struct.pack("<Q", 1 if ign else 0))
+            if old is not None:
+                saved[s] = old
+        self._exec_saved = saved
         sigs = [s for s in range(1, NSIG + 1) if cpu.sigmask & bit(s) and s not in (32, 33, 9, 19)]
-        host_signal.pthread_sigmask(host_signal.SIG_SETMASK, sigs)
+        self._exec_mask = host_signal.pthread_sigmask(host_signal.SIG_SETMASK, sigs)
 
     def exec_failed(self, cpu) -> None:
-        for s in FORWARDED + (WAKE_SIG,):
-            try:
-                host_signal.signal(s, self._host_handler)
-            except (OSError, ValueError):
-                pass
-        host_signal.signal(SIGPIPE, host_signal.SIG_IGN)
-        host_signal.signal(SIGXFSZ, host_signal.SIG_IGN)
-        if cpu.on_main:
-            host_signal.pthread_sigmask(host_signal.SIG_SETMASK, [])
-        else:
-            host_signal.pthread_sigmask(host_signal.SIG_SETMASK, list(FORWARDED) + [WAKE_SIG])
+        """Undo :meth:`prepare_exec` after a failed execve."""
+        for s, old in getattr(self, "_exec_saved", {}).items():
+            _raw_sigaction(s, old)
+        self._exec_saved = {}
+        mask = getattr(self, "_exec_mask", None)
+        if mask is not None:
+            host_signal.pthread_sigmask(host_signal.SIG_SETMASK, mask)
 
     def _host_handler(self, hsig: int, _frame) -> None:
         """Python-level handler of host signals (runs in the main thread; takes no locks)."""
         if hsig == WAKE_SIG:
             return  # its only purpose was to interrupt a blocking host call (EINTR)
         sig = hsig
+        act = self.actions[sig]
         if sig == SIGCHLD:
+            if act.handler == SIG_IGN or act.flags & SA_NOCLDWAIT:
+                _reap_children()  # the kernel would not have kept zombies
             for c in list(self.child_waiters):
                 c.kick()
-        act = self.actions[sig]
-        threads = list(self.proc.threads.values())
-        unblocked = [c for c in threads if not c.sigmask & bit(sig)]
+        target = self._pick_target(sig)
+        really_blocked = target is None or target.sigmask & bit(sig)
         if act.handler == SIG_IGN or (act.handler == SIG_DFL and sig in DEFAULT_IGNORE):
-            if unblocked or not threads:
+            if not really_blocked:
                 return  # ignored signals are discarded unless blocked
-        elif act.handler == SIG_DFL and unblocked:
+        elif act.handler == SIG_DFL and not really_blocked:
             if sig in DEFAULT_STOP:
-                stop_self()
+                stop_self(sig)
                 return
             die_by_signal(sig)
         self.host_queue.append((sig, self._host_siginfo(sig)))
         self.maybe = True
-        if unblocked:
-            main = self.main_cpu
-            self.kick(main if main in unblocked else unblocked[0])
+        if target is not None:
+            self.kick(target)
 
     @staticmethod
     def _host_siginfo(sig: int) -> bytes:
@@ -307,18 +395,22 @@ class SignalState:
             lst.append(info)
         # standard signals do not queue: a second instance is dropped
 
-    def _queue_process(self, sig: int, info: bytes):
-        threads = list(self.proc.threads.values())
-        target = None
+    def _pick_target(self, sig: int):
+        """The thread that takes a process-directed `sig`: the main thread if it does not
+        block it, else another that does not (or waits for it in rt_sigtimedwait)."""
+        b = bit(sig)
         main = self.main_cpu
-        if main is not None and not main.sigmask & bit(sig):
-            target = main
-        else:
-            for c in threads:
-                if not c.sigmask & bit(sig):
-                    target = c
-                    break
-        if self._ignored(sig) and target is not None:
+        if main is not None and not main.sigmask & ~main.sigwaiting & b:
+            return main
+        for c in list(self.proc.threads.values()):
+            if not c.sigmask & ~c.sigwaiting & b:
+                return c
+        return None
+
+    def _queue_process(self, sig: int, info: bytes):
+        """Queue a process-directed signal; returns the thread that should take it."""
+        target = self._pick_target(sig)
+        if self._ignored(sig) and target is not None and not target.sigmask & bit(sig):
             return None
         self._queue(self.pending, sig, info)
         self.maybe = True
@@ -503,6 +595,8 @@ class SignalState:
             if item is None:
                 break
             sig, info = item
+            if self.proc.strace:
+                strace_taken_signal(sig, info)
             act = self.actions[sig]
             h = act.handler
             if h == SIG_IGN:
@@ -511,7 +605,7 @@ class SignalState:
                 if sig in DEFAULT_IGNORE:
                     continue
                 if sig in DEFAULT_STOP:
-                    stop_self()
+                    stop_self(sig)
                     continue
                 die_by_signal(sig)
             if restart is not None:

@@ -168,9 +168,10 @@ SIGNALS = {1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 5: "SIGTRAP", 6:
            8: "SIGFPE", 9: "SIGKILL", 10: "SIGUSR1", 11: "SIGSEGV", 12: "SIGUSR2", 13: "SIGPIPE",
            14: "SIGALRM", 15: "SIGTERM", 16: "SIGSTKFLT", 17: "SIGCHLD", 18: "SIGCONT", 19: "SIGSTOP",
            20: "SIGTSTP", 21: "SIGTTIN", 22: "SIGTTOU", 23: "SIGURG", 24: "SIGXCPU", 25: "SIGXFSZ",
-           26: "SIGVTALRM", 27: "SIGPROF", 28: "SIGWINCH", 29: "SIGIO", 30: "SIGPWR", 31: "SIGSYS",
-           34: "SIGRTMIN", 64: "SIGRTMAX"}
+           26: "SIGVTALRM", 27: "SIGPROF", 28: "SIGWINCH", 29: "SIGIO", 30: "SIGPWR", 31: "SIGSYS"}
 SOCK_DOMAINS = {1: "PF_UNIX", 2: "PF_INET", 16: "PF_NETLINK", 17: "PF_PACKET"}
+NETLINK_PROTOCOLS = {0: "NETLINK_ROUTE", 9: "NETLINK_AUDIT", 12: "NETLINK_NETFILTER",
+                     15: "NETLINK_KOBJECT_UEVENT", 20: "NETLINK_RDMA", 21: "NETLINK_CRYPTO"}
 SOCK_TYPES = {2: "SOCK_DGRAM", 1: "SOCK_STREAM", 3: "SOCK_RAW", 4: "SOCK_RDM", 5: "SOCK_SEQPACKET",
               10: "SOCK_PACKET"}
 FUTEX_OPS = ["FUTEX_WAIT", "FUTEX_WAKE", "FUTEX_FD", "FUTEX_REQUEUE", "FUTEX_CMP_REQUEUE", "FUTEX_WAKE_OP",
@@ -211,7 +212,7 @@ def open_flags(v: int) -> str:
 
 
 def _signal(v: int) -> str:
-    return SIGNALS.get(v & M64, str(v & M64))
+    return SIGNALS.get(v & M64, str(_s64(v)))
 
 
 def _read_longs(mem, addr: int, n: int) -> tuple | None:
@@ -256,7 +257,7 @@ def sockaddr(mem, addr: int, length: int) -> str:
         raw = mem.read(addr, _s32(length))
         fam = struct.unpack_from("<H", raw)[0]
     except Exception:
-        return f"{pointer(addr)},{_s64(length)}"
+        return f"0x{addr & M64:016x},, {_s64(length)}"
     if fam == 1:
         path = raw[2:].split(b"\0", 1)[0].decode("latin-1")
         body = f'{{sun_family=AF_UNIX,sun_path="{path}"}}'
@@ -269,7 +270,7 @@ def sockaddr(mem, addr: int, length: int) -> str:
         body = f"{{nl_family=AF_NETLINK,nl_pid={pid},nl_groups={groups}}}"
     else:
         data = (raw[2:16] + bytes(14))[:14]
-        body = f"{{sa_family={fam}, sa_data={{" + ", ".join(f"{b:02x}" for b in data) + "}"
+        body = f"{{sa_family={fam}, sa_data={{" + ", ".join(f"{b:02x}" for b in data) + "}}"
     return f"{body}, {_s64(length)}"
 
 
@@ -343,9 +344,11 @@ def _pr_socket(m, a):
     if typ & 0o4000:
         t += "|SOCK_NONBLOCK"
     pname = None
-    if dom == 17 or (dom == 2 and typ == 10):
-        pname = "ETH_P_ALL" if proto == 3 else None
-    elif dom != 16:
+    if dom == 16:
+        pname = NETLINK_PROTOCOLS.get(proto)
+    elif dom == 2 and typ == 10 and proto == 3:
+        pname = "ETH_P_ALL"
+    elif dom != 17:
         pname = {0: "IPPROTO_IP", 6: "IPPROTO_TCP", 17: "IPPROTO_UDP", 255: "IPPROTO_RAW"}.get(proto)
     return _p(SOCK_DOMAINS.get(dom, str(_s32(dom))), t, pname or str(_s32(proto)))
 
@@ -438,6 +441,11 @@ PRINTERS: dict[str, Printer] = {
     "unshare": lambda m, a: flags(CLONE_FLAGS, a[0]),
     "utimensat": lambda m, a: _p(_dirfd(a[0]), _string(m, a[1]), pointer(a[2]), flags(AT_FILE_FLAGS, a[3])),
 }
+IPC_CMDS = {0: "IPC_RMID", 1: "IPC_SET", 2: "IPC_STAT", 3: "IPC_INFO", 11: "MSG_STAT", 12: "MSG_INFO",
+            13: "SHM_STAT", 14: "SHM_INFO", 15: "GETZCNT", 16: "SETVAL", 17: "SETALL", 18: "SEM_STAT",
+            19: "SEM_INFO"}
+PRINTERS["semctl"] = lambda m, a: _p(str(_s64(a[0])), str(_s64(a[1])),
+                                     IPC_CMDS.get(a[2] & 0xFF, str(a[2] & 0xFF)), f"0x{a[3] & M64:016x}")
 PRINTERS["faccessat2"] = PRINTERS["faccessat"]
 PRINTERS["lgetxattr"] = PRINTERS["getxattr"]
 PRINTERS["llistxattr"] = PRINTERS["listxattr"]

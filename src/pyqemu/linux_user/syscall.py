@@ -85,9 +85,11 @@ def _load_implementations() -> None:
     from pyqemu.linux_user import (
         syscall_basic,  # noqa: F401
         syscall_file,  # noqa: F401
+        syscall_ipc,  # noqa: F401
         syscall_mem,  # noqa: F401
         syscall_misc,  # noqa: F401
         syscall_net,  # noqa: F401
+        syscall_proc,  # noqa: F401  (last: its signal-aware nanosleep/exit win)
     )
 
 

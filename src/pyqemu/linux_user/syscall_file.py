@@ -42,8 +42,9 @@ def flags_g2h(f: int) -> int:
 
 
 def flags_h2g(f: int) -> int:
+    """Host file status flags -> AArch64 (O_LARGEFILE dropped, as qemu-aarch64 does)."""
     out = f & ~_H_MOVED
-    for g, h in _FLAG_PAIRS:
+    for g, h in _FLAG_PAIRS[:3]:
         if f & h:
             out |= g
     return out
@@ -423,6 +424,24 @@ def sys_chdir(proc, cpu, path, *_):
 @syscall("chroot")
 def sys_chroot(proc, cpu, path, *_):
     return H("chroot", guest_path(proc, path))
+
+
+@syscall("acct")
+def sys_acct(proc, cpu, path, *_):
+    return H("acct", guest_path(proc, path) if path else 0)
+
+
+@syscall("mount")
+def sys_mount(proc, cpu, source, target, fstype, flags, data, *_):
+    def opt_str(a):
+        return proc.mem.read_cstr(a, PATH_MAX) if a else 0
+    return H("mount", opt_str(source), guest_path(proc, target), opt_str(fstype), flags,
+             opt_r(proc, data, 1) if data else 0)
+
+
+@syscall("umount2")
+def sys_umount2(proc, cpu, target, flags, *_):
+    return H("umount2", guest_path(proc, target), flags)
 
 
 @syscall("getcwd")

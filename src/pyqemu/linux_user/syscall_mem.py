@@ -62,6 +62,14 @@ def sys_mincore(proc, cpu, addr, length, vec, *_):
     return 0
 
 
-@syscall("mlock", "munlock", "mlockall", "munlockall", "mlock2")
+@syscall("mlock", "munlock", "munlockall", "mlock2")
 def sys_mlock(proc, cpu, *_):
+    return 0  # guest memory is not locked (as QEMU): nothing to do
+
+
+@syscall("mlockall")
+def sys_mlockall(proc, cpu, flags, *_):
+    flags &= 0xFFFFFFFF
+    if not flags or flags & ~7 or flags == 4:  # MCL_ONFAULT needs MCL_CURRENT or MCL_FUTURE
+        return -errno.EINVAL
     return 0

@@ -8,13 +8,14 @@ import os
 from pyqemu.linux_user.aarch64 import target_structs as T
 from pyqemu.linux_user.host_syscall import host_syscall as H
 from pyqemu.linux_user.syscall import sx32, syscall
-from pyqemu.linux_user.syscall_file import _passthrough, opt_r, opt_w
+from pyqemu.linux_user.syscall_file import _passthrough, opt_r, opt_w, proc_nr_name
 from pyqemu.util import log
 
 _passthrough("getpid", "getppid", "getuid", "geteuid", "getgid", "getegid", "gettid",
              "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setfsuid", "setfsgid",
              "getpgid", "setpgid", "getsid", "setsid", "getpriority", "setpriority", "personality",
-             "sched_yield", "sched_get_priority_max", "sched_get_priority_min", "sched_getscheduler")
+             "sched_yield", "sched_get_priority_max", "sched_get_priority_min", "sched_getscheduler",
+             "ioprio_get", "ioprio_set", "kcmp", "vhangup", "unshare")
 
 
 @syscall("uname")
@@ -43,7 +44,30 @@ def sys_getrandom(proc, cpu, buf, length, flags, *_):
     return H("getrandom", proc.mem.host_w(buf, length), length, flags)
 
 
+@syscall("sethostname", "setdomainname")
+def sys_sethostname(proc, cpu, name, length, *_):
+    length = min(length, 65)
+    return H(proc_nr_name(cpu), proc.mem.host_r(name, length), length)
+
+
 # --- time ------------------------------------------------------------------------------------
+
+TIMEX_SIZE = 208  # struct timex, the same on every 64-bit Linux
+
+
+@syscall("settimeofday")
+def sys_settimeofday(proc, cpu, tv, tz, *_):
+    return H("settimeofday", opt_r(proc, tv, 16), opt_r(proc, tz, 8))
+
+
+@syscall("adjtimex")
+def sys_adjtimex(proc, cpu, buf, *_):
+    return H("adjtimex", proc.mem.host_w(buf, TIMEX_SIZE))
+
+
+@syscall("clock_adjtime")
+def sys_clock_adjtime(proc, cpu, clk, buf, *_):
+    return H("clock_adjtime", clk, proc.mem.host_w(buf, TIMEX_SIZE))
 
 @syscall("clock_gettime")
 def sys_clock_gettime(proc, cpu, clk, ts, *_):

@@ -5,8 +5,10 @@ same layout on AArch64 and the host, so their buffers are passed in place;
 ``struct msghdr`` carries guest pointers and is rebuilt for the host, and
 ``struct epoll_event`` is converted (it is packed on x86_64 only).
 
-Signal masks given to ppoll/pselect6/epoll_pwait are not applied yet: the
-wait runs with the thread's current mask.
+A signal mask given to ppoll/pselect6/epoll_pwait replaces the thread's guest
+mask for the wait; as in Linux it is put back when the call returns, unless
+the wait was interrupted, in which case signal delivery restores it (after
+the handler has run, like rt_sigsuspend).
 """
 from __future__ import annotations
 
@@ -179,12 +181,39 @@ def sys_recvmmsg(proc, cpu, fd, vec, n, flags, timeout, *_):
 
 # --- poll / select ------------------------------------------------------------------------
 
+def _set_wait_mask(proc, cpu, addr: int, size: int) -> int:
+    """Install the temporary mask at `addr`; -EINTR if a signal is already deliverable."""
+    from pyqemu.linux_user import signal as S
+    if size != T.SIGSET_SIZE:
+        return -errno.EINVAL
+    new = proc.mem.u64(addr) & ~S.UNBLOCKABLE
+    cpu.saved_sigmask = cpu.sigmask
+    cpu.sigmask = new
+    if proc.signals.deliverable(cpu):
+        return -errno.EINTR
+    return 0
+
+
+def _masked_wait(proc, cpu, mask_addr: int, size: int, call) -> int:
+    """Run `call()` with the guest signal mask at `mask_addr` (0: unchanged)."""
+    if not mask_addr:
+        return call()
+    r = _set_wait_mask(proc, cpu, mask_addr, size)
+    if r == 0:
+        r = call()
+    if r != -errno.EINTR and cpu.saved_sigmask is not None:
+        cpu.sigmask = cpu.saved_sigmask
+        cpu.saved_sigmask = None
+    return r
+
+
 @syscall("ppoll")
 def sys_ppoll(proc, cpu, fds, nfds, tmo, sigmask, sigsetsize, *_):
     if nfds > 1 << 20:
         return -errno.EINVAL
-    return H("ppoll", proc.mem.host_w(fds, 8 * nfds) if nfds else opt_w(proc, fds, 0),
-             nfds, opt_r(proc, tmo, 16), 0, 8)
+    hfds = proc.mem.host_w(fds, 8 * nfds) if nfds else opt_w(proc, fds, 0)
+    htmo = opt_r(proc, tmo, 16)
+    return _masked_wait(proc, cpu, sigmask, sigsetsize, lambda: H("ppoll", hfds, nfds, htmo, 0, 8))
 
 
 @syscall("pselect6")
@@ -193,8 +222,12 @@ def sys_pselect6(proc, cpu, n, inp, outp, exp, tsp, sig):
     if n < 0:
         return -errno.EINVAL
     size = ((n + 63) // 64) * 8
-    return H("pselect6", n, opt_w(proc, inp, size), opt_w(proc, outp, size), opt_w(proc, exp, size),
-             opt_r(proc, tsp, 16), 0)
+    sets = [opt_w(proc, a, size) for a in (inp, outp, exp)]
+    htsp = opt_r(proc, tsp, 16)
+    mask_addr = mask_size = 0
+    if sig:
+        mask_addr, mask_size = struct.unpack("<QQ", proc.mem.read(sig, 16))
+    return _masked_wait(proc, cpu, mask_addr, mask_size, lambda: H("pselect6", n, *sets, htsp, 0))
 
 
 # --- epoll ----------------------------------------------------------------------------------
@@ -211,13 +244,13 @@ def sys_epoll_ctl(proc, cpu, epfd, op, fd, event, *_):
     return H("epoll_ctl", epfd, op, fd, host)
 
 
-def _epoll_wait(proc, call: str, epfd, events, maxevents, timeout) -> int:
+def _epoll_wait(proc, cpu, call: str, epfd, events, maxevents, timeout, sigmask, sigsetsize) -> int:
     n = sx32(maxevents)
     if n <= 0 or n > EP_MAX_EVENTS:
         return -errno.EINVAL
     proc.mem.host_w(events, n * T.EPOLL_EVENT.size)
     host = ctypes.create_string_buffer(n * _HOST_EV.size)
-    r = H(call, epfd, host, n, timeout, 0, 8)
+    r = _masked_wait(proc, cpu, sigmask, sigsetsize, lambda: H(call, epfd, host, n, timeout, 0, 8))
     if r > 0:
         out = bytearray(r * T.EPOLL_EVENT.size)
         for i in range(r):
@@ -228,9 +261,10 @@ def _epoll_wait(proc, call: str, epfd, events, maxevents, timeout) -> int:
 
 @syscall("epoll_pwait")
 def sys_epoll_pwait(proc, cpu, epfd, events, maxevents, timeout, sigmask, sigsetsize):
-    return _epoll_wait(proc, "epoll_pwait", epfd, events, maxevents, sx32(timeout))
+    return _epoll_wait(proc, cpu, "epoll_pwait", epfd, events, maxevents, sx32(timeout), sigmask, sigsetsize)
 
 
 @syscall("epoll_pwait2")
 def sys_epoll_pwait2(proc, cpu, epfd, events, maxevents, timeout, sigmask, sigsetsize):
-    return _epoll_wait(proc, "epoll_pwait2", epfd, events, maxevents, opt_r(proc, timeout, 16))
+    return _epoll_wait(proc, cpu, "epoll_pwait2", epfd, events, maxevents, opt_r(proc, timeout, 16),
+                       sigmask, sigsetsize)

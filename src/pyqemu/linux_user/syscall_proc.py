@@ -1,10 +1,10 @@
 """Process, thread and signal system calls.
 
 Threads (clone with CLONE_VM) are host threads sharing the Process; clone
-without CLONE_VM is a host fork (CLONE_VFORK: the parent waits until the child
-execs or exits); execve of an AArch64 program re-executes pyqemu, anything else
-runs natively. Signal calls drive :mod:`pyqemu.linux_user.signal`; futex lives
-in :mod:`pyqemu.linux_user.futex`.
+without CLONE_VM is a host fork (CLONE_VFORK too, as in QEMU); execve of an
+AArch64 program re-executes pyqemu, anything else runs natively. Signal
+calls drive :mod:`pyqemu.linux_user.signal`; futex lives in
+:mod:`pyqemu.linux_user.futex`.
 """
 from __future__ import annotations
 
@@ -189,9 +189,8 @@ def _fork_locks(proc) -> list:
 
 
 def do_fork(proc, cpu, flags: int, newsp: int, ptid: int, tls: int, ctid: int, pidfd_addr: int) -> int:
-    vfork = bool(flags & CLONE_VFORK)
-    if vfork:
-        vr, vw = os.pipe()  # close-on-exec: EOF tells the parent the child exec'd or exited
+    """fork(); CLONE_VFORK is a plain fork too (as in QEMU): the parent does not wait,
+    and the child (which only execs or exits) runs on its own copy of memory."""
     for f in (sys.stdout, sys.stderr):
         try:
             f.flush()
@@ -206,17 +205,11 @@ def do_fork(proc, cpu, flags: int, newsp: int, ptid: int, tls: int, ctid: int, p
     except OSError:
         for lk in reversed(locks):
             lk.release()
-        if vfork:
-            os.close(vr)
-            os.close(vw)
         raise
     if pid == 0:
         for lk in reversed(locks):
             lk.release()
         proc.after_fork_child(cpu)
-        if vfork:
-            os.close(vr)
-            proc.vfork_fd = vw
         R = cpu.regs
         if newsp:
             R[31] = newsp
@@ -228,13 +221,6 @@ def do_fork(proc, cpu, flags: int, newsp: int, ptid: int, tls: int, ctid: int, p
         return 0
     for lk in reversed(locks):
         lk.release()
-    if vfork:
-        os.close(vw)
-        try:
-            while os.read(vr, 64):
-                pass
-        finally:
-            os.close(vr)
     if flags & CLONE_PARENT_SETTID:
         proc.mem.put_u32(ptid, pid)
     if flags & CLONE_PIDFD:
@@ -422,7 +408,7 @@ def _resolve_exec_path(proc, dirfd: int, path: bytes, flags: int) -> bytes:
         base = os.readlink(f"/proc/self/fd/{dirfd}")
         path = os.path.join(os.fsencode(base), path)
     if path in (b"/proc/self/exe", f"/proc/{os.getpid()}/exe".encode(),
-                f"/proc/thread-self/exe".encode()) and proc.exe_path:
+                b"/proc/thread-self/exe") and proc.exe_path:
         return os.fsencode(proc.exe_path)
     return path
 
@@ -461,6 +447,9 @@ def do_execve(proc, cpu, dirfd: int, path_addr: int, argv_addr: int, envp_addr: 
             run = os.fsencode(sys.executable)
     # The point of no return (if execve succeeds): the new program inherits the
     # guest's signal mask and ignored signals, and our CLOEXEC fds go away.
+    flush = getattr(proc, "flush_caches", None)
+    if flush is not None:
+        flush()  # the compiled-code cache outlives us
     proc.signals.prepare_exec(cpu)
     ret = _host_execve(run, run_argv, envp)
     proc.signals.exec_failed(cpu)
@@ -564,7 +553,11 @@ def sys_rt_sigtimedwait(proc, cpu, set_addr, info_addr, ts_addr, sigsetsize, *_)
     these = proc.mem.u64(set_addr) & ~S.UNBLOCKABLE & S.ALL_SIGNALS
     deadline = time.monotonic() + _read_timespec(proc.mem, ts_addr) if ts_addr else None
     signals = proc.signals
-    r = signals.wait_event(cpu, lambda: signals.dequeue(cpu, these), deadline)
+    cpu.sigwaiting = these
+    try:
+        r = signals.wait_event(cpu, lambda: signals.dequeue(cpu, these), deadline)
+    finally:
+        cpu.sigwaiting = 0
     if r is S.TIMED_OUT:
         return -errno.EAGAIN
     if r is S.INTERRUPTED:
@@ -759,11 +752,10 @@ def sys_clock_nanosleep(proc, cpu, clockid, flags, req_addr, rem_addr, *_):
     clockid = sx32(clockid)
     host_clock = _CLOCKS.get(clockid)
     if host_clock is None:
-        return -errno.ENOTSUP if clockid in (2, 3) else -errno.EINVAL
+        return -errno.EINVAL
     t = _read_timespec(proc.mem, req_addr)
     if flags & TIMER_ABSTIME:
         deadline = time.monotonic() + (t - time.clock_gettime(host_clock))
-        rem_addr = 0
         r = _sleep_until(proc, cpu, deadline, 0)
         return -S.ERESTARTNOHAND if r == -S.ERESTART_RESTARTBLOCK else r
     return _sleep_until(proc, cpu, time.monotonic() + t, rem_addr)

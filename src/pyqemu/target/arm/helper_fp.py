@@ -394,148 +394,202 @@ def fma(c: int, a: int, b: int, fpcr: int, esz: int) -> int:
 
 
 # --- arithmetic: entry points with fast paths -------------------------------------------
+#
+# The fast paths cover single and double precision with FPCR.RMode = RN and
+# FZ = 0, finite operands and a normal, finite result; everything else takes
+# the exact path. The inexact test is skipped when FPSR.IXC is already set
+# (`fpsr` argument): the flag is cumulative, so reporting it again changes
+# nothing, and once a program has done one inexact operation (nearly all do)
+# the fast paths cost one float operation and the bit conversions.
 
-def _odd(m: int) -> int:
-    return m // (m & -m)
+_QQ = struct.Struct("<QQ")
+_DD = struct.Struct("<dd")
+_II = struct.Struct("<II")
+_FF = struct.Struct("<ff")
+_qq, _dd, _ii, _ff = _QQ.pack, _DD.unpack, _II.pack, _FF.unpack
+IXC64 = IXC << 64
+_FRAC52 = 0xFFFFFFFFFFFFF
+_EXP64 = 0x7FF0000000000000
 
 
-def _dsig(x: int) -> int:
-    m = x & 0xFFFFFFFFFFFFF
-    return m | 0x10000000000000 if x & 0x7FF0000000000000 else m
+def _sig64(x: int) -> int:
+    return x & _FRAC52 | (0x10000000000000 if x & _EXP64 else 0)
 
 
-def add(a: int, b: int, fpcr: int, esz: int) -> int:
-    if esz == 3 and not fpcr & _FAST_OFF:
-        x = _dunpack(_qpack(a & M64))[0]
-        y = _dunpack(_qpack(b & M64))[0]
-        r = x + y
-        if DBL_MIN < abs(r) < _INF:
-            if (r - x != y) if abs(x) >= abs(y) else (r - y != x):
-                return _qunpack(_dpack(r))[0] | IXC << 64
-            return _qunpack(_dpack(r))[0]
-    elif esz == 2 and not fpcr & _FAST_OFF:
-        x = _sunpack(_ipack(a & M32))[0]
-        y = _sunpack(_ipack(b & M32))[0]
-        r = x + y
-        if FLT_MIN < abs(r) <= FLT_MAX:
-            bits = _iunpack(_spack(r))[0]
-            if ((r - x != y) if abs(x) >= abs(y) else (r - y != x)) or _sunpack(_ipack(bits))[0] != r:
-                return bits | IXC << 64
-            return bits
+def add(a: int, b: int, fpcr: int, esz: int, fpsr: int = 0) -> int:
+    if not fpcr & _FAST_OFF:
+        if esz == 3:
+            x, y = _dd(_qq(a & M64, b & M64))
+            r = x + y
+            if DBL_MIN < abs(r) < _INF:
+                if fpsr & IXC or ((r - x == y) if abs(x) >= abs(y) else (r - y == x)):
+                    return _qunpack(_dpack(r))[0]
+                return _qunpack(_dpack(r))[0] | IXC64
+        elif esz == 2:
+            x, y = _ff(_ii(a & M32, b & M32))
+            r = x + y
+            if FLT_MIN < abs(r) <= FLT_MAX:
+                bits = _iunpack(_spack(r))[0]
+                if fpsr & IXC or (((r - x == y) if abs(x) >= abs(y) else (r - y == x))
+                                  and _sunpack(_ipack(bits))[0] == r):
+                    return bits
+                return bits | IXC64
     return _addsub(a, b, fpcr, esz, 0)
 
 
-def sub(a: int, b: int, fpcr: int, esz: int) -> int:
-    if esz == 3 and not fpcr & _FAST_OFF:
-        x = _dunpack(_qpack(a & M64))[0]
-        y = _dunpack(_qpack(b & M64))[0]
-        r = x - y
-        if DBL_MIN < abs(r) < _INF:
-            if (r - x != -y) if abs(x) >= abs(y) else (r + y != x):
-                return _qunpack(_dpack(r))[0] | IXC << 64
-            return _qunpack(_dpack(r))[0]
-    elif esz == 2 and not fpcr & _FAST_OFF:
-        x = _sunpack(_ipack(a & M32))[0]
-        y = _sunpack(_ipack(b & M32))[0]
-        r = x - y
-        if FLT_MIN < abs(r) <= FLT_MAX:
-            bits = _iunpack(_spack(r))[0]
-            if ((r - x != -y) if abs(x) >= abs(y) else (r + y != x)) or _sunpack(_ipack(bits))[0] != r:
-                return bits | IXC << 64
-            return bits
+def sub(a: int, b: int, fpcr: int, esz: int, fpsr: int = 0) -> int:
+    if not fpcr & _FAST_OFF:
+        if esz == 3:
+            x, y = _dd(_qq(a & M64, b & M64))
+            r = x - y
+            if DBL_MIN < abs(r) < _INF:
+                if fpsr & IXC or ((r - x == -y) if abs(x) >= abs(y) else (r + y == x)):
+                    return _qunpack(_dpack(r))[0]
+                return _qunpack(_dpack(r))[0] | IXC64
+        elif esz == 2:
+            x, y = _ff(_ii(a & M32, b & M32))
+            r = x - y
+            if FLT_MIN < abs(r) <= FLT_MAX:
+                bits = _iunpack(_spack(r))[0]
+                if fpsr & IXC or (((r - x == -y) if abs(x) >= abs(y) else (r + y == x))
+                                  and _sunpack(_ipack(bits))[0] == r):
+                    return bits
+                return bits | IXC64
     return _addsub(a, b, fpcr, esz, 1)
 
 
-def mul(a: int, b: int, fpcr: int, esz: int) -> int:
-    if esz == 3 and not fpcr & _FAST_OFF:
-        a &= M64
-        b &= M64
-        r = _dunpack(_qpack(a))[0] * _dunpack(_qpack(b))[0]
-        if DBL_MIN < abs(r) < _INF:
-            if (_odd(_dsig(a)) * _odd(_dsig(b))) >> 53:
-                return _qunpack(_dpack(r))[0] | IXC << 64
-            return _qunpack(_dpack(r))[0]
-    elif esz == 2 and not fpcr & _FAST_OFF:
-        r = _sunpack(_ipack(a & M32))[0] * _sunpack(_ipack(b & M32))[0]  # exact in double
-        if FLT_MIN < abs(r) <= FLT_MAX:
-            bits = _iunpack(_spack(r))[0]
-            if _sunpack(_ipack(bits))[0] != r:
-                return bits | IXC << 64
-            return bits
+def mul(a: int, b: int, fpcr: int, esz: int, fpsr: int = 0) -> int:
+    if not fpcr & _FAST_OFF:
+        if esz == 3:
+            a &= M64
+            b &= M64
+            x, y = _dd(_qq(a, b))
+            r = x * y
+            if DBL_MIN < abs(r) < _INF:
+                if fpsr & IXC:
+                    return _qunpack(_dpack(r))[0]
+                p = _sig64(a) * _sig64(b)  # exact iff it fits the 53-bit significand
+                n = p.bit_length() - 53
+                if n > 0 and p & ((1 << n) - 1):
+                    return _qunpack(_dpack(r))[0] | IXC64
+                return _qunpack(_dpack(r))[0]
+        elif esz == 2:
+            x, y = _ff(_ii(a & M32, b & M32))
+            r = x * y  # exact in double
+            if FLT_MIN < abs(r) <= FLT_MAX:
+                bits = _iunpack(_spack(r))[0]
+                if fpsr & IXC or _sunpack(_ipack(bits))[0] == r:
+                    return bits
+                return bits | IXC64
     return _mul(a, b, fpcr, esz)
 
 
-def div(a: int, b: int, fpcr: int, esz: int) -> int:
-    if esz == 3 and not fpcr & _FAST_OFF:
-        a &= M64
-        b &= M64
-        y = _dunpack(_qpack(b))[0]
-        if y:
-            r = _dunpack(_qpack(a))[0] / y
-            if DBL_MIN < abs(r) < _INF:
-                if _odd(_dsig(a)) % _odd(_dsig(b)):
-                    return _qunpack(_dpack(r))[0] | IXC << 64
-                return _qunpack(_dpack(r))[0]
-    elif esz == 2 and not fpcr & _FAST_OFF:
-        x = _sunpack(_ipack(a & M32))[0]
-        y = _sunpack(_ipack(b & M32))[0]
-        if y:
-            r = x / y
-            if FLT_MIN < abs(r) <= FLT_MAX:
-                bits = _iunpack(_spack(r))[0]
-                if _sunpack(_ipack(bits))[0] * y != x:  # exact product of two singles
-                    return bits | IXC << 64
-                return bits
+def div(a: int, b: int, fpcr: int, esz: int, fpsr: int = 0) -> int:
+    if not fpcr & _FAST_OFF:
+        if esz == 3:
+            a &= M64
+            b &= M64
+            x, y = _dd(_qq(a, b))
+            if y:
+                r = x / y
+                if DBL_MIN < abs(r) < _INF:
+                    if fpsr & IXC:
+                        return _qunpack(_dpack(r))[0]
+                    # exact iff the odd part of b's significand divides a's
+                    ma, mb = _sig64(a), _sig64(b)
+                    if (ma // (ma & -ma)) % (mb // (mb & -mb)):
+                        return _qunpack(_dpack(r))[0] | IXC64
+                    return _qunpack(_dpack(r))[0]
+        elif esz == 2:
+            x, y = _ff(_ii(a & M32, b & M32))
+            if y:
+                r = x / y
+                if FLT_MIN < abs(r) <= FLT_MAX:
+                    bits = _iunpack(_spack(r))[0]
+                    if fpsr & IXC or _sunpack(_ipack(bits))[0] * y == x:  # exact product of two singles
+                        return bits
+                    return bits | IXC64
     return _div(a, b, fpcr, esz)
 
 
-def sqrt(a: int, fpcr: int, esz: int) -> int:
-    if esz == 3 and not fpcr & _FAST_OFF:
-        a &= M64
-        x = _dunpack(_qpack(a))[0]
-        if DBL_MIN < x < _INF:
-            r = math.sqrt(x)
-            bits = _qunpack(_dpack(r))[0]
-            o = _odd(_dsig(bits))
-            if o * o != _odd(_dsig(a)):
-                return bits | IXC << 64
-            return bits
-    elif esz == 2 and not fpcr & _FAST_OFF:
-        x = _sunpack(_ipack(a & M32))[0]
-        if FLT_MIN < x <= FLT_MAX:
-            bits = _iunpack(_spack(math.sqrt(x)))[0]
-            r = _sunpack(_ipack(bits))[0]
-            if r * r != x:
-                return bits | IXC << 64
-            return bits
+def sqrt(a: int, fpcr: int, esz: int, fpsr: int = 0) -> int:
+    if not fpcr & _FAST_OFF:
+        if esz == 3:
+            a &= M64
+            x = _dunpack(_qpack(a))[0]
+            if DBL_MIN < x < _INF:
+                bits = _qunpack(_dpack(math.sqrt(x)))[0]
+                if fpsr & IXC:
+                    return bits
+                mr, ma = _sig64(bits), _sig64(a)
+                o = mr // (mr & -mr)
+                if o * o != ma // (ma & -ma):
+                    return bits | IXC64
+                return bits
+        elif esz == 2:
+            x = _sunpack(_ipack(a & M32))[0]
+            if FLT_MIN < x <= FLT_MAX:
+                bits = _iunpack(_spack(math.sqrt(x)))[0]
+                if fpsr & IXC:
+                    return bits
+                r = _sunpack(_ipack(bits))[0]
+                if r * r != x:
+                    return bits | IXC64
+                return bits
     return _sqrt(a, fpcr, esz)
 
 
-def muladd(c: int, a: int, b: int, fpcr: int, esz: int) -> int:
-    """c + a * b (FMADD and vector FMLA)."""
+_SPLIT = 134217729.0  # 2**27 + 1: Veltkamp splitting of a double into two 26-bit halves
+_FMA_LO, _FMA_HI = 2.0 ** -480, 2.0 ** 480
+
+
+def _split(x: float) -> tuple[float, float]:
+    t = _SPLIT * x
+    hi = t - (t - x)
+    return hi, x - hi
+
+
+def muladd(c: int, a: int, b: int, fpcr: int, esz: int, fpsr: int = 0) -> int:
+    """c + a * b with one rounding (FMADD and FMLA; the caller negates operands
+    for the other forms, as the ARM pseudocode does). The double fast path
+    computes the product exactly as p + e (Dekker) and rounds p + e + c once
+    with math.fsum, which is correctly rounded."""
+    if esz == 3 and not fpcr & _FAST_OFF:
+        x, y = _dd(_qq(a & M64, b & M64))
+        z = _dunpack(_qpack(c & M64))[0]
+        if _FMA_LO < abs(x) < _FMA_HI and _FMA_LO < abs(y) < _FMA_HI and abs(z) < _FMA_HI:
+            p = x * y
+            xh, xl = _split(x)
+            yh, yl = _split(y)
+            e = ((xh * yh - p) + xh * yl + xl * yh) + xl * yl
+            r = math.fsum((p, e, z))
+            if abs(r) > DBL_MIN and (z == 0.0 or abs(z) > DBL_MIN):
+                if fpsr & IXC or math.fsum((p, e, z, -r)) == 0.0:
+                    return _qunpack(_dpack(r))[0]
+                return _qunpack(_dpack(r))[0] | IXC64
     return fma(c, a, b, fpcr, esz)
 
 
-def mulx(a: int, b: int, fpcr: int, esz: int) -> int:
+def mulx(a: int, b: int, fpcr: int, esz: int, fpsr: int = 0) -> int:
     return _mul(a, b, fpcr, esz, True)
 
 
-def nmul(a: int, b: int, fpcr: int, esz: int) -> int:
+def nmul(a: int, b: int, fpcr: int, esz: int, fpsr: int = 0) -> int:
     """FNMUL: the product, negated after rounding (NaNs included)."""
-    return mul(a, b, fpcr, esz) ^ FMT[esz].sbit
+    return mul(a, b, fpcr, esz, fpsr) ^ FMT[esz].sbit
 
 
-def abd(a: int, b: int, fpcr: int, esz: int) -> int:
+def abd(a: int, b: int, fpcr: int, esz: int, fpsr: int = 0) -> int:
     """FABD: |a - b| (the sign of a NaN result is cleared too)."""
-    return sub(a, b, fpcr, esz) & ~FMT[esz].sbit
+    return sub(a, b, fpcr, esz, fpsr) & ~FMT[esz].sbit
 
 
-def recps(a: int, b: int, fpcr: int, esz: int) -> int:
+def recps(a: int, b: int, fpcr: int, esz: int, fpsr: int = 0) -> int:
     """FRECPS: 2 - a * b, fused; infinity * zero gives 2."""
     return _step(a, b, fpcr, esz, 2, 0)
 
 
-def rsqrts(a: int, b: int, fpcr: int, esz: int) -> int:
+def rsqrts(a: int, b: int, fpcr: int, esz: int, fpsr: int = 0) -> int:
     """FRSQRTS: (3 - a * b) / 2, fused; infinity * zero gives 1.5."""
     return _step(a, b, fpcr, esz, 3, 1)
 
@@ -612,19 +666,56 @@ def _minmax(a: int, b: int, fpcr: int, esz: int, is_max: bool, nm: bool) -> int:
     return r | fl
 
 
-def fmax(a, b, fpcr, esz):
+def _minmax_fast(a: int, b: int, esz: int, is_max: bool) -> int | None:
+    """Min/max of two non-NaN singles or doubles (no flush-to-zero), else None."""
+    if esz == 3:
+        a &= M64
+        b &= M64
+        x, y = _dd(_qq(a, b))
+    else:
+        a &= M32
+        b &= M32
+        x, y = _ff(_ii(a, b))
+    if x > y:
+        return a if is_max else b
+    if x < y:
+        return b if is_max else a
+    if x == y:
+        if x == 0.0:  # +0 vs -0: max prefers +0, min prefers -0
+            return (a & b) if is_max else (a | b)
+        return a
+    return None
+
+
+def fmax(a, b, fpcr, esz, fpsr=0):
+    if esz != 1 and not fpcr & FZ:
+        r = _minmax_fast(a, b, esz, True)
+        if r is not None:
+            return r
     return _minmax(a, b, fpcr, esz, True, False)
 
 
-def fmin(a, b, fpcr, esz):
+def fmin(a, b, fpcr, esz, fpsr=0):
+    if esz != 1 and not fpcr & FZ:
+        r = _minmax_fast(a, b, esz, False)
+        if r is not None:
+            return r
     return _minmax(a, b, fpcr, esz, False, False)
 
 
-def fmaxnm(a, b, fpcr, esz):
+def fmaxnm(a, b, fpcr, esz, fpsr=0):
+    if esz != 1 and not fpcr & FZ:
+        r = _minmax_fast(a, b, esz, True)
+        if r is not None:
+            return r
     return _minmax(a, b, fpcr, esz, True, True)
 
 
-def fminnm(a, b, fpcr, esz):
+def fminnm(a, b, fpcr, esz, fpsr=0):
+    if esz != 1 and not fpcr & FZ:
+        r = _minmax_fast(a, b, esz, False)
+        if r is not None:
+            return r
     return _minmax(a, b, fpcr, esz, False, True)
 
 
@@ -646,6 +737,14 @@ def _cmp_val(x: int, fpcr: int, esz: int) -> tuple[float, int]:
 
 def fcmp(a: int, b: int, fpcr: int, esz: int, signal: bool) -> int:
     """FCMP/FCMPE: NZCV (bits 31..28) | flags << 32."""
+    if esz != 1 and not fpcr & FZ:
+        x, y = _dd(_qq(a & M64, b & M64)) if esz == 3 else _ff(_ii(a & M32, b & M32))
+        if x < y:
+            return 0x80000000
+        if x > y:
+            return 0x20000000
+        if x == y:
+            return 0x60000000
     x, fa = _cmp_val(a, fpcr, esz)
     y, fb = _cmp_val(b, fpcr, esz)
     fl = fa | fb
@@ -666,7 +765,7 @@ def _snan(x: int, f: Fmt) -> bool:
     return x > f.inf and not x & f.qbit
 
 
-def cmp_mask(a: int, b: int, fpcr: int, esz: int, op: str) -> int:
+def cmp_mask(a: int, b: int, fpcr: int, esz: int, op: str, fpsr: int = 0) -> int:
     """Vector compares (FCMEQ/FCMGE/FCMGT/FACGE/FACGT): all-ones or zero."""
     f = FMT[esz]
     x, fa = _cmp_val(a, fpcr, esz)
@@ -690,10 +789,16 @@ def convert(a: int, fpcr: int, from_esz: int, to_esz: int, rm: int = -1) -> int:
     rm < 0 rounds per FPCR."""
     fs, fd = FMT[from_esz], FMT[to_esz]
     a &= fs.mask
-    if from_esz == 2 and to_esz == 3 and not fpcr & FZ:
-        x = _sunpack(_ipack(a))[0]
-        if x == x:
-            return _qunpack(_dpack(x))[0]
+    if not fpcr & FZ:
+        if from_esz == 2 and to_esz == 3:
+            x = _sunpack(_ipack(a))[0]
+            if x == x:
+                return _qunpack(_dpack(x))[0]
+        elif from_esz == 3 and to_esz == 2 and rm < 0 and not fpcr & _FAST_OFF:
+            x = _dunpack(_qpack(a))[0]
+            if FLT_MIN < abs(x) <= FLT_MAX:
+                bits = _iunpack(_spack(x))[0]
+                return bits if _sunpack(_ipack(bits))[0] == x else bits | IXC64
     fzi = fpcr & FZ if from_esz != 1 else 0
     fzo = fpcr & FZ if to_esz != 1 else 0
     c, s, m, e, fl = unpack(a, fs, fzi)
@@ -716,15 +821,27 @@ def convert(a: int, fpcr: int, from_esz: int, to_esz: int, rm: int = -1) -> int:
 def to_int(a: int, fpcr: int, esz: int, rm: int, signed: bool, bits: int, fbits: int = 0) -> int:
     """FPToFixed: saturating conversion to a `bits`-wide integer (two's
     complement bits of the result) | flags << 64."""
-    if esz == 3 and rm == RZ and not fpcr & FZ:
-        x = _dunpack(_qpack(a & M64))[0]
-        if fbits:
-            x = math.ldexp(x, fbits)  # exact unless it overflows to inf
-        if -9.2e18 < x < 9.2e18:
-            i = int(x)
-            lim = 1 << (bits - 1) if signed else 1 << bits
-            if (-lim <= i < lim) if signed else (0 <= i < lim):
-                return (i & ((1 << bits) - 1)) | (IXC << 64 if i != x else 0)
+    if esz != 1 and not fpcr & FZ:
+        x = _dunpack(_qpack(a & M64))[0] if esz == 3 else _sunpack(_ipack(a & M32))[0]
+        if -9.2e18 < x < 9.2e18:  # (NaN fails too) so math.ldexp can neither overflow nor raise
+            if fbits:
+                x = math.ldexp(x, fbits)  # exact: a power-of-two scale of a finite value
+            if -9.2e18 < x < 9.2e18:
+                if rm == RZ:
+                    i = int(x)
+                elif rm == RM:
+                    i = math.floor(x)
+                elif rm == RP:
+                    i = math.ceil(x)
+                elif rm == RN:
+                    i = round(x)
+                else:
+                    i = int(x)
+                    if abs(x - i) >= 0.5:
+                        i += 1 if x > 0 else -1
+                lim = 1 << (bits - 1) if signed else 1 << bits
+                if (-lim <= i < lim) if signed else (0 <= i < lim):
+                    return (i & ((1 << bits) - 1)) | (IXC64 if i != x else 0)
     f = FMT[esz]
     a &= f.mask
     c, s, m, e, fl = unpack(a, f, _fz(fpcr, esz))
@@ -948,13 +1065,13 @@ def recpx(a: int, fpcr: int, esz: int) -> int:
 
 # --- vector wrappers ----------------------------------------------------------------------
 
-def vmap2(kern, a: int, b: int, fpcr: int, esz: int, nbytes: int) -> int:
+def vmap2(kern, a: int, b: int, fpcr: int, esz: int, nbytes: int, fpsr: int = 0) -> int:
     """Apply a two-operand scalar kernel lane by lane; returns bits | flags << 128."""
     w = 8 << esz
     m = (1 << w) - 1
     r = fl = 0
     for sh in range(0, nbytes * 8, w):
-        t = kern((a >> sh) & m, (b >> sh) & m, fpcr, esz)
+        t = kern((a >> sh) & m, (b >> sh) & m, fpcr, esz, fpsr)
         r |= (t & m) << sh
         fl |= t >> 64
     return r | fl << 128

@@ -19,7 +19,7 @@ QC = 1 << 27
 QCF = QC << 128  # the saturation flag, positioned for the translator
 _UF = "BHIQ"
 _SF = "bhiq"
-NMASK = {n: (1 << (8 * n)) - 1 for n in (1, 2, 4, 8, 16, 32, 48, 64)}
+NMASK = {n: (1 << (8 * n)) - 1 for n in range(1, 65)}
 
 
 def lanes(x: int, esz: int, nbytes: int, signed: bool = False) -> memoryview:

@@ -46,6 +46,11 @@ def fpcr(s: DisasContext):
     return s.g(C.REG_FPCR)
 
 
+def fpsr(s: DisasContext):
+    """FPSR as a helper argument: FP helpers skip their inexact test once IXC is set."""
+    return s.g(C.REG_FPSR)
+
+
 def fpsr_or(s: DisasContext, t, sh: int) -> None:
     """FPSR |= the flag bits above bit `sh` of helper result `t`."""
     b = s.b
@@ -77,7 +82,7 @@ def _fp2(h: Helper):
         esz = ESZ.get(a.ft)
         if esz is None:
             return False
-        t = s.b.call(h, s.v(a.rn), s.v(a.rm), fpcr(s), esz, width=W)
+        t = s.b.call(h, s.v(a.rn), s.v(a.rm), fpcr(s), esz, fpsr(s), width=W)
         fp_result(s, a.rd, t, esz)
         return True
     return trans
@@ -125,7 +130,7 @@ def trans_FSQRT_s(s: DisasContext, a) -> bool:
     esz = ESZ.get(a.ft)
     if esz is None:
         return False
-    t = s.b.call(H_SQRT, s.v(a.rn), fpcr(s), esz, width=W)
+    t = s.b.call(H_SQRT, s.v(a.rn), fpcr(s), esz, fpsr(s), width=W)
     fp_result(s, a.rd, t, esz)
     return True
 
@@ -167,7 +172,7 @@ def trans_FMADD_s(s: DisasContext, a) -> bool:
         ra = b.xor(ra, SIGN[esz], 128)
     if a.o0 != a.o1:
         n = b.xor(n, SIGN[esz], 128)
-    t = b.call(H_FMA, ra, n, m, fpcr(s), esz, width=W)
+    t = b.call(H_FMA, ra, n, m, fpcr(s), esz, fpsr(s), width=W)
     fp_result(s, a.rd, t, esz)
     return True
 
