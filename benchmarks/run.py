@@ -46,7 +46,8 @@ def busybox() -> Path | None:
     return bb if bb.exists() else None
 
 
-def timed(cmd: list[str], env: dict | None = None, stdin: bytes | None = None) -> tuple[float, bytes, bytes, int]:
+def timed(cmd: list[str], env: dict | None = None,
+          stdin: bytes | None = None) -> tuple[float, bytes, bytes, int]:
     """Run `cmd`; return (child CPU seconds, stdout, stderr, status)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     p = subprocess.run(cmd, input=stdin, capture_output=True, env=env)

@@ -46,7 +46,8 @@ def test_version_and_help():
 
 
 def test_environment_twins_and_flags():
-    s, rest = parse_args(["-s", "1M", "prog", "-strace"], {"QEMU_LD_PREFIX": "/sysroot", "PYQEMU_STRACE": "1"})
+    env = {"QEMU_LD_PREFIX": "/sysroot", "PYQEMU_STRACE": "1"}
+    s, rest = parse_args(["-s", "1M", "prog", "-strace"], env)
     assert s.ld_prefix == "/sysroot" and s.strace and s.stack_size == 1 << 20
     assert rest == ["prog", "-strace"]  # options after the program belong to it
     s, _ = parse_args(["-E", "A=1,B=2", "-U", "C", "-0", "name", "p"], {})

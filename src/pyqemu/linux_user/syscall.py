@@ -24,7 +24,7 @@ M64 = 0xFFFFFFFFFFFFFFFF
 
 SysImpl = Callable[..., int]
 TABLE: dict[str, SysImpl] = {}
-IGNORED: set[str] = {"sched_yield", "madvise", "membarrier", "fadvise64", "sync", "syncfs",
+IGNORED: set[str] = {"madvise", "membarrier", "fadvise64", "sync", "syncfs",
                      "mlock", "munlock", "mlockall", "munlockall", "msync"}
 
 

@@ -17,8 +17,8 @@ import hashlib
 import marshal
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from pyqemu.tcg.ir import HELPERS
 
