@@ -1,0 +1,183 @@
+"""Machine types and device types known to the command line (``-M help``, ``-device help``).
+
+A board module registers its ``MachineClass`` here; the registry only
+describes machines (name, description, limits, properties), it does not build
+them. Only ``none`` (an empty machine: no CPU unless ``-cpu`` asks, no RAM
+unless ``-m`` asks) exists for now.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class MachineProp:
+    name: str
+    type: str  # QOM type name as QEMU prints it: string, bool, int, link<...>, ...
+    desc: str
+
+
+# Properties every QEMU 7.2 machine has (hw/core/machine.c), as `-M none,help` prints them.
+COMMON_PROPS: tuple[MachineProp, ...] = (
+    MachineProp("append", "string", "Linux kernel command line"),
+    MachineProp("boot", "BootConfiguration", "Boot configuration"),
+    MachineProp("confidential-guest-support", "link<confidential-guest-support>",
+                "Set confidential guest scheme to support"),
+    MachineProp("dt-compatible", "string", "Overrides the \"compatible\" property of the dt root node"),
+    MachineProp("dtb", "string", "Linux kernel device tree file"),
+    MachineProp("dump-guest-core", "bool", "Include guest memory in a core dump"),
+    MachineProp("dumpdtb", "string", "Dump current dtb to a file and quit"),
+    MachineProp("firmware", "string", "Firmware image"),
+    MachineProp("graphics", "bool", "Set on/off to enable/disable graphics emulation"),
+    MachineProp("initrd", "string", "Linux initial ramdisk file"),
+    MachineProp("kernel", "string", "Linux kernel image file"),
+    MachineProp("mem-merge", "bool", "Enable/disable memory merge support"),
+    MachineProp("memory-backend", "link<memory-backend>",
+                "Set RAM backendValid value is ID of hostmem based backend"),
+    MachineProp("memory-encryption", "string", "Set memory encryption object to use"),
+    MachineProp("memory", "MemorySizeConfiguration", "Memory size configuration"),
+    MachineProp("phandle-start", "int", "The first phandle ID we may generate dynamically"),
+    MachineProp("smp", "SMPConfiguration", "CPU topology"),
+    MachineProp("suppress-vmdesc", "bool", "Set on to disable self-describing migration"),
+    MachineProp("usb", "bool", "Set on/off to enable/disable usb"),
+)
+
+
+@dataclass(frozen=True)
+class MachineClass:
+    name: str
+    desc: str
+    arches: tuple[str, ...]  # targets whose binary offers it ("aarch64", "x86_64")
+    is_default: bool = False
+    alias: str | None = None
+    deprecated: bool = False
+    min_cpus: int = 1
+    max_cpus: int = 1
+    default_ram_size: int = 128 << 20
+    dies_supported: bool = False
+    clusters_supported: bool = False
+    props: tuple[MachineProp, ...] = COMMON_PROPS
+
+    @property
+    def type_name(self) -> str:
+        return f"{self.name}-machine"
+
+    def prop(self, name: str) -> MachineProp | None:
+        for p in self.props:
+            if p.name == name:
+                return p
+        return None
+
+
+_MACHINES: dict[str, MachineClass] = {}
+
+
+def register_machine(mc: MachineClass) -> None:
+    _MACHINES[mc.name] = mc
+
+
+def machines(arch: str) -> list[MachineClass]:
+    """The machines of `arch`'s binary, sorted by name as ``-M help`` lists them."""
+    return sorted((m for m in _MACHINES.values() if arch in m.arches), key=lambda m: m.name)
+
+
+def find_machine(name: str, arch: str) -> MachineClass | None:
+    for m in machines(arch):
+        if name in (m.name, m.alias):
+            return m
+    return None
+
+
+def default_machine(arch: str) -> MachineClass | None:
+    return next((m for m in machines(arch) if m.is_default), None)
+
+
+def machine_help(arch: str) -> str:
+    """``-M help``: QEMU's 'Supported machines are:' list."""
+    lines = ["Supported machines are:"]
+    for m in machines(arch):
+        if m.alias:
+            lines.append(f"{m.alias:<20} {m.desc} (alias of {m.name})")
+        lines.append(f"{m.name:<20} {m.desc}{' (default)' if m.is_default else ''}"
+                     f"{' (deprecated)' if m.deprecated else ''}")
+    return "\n".join(lines)
+
+
+def machine_props_help(mc: MachineClass) -> str:
+    """``-M NAME,help``: the machine's properties, QEMU's type_print_class_properties format."""
+    return "\n".join([f"{mc.type_name} options:"] + _prop_lines(mc.props))
+
+
+def _prop_lines(props: tuple[MachineProp, ...]) -> list[str]:
+    lines = []
+    for p in props:
+        s = f"  {p.name}=<{p.type}>"
+        lines.append(f"{s:<24} - {p.desc}" if p.desc else s)
+    return sorted(lines)  # QEMU sorts the printed lines: "memory-backend=" before "memory="
+
+
+# `none`: hw/core/null-machine.c. RAM only when -m is given; at most one CPU.
+register_machine(MachineClass("none", "empty machine", ("aarch64", "x86_64"),
+                              max_cpus=1, default_ram_size=0))
+
+
+# --- device types (-device help) ---------------------------------------------------------------
+
+CATEGORIES = ("Controller/Bridge/Hub", "USB", "Storage", "Network", "Input", "Display", "Sound",
+              "Misc", "CPU", "Watchdog", "Uncategorized")
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """What ``-device help`` needs to know of a user-creatable device type."""
+    name: str
+    category: str = "Uncategorized"
+    bus: str | None = None
+    desc: str | None = None
+    alias: str | None = None
+    props: tuple[MachineProp, ...] = field(default_factory=tuple)
+    arches: tuple[str, ...] = ("aarch64", "x86_64")
+
+
+_DEVICES: dict[str, DeviceInfo] = {}
+
+
+def register_device(info: DeviceInfo) -> None:
+    if info.category not in CATEGORIES:
+        raise ValueError(f"unknown device category {info.category!r}")
+    _DEVICES[info.name] = info
+
+
+def find_device(name: str, arch: str) -> DeviceInfo | None:
+    for d in _DEVICES.values():
+        if arch in d.arches and name in (d.name, d.alias):
+            return d
+    return None
+
+
+def device_list_help(arch: str) -> str:
+    """``-device help``: devices grouped under QEMU's category headings (empty groups omitted)."""
+    out: list[str] = []
+    for cat in CATEGORIES:
+        devs = sorted((d for d in _DEVICES.values() if d.category == cat and arch in d.arches),
+                      key=lambda d: d.name)
+        if not devs:
+            continue
+        out.append(f"{chr(10) if out else ''}{cat} devices:")
+        for d in devs:
+            s = f'name "{d.name}"'
+            if d.bus:
+                s += f", bus {d.bus}"
+            if d.alias:
+                s += f', alias "{d.alias}"'
+            if d.desc:
+                s += f', desc "{d.desc}"'
+            out.append(s)
+    return "\n".join(out)
+
+
+def device_props_help(d: DeviceInfo) -> str:
+    """``-device NAME,help``: QEMU prints 'NAME options:' and the properties, or that there are none."""
+    if not d.props:
+        return "There are no options for " + d.name + "."
+    return "\n".join([f"{d.name} options:"] + _prop_lines(d.props))
