@@ -9,6 +9,7 @@ dropping any translated code in them. Open flags, ``struct stat`` and
 """
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import struct
@@ -77,7 +78,6 @@ def opt_r(proc, addr: int, size: int) -> int:
 
 def host_iovec(proc, iov: int, cnt: int, to_guest: bool):
     """The guest iovec array as a host iovec array (ctypes), buffers checked."""
-    import ctypes
     cnt = sx32(cnt)
     if cnt < 0 or cnt > IOV_MAX:
         raise OSError(errno.EINVAL, "")
@@ -108,7 +108,6 @@ _HOST_STAT_SIZE = 144 if HOST_IS_X86_64 else 128
 
 
 def _stat_into(proc, buf_addr: int, dirfd: int, name: bytes, flags: int) -> int:
-    import ctypes
     host = ctypes.create_string_buffer(_HOST_STAT_SIZE)
     r = H("newfstatat", dirfd, name, host, flags)
     if r < 0:
