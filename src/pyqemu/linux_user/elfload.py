@@ -146,6 +146,12 @@ def _load(mem: GuestMemory, path: str, f, elf, base: int | None) -> LoadedImage:
         start = (h["p_vaddr"] + bias) & ~(PAGE_SIZE - 1)
         end = page_align(h["p_vaddr"] + bias + h["p_memsz"])
         mem.set_prot(start, end - start, prot)
+    # Holes between segments are not mapped (as Linux's loader leaves them).
+    spans = sorted(((h["p_vaddr"] + bias) & ~(PAGE_SIZE - 1), page_align(h["p_vaddr"] + bias + h["p_memsz"]))
+                   for h in loads)
+    for (_, prev_end), (next_start, _) in zip(spans, spans[1:], strict=False):
+        if next_start > prev_end:
+            mem.unmap(prev_end, next_start - prev_end)
     phoff = elf.header["e_phoff"]
     if phdr_vaddr is None:
         for h in loads:
