@@ -518,8 +518,10 @@ def _sidx_ok(f: dict):
         if size == 1:
             return False
         return not (size == 3 and l)
-    if (u, opc) in ((0, 3), (0, 7), (0, 11), (0, 12), (0, 13)) or (u and opc in (13, 15)):
-        return None  # integer by-element scalar forms (not implemented)
+    if (u, opc) in ((0, 3), (0, 7), (0, 11), (0, 12), (0, 13)):
+        return size in (1, 2)
+    if u and opc in (13, 15):
+        return None  # SQRDMLAH/SQRDMLSH (FEAT_RDM)
     return False
 
 
@@ -537,7 +539,7 @@ SIMD_SCALAR = {
     "sshimm": [Enc("sshimm", "01 u:1 111110 immh:4 immb:3 opc:5 1 rn:5 rd:5", _sshimm_ok,
                    opc=(0, 2, 4, 6, 8, 10, 12, 14, 16, 17, 18, 19, 28, 31))],
     "sidx": [Enc("sidx", "01 u:1 11111 size:2 l:1 m:1 rm:4 opc:4 h:1 0 rn:5 rd:5", _sidx_ok,
-                 size=(2, 3), opc=(1, 5, 9))],
+                 opc=(1, 5, 9, 1, 5, 9, 3, 7, 11, 12, 13))],
 }
 
 # --- structure loads and stores ---
@@ -597,8 +599,8 @@ GROUPS["v2misc"] = (GROUPS["v2misc"][0], rand_u64, 60)
 
 GROUPS["ldst_struct"] = (LDST, ldst_state, 60)
 BLOCK = 24
-SCALE = 1
-RANDOM_SCALE = 5
+SCALE = 8
+RANDOM_SCALE = 3
 
 
 @pytest.fixture(scope="module")

@@ -677,6 +677,66 @@ class A__TBZ:
         return f"_TBZ(bitpos={self.bitpos!r}, imm={self.imm!r}, nz={self.nz!r}, rt={self.rt!r})"
 
 
+class A__UNIMP_aes:
+    __slots__ = ('what',)
+
+    def __init__(self, what):
+        self.what = what
+
+    def __repr__(self):
+        return f"_UNIMP_aes(what={self.what!r})"
+
+
+class A__UNIMP_fp16misc:
+    __slots__ = ('what',)
+
+    def __init__(self, what):
+        self.what = what
+
+    def __repr__(self):
+        return f"_UNIMP_fp16misc(what={self.what!r})"
+
+
+class A__UNIMP_fp16vec:
+    __slots__ = ('what',)
+
+    def __init__(self, what):
+        self.what = what
+
+    def __repr__(self):
+        return f"_UNIMP_fp16vec(what={self.what!r})"
+
+
+class A__UNIMP_sha2reg:
+    __slots__ = ('what',)
+
+    def __init__(self, what):
+        self.what = what
+
+    def __repr__(self):
+        return f"_UNIMP_sha2reg(what={self.what!r})"
+
+
+class A__UNIMP_sha3reg:
+    __slots__ = ('what',)
+
+    def __init__(self, what):
+        self.what = what
+
+    def __repr__(self):
+        return f"_UNIMP_sha3reg(what={self.what!r})"
+
+
+class A__UNIMP_simdext:
+    __slots__ = ('what',)
+
+    def __init__(self, what):
+        self.what = what
+
+    def __repr__(self):
+        return f"_UNIMP_simdext(what={self.what!r})"
+
+
 class A__ZIPUZPTRN:
     __slots__ = ('op', 'q', 'rd', 'rm', 'rn', 'size')
 
@@ -1221,9 +1281,9 @@ def decode(ctx, insn):
                     if insn & 0x00c00000 == 0x00000000 and T.trans_SUBS_ext(ctx, A_addsub_ext(sf=((insn >> 31) & 0x1), rm=((insn >> 16) & 0x1f), option=((insn >> 13) & 0x7), imm=((insn >> 10) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                         return True
             elif k == 0x04000000:
-                k = insn & 0x80208400
+                k = insn & 0x80200400
                 if k == 0x00000000:
-                    k = insn & 0x20000000
+                    k = insn & 0x20008000
                     if k == 0x00000000:
                         if insn & 0x00000800 == 0x00000800 and T.trans_ZIPUZPTRN(ctx, A__ZIPUZPTRN(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), op=((insn >> 12) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                             return True
@@ -1233,107 +1293,231 @@ def decode(ctx, insn):
                         if insn & 0x00c00000 == 0x00000000 and T.trans_EXT_v(ctx, A__EXT_v(q=((insn >> 30) & 0x1), rm=((insn >> 16) & 0x1f), imm=((insn >> 11) & 0xf), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                             return True
                 elif k == 0x00000400:
-                    k = insn & 0x20c00000
+                    k = insn & 0x00008000
                     if k == 0x00000000:
-                        k = insn & 0x00007800
+                        k = insn & 0x00400000
                         if k == 0x00000000:
-                            if T.trans_DUP_elem(ctx, A_v_copy(q=((insn >> 30) & 0x1), imm5=((insn >> 16) & 0x1f), imm4=((insn >> 11) & 0xf), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            k = insn & 0x20800000
+                            if k == 0x00000000:
+                                k = insn & 0x00007800
+                                if k == 0x00000000:
+                                    if T.trans_DUP_elem(ctx, A_v_copy(q=((insn >> 30) & 0x1), imm5=((insn >> 16) & 0x1f), imm4=((insn >> 11) & 0xf), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                        return True
+                                elif k == 0x00000800:
+                                    if T.trans_DUP_gen(ctx, A_v_copy(q=((insn >> 30) & 0x1), imm5=((insn >> 16) & 0x1f), imm4=((insn >> 11) & 0xf), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                        return True
+                                elif k == 0x00001800:
+                                    if insn & 0x40000000 == 0x40000000 and T.trans_INS_gen(ctx, A_v_copy(q=((insn >> 30) & 0x1), imm5=((insn >> 16) & 0x1f), imm4=((insn >> 11) & 0xf), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                        return True
+                                elif k == 0x00002800:
+                                    if T.trans_SMOV(ctx, A_v_copy(q=((insn >> 30) & 0x1), imm5=((insn >> 16) & 0x1f), imm4=((insn >> 11) & 0xf), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                        return True
+                                elif k == 0x00003800:
+                                    if T.trans_UMOV(ctx, A_v_copy(q=((insn >> 30) & 0x1), imm5=((insn >> 16) & 0x1f), imm4=((insn >> 11) & 0xf), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                        return True
+                            elif k == 0x20000000:
+                                if insn & 0x40000000 == 0x40000000 and T.trans_INS_elem(ctx, A_v_copy(q=((insn >> 30) & 0x1), imm5=((insn >> 16) & 0x1f), imm4=((insn >> 11) & 0xf), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                    return True
+                        elif k == 0x00400000:
+                            if insn & 0x00004000 == 0x00000000 and T.trans_UNIMP_fp16vec(ctx, A__UNIMP_fp16vec(what=3)):
                                 return True
-                        elif k == 0x00000800:
-                            if T.trans_DUP_gen(ctx, A_v_copy(q=((insn >> 30) & 0x1), imm5=((insn >> 16) & 0x1f), imm4=((insn >> 11) & 0xf), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                        elif k == 0x00001800:
-                            if insn & 0x40000000 == 0x40000000 and T.trans_INS_gen(ctx, A_v_copy(q=((insn >> 30) & 0x1), imm5=((insn >> 16) & 0x1f), imm4=((insn >> 11) & 0xf), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                        elif k == 0x00002800:
-                            if T.trans_SMOV(ctx, A_v_copy(q=((insn >> 30) & 0x1), imm5=((insn >> 16) & 0x1f), imm4=((insn >> 11) & 0xf), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                        elif k == 0x00003800:
-                            if T.trans_UMOV(ctx, A_v_copy(q=((insn >> 30) & 0x1), imm5=((insn >> 16) & 0x1f), imm4=((insn >> 11) & 0xf), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                    elif k == 0x20000000:
-                        if insn & 0x40000000 == 0x40000000 and T.trans_INS_elem(ctx, A_v_copy(q=((insn >> 30) & 0x1), imm5=((insn >> 16) & 0x1f), imm4=((insn >> 11) & 0xf), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                    elif k == 0x00008000:
+                        if T.trans_UNIMP_simdext(ctx, A__UNIMP_simdext(what=4)):
                             return True
                 elif k == 0x00200000:
-                    k = insn & 0x00006800
+                    k = insn & 0x00000800
                     if k == 0x00000000:
-                        if insn & 0x00001000 == 0x00000000 and T.trans_ADDL_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                        if insn & 0x00001000 == 0x00001000 and T.trans_ADDW_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
+                        k = insn & 0x0000f000
+                        if k == 0x00000000:
+                            if T.trans_ADDL_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00001000:
+                            if T.trans_ADDW_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00002000:
+                            if T.trans_SUBL_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00003000:
+                            if T.trans_SUBW_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00004000:
+                            if T.trans_ADDHN_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00005000:
+                            if T.trans_ABAL_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00006000:
+                            if T.trans_SUBHN_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00007000:
+                            if T.trans_ABDL_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00008000:
+                            if T.trans_MLAL_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00009000:
+                            if insn & 0x20000000 == 0x00000000 and T.trans_SQDMLAL_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x0000a000:
+                            if T.trans_MLSL_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x0000b000:
+                            if insn & 0x20000000 == 0x00000000 and T.trans_SQDMLSL_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x0000c000:
+                            if T.trans_MULL_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x0000d000:
+                            if insn & 0x20000000 == 0x00000000 and T.trans_SQDMULL_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
                     elif k == 0x00000800:
-                        if insn & 0x001f0000 == 0x00000000 and T.trans_REV_v(ctx, A__REV_v(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), o=((insn >> 12) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x00002000:
-                        if insn & 0x00001000 == 0x00000000 and T.trans_SUBL_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                        if insn & 0x00001000 == 0x00001000 and T.trans_SUBW_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x00002800:
-                        k = insn & 0x001f1000
+                        k = insn & 0x001e0000
                         if k == 0x00000000:
-                            if T.trans_ADDLP_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                        elif k == 0x00001000:
-                            if T.trans_SQADDACC_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                        elif k == 0x00010000:
-                            if insn & 0x20000000 == 0x00000000 and T.trans_XTN_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                            if insn & 0x20000000 == 0x20000000 and T.trans_SQXTUN_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                        elif k == 0x00011000:
-                            if insn & 0x20000000 == 0x20000000 and T.trans_SHLL_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                        elif k == 0x00101000:
-                            if T.trans_ADDLV_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                    elif k == 0x00004000:
-                        if insn & 0x00001000 == 0x00000000 and T.trans_ADDHN_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                        if insn & 0x00001000 == 0x00001000 and T.trans_ABAL_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x00004800:
-                        k = insn & 0x001f1000
-                        if k == 0x00000000:
-                            if insn & 0x20000000 == 0x00000000 and T.trans_CLS_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                            if insn & 0x20000000 == 0x20000000 and T.trans_CLZ_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                        elif k == 0x00001000:
-                            k = insn & 0x20000000
+                            k = insn & 0x0001e000
                             if k == 0x00000000:
-                                if T.trans_CNT_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                if T.trans_REV_v(ctx, A__REV_v(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), o=((insn >> 12) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                                     return True
-                            elif k == 0x20000000:
-                                if insn & 0x00c00000 == 0x00000000 and T.trans_NOT_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            elif k == 0x00002000:
+                                if insn & 0x00001000 == 0x00000000 and T.trans_ADDLP_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                                     return True
-                                if insn & 0x00c00000 == 0x00400000 and T.trans_RBIT_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                if insn & 0x00001000 == 0x00001000 and T.trans_SQADDACC_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                                     return True
-                        elif k == 0x00010000:
-                            if T.trans_QXTN_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            elif k == 0x00004000:
+                                k = insn & 0x20001000
+                                if k == 0x00000000:
+                                    if T.trans_CLS_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                        return True
+                                elif k == 0x00001000:
+                                    if T.trans_CNT_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                        return True
+                                elif k == 0x20000000:
+                                    if T.trans_CLZ_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                        return True
+                                elif k == 0x20001000:
+                                    if insn & 0x00c00000 == 0x00000000 and T.trans_NOT_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                        return True
+                                    if insn & 0x00c00000 == 0x00400000 and T.trans_RBIT_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                        return True
+                            elif k == 0x00006000:
+                                if insn & 0x00001000 == 0x00000000 and T.trans_ADALP_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                    return True
+                                if insn & 0x00001000 == 0x00001000 and T.trans_SQABSNEG_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                    return True
+                            elif k == 0x00008000:
+                                if insn & 0x00001000 == 0x00000000 and T.trans_CMGTGE0_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                    return True
+                                if insn & 0x00001000 == 0x00001000 and T.trans_CMEQLE0_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                    return True
+                            elif k == 0x0000a000:
+                                if insn & 0x20001000 == 0x00000000 and T.trans_CMLT0_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                    return True
+                                if insn & 0x00001000 == 0x00001000 and T.trans_ABSNEG_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                    return True
+                            elif k == 0x0000c000:
+                                if insn & 0x00801000 == 0x00800000 and T.trans_FCMGTGE0_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                    return True
+                                if insn & 0x00801000 == 0x00801000 and T.trans_FCMEQLE0_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                    return True
+                            elif k == 0x0000e000:
+                                if insn & 0x20801000 == 0x00800000 and T.trans_FCMLT0_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                    return True
+                                if insn & 0x00801000 == 0x00801000 and T.trans_FABSNEG_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                    return True
+                            elif k == 0x00012000:
+                                k = insn & 0x20001000
+                                if k == 0x00000000:
+                                    if T.trans_XTN_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                        return True
+                                elif k == 0x20000000:
+                                    if T.trans_SQXTUN_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                        return True
+                                elif k == 0x20001000:
+                                    if T.trans_SHLL_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                        return True
+                            elif k == 0x00014000:
+                                if insn & 0x00001000 == 0x00000000 and T.trans_QXTN_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                    return True
+                            elif k == 0x00016000:
+                                if insn & 0x00801000 == 0x00000000 and T.trans_FCVTN_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                    return True
+                                if insn & 0x20801000 == 0x00001000 and T.trans_FCVTL_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                    return True
+                            elif k == 0x00018000:
+                                k = insn & 0x00801000
+                                if k == 0x00000000:
+                                    if T.trans_FRINTNA_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                        return True
+                                elif k == 0x00001000:
+                                    if T.trans_FRINTMX_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                        return True
+                                elif k == 0x00800000:
+                                    if insn & 0x20000000 == 0x00000000 and T.trans_FRINTP_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                        return True
+                                elif k == 0x00801000:
+                                    if T.trans_FRINTZI_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                        return True
+                            elif k == 0x0001a000:
+                                k = insn & 0x00801000
+                                if k == 0x00000000:
+                                    if T.trans_FCVTN_i_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                        return True
+                                elif k == 0x00001000:
+                                    if T.trans_FCVTM_i_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                        return True
+                                elif k == 0x00800000:
+                                    if T.trans_FCVTP_i_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                        return True
+                                elif k == 0x00801000:
+                                    if T.trans_FCVTZ_i_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                        return True
+                            elif k == 0x0001c000:
+                                k = insn & 0x00801000
+                                if k == 0x00000000:
+                                    if T.trans_FCVTA_i_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                        return True
+                                elif k == 0x00001000:
+                                    if T.trans_CVTF_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                        return True
+                                elif k == 0x00801000:
+                                    if insn & 0x20000000 == 0x00000000 and T.trans_FRECPE_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                        return True
+                                    if insn & 0x20000000 == 0x20000000 and T.trans_FRSQRTE_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                        return True
+                            elif k == 0x0001e000:
+                                if insn & 0x20801000 == 0x20801000 and T.trans_FSQRT_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                    return True
+                        elif k == 0x00080000:
+                            if insn & 0x60000000 == 0x40000000 and T.trans_UNIMP_aes(ctx, A__UNIMP_aes(what=1)):
                                 return True
-                    elif k == 0x00006000:
-                        if insn & 0x00001000 == 0x00000000 and T.trans_SUBHN_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                        if insn & 0x00001000 == 0x00001000 and T.trans_ABDL_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x00006800:
-                        k = insn & 0x001f1000
-                        if k == 0x00000000:
-                            if T.trans_ADALP_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                        elif k == 0x00001000:
-                            if T.trans_SQABSNEG_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                        elif k == 0x00010000:
-                            if insn & 0x00800000 == 0x00000000 and T.trans_FCVTN_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                        elif k == 0x00011000:
-                            if insn & 0x20800000 == 0x00000000 and T.trans_FCVTL_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        elif k == 0x00100000:
+                            k = insn & 0x0001f000
+                            if k == 0x00003000:
+                                if T.trans_ADDLV_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                    return True
+                            elif k == 0x0000a000:
+                                if T.trans_MAXV_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                    return True
+                            elif k == 0x0000c000:
+                                if insn & 0x20800000 == 0x20000000 and T.trans_FMAXNMV_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                    return True
+                                if insn & 0x20800000 == 0x20800000 and T.trans_FMINNMV_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                    return True
+                            elif k == 0x0000f000:
+                                if insn & 0x20800000 == 0x20000000 and T.trans_FMAXV_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                    return True
+                                if insn & 0x20800000 == 0x20800000 and T.trans_FMINV_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                    return True
+                            elif k == 0x0001a000:
+                                if T.trans_MINV_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                    return True
+                            elif k == 0x0001b000:
+                                if insn & 0x20000000 == 0x00000000 and T.trans_ADDV_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                    return True
+                        elif k == 0x00180000:
+                            if insn & 0x00400000 == 0x00400000 and T.trans_UNIMP_fp16misc(ctx, A__UNIMP_fp16misc(what=3)):
                                 return True
                 elif k == 0x00200400:
-                    k = insn & 0x20007800
+                    k = insn & 0x2000f800
                     if k == 0x00000000:
                         if T.trans_SHADD_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                             return True
@@ -1392,6 +1576,61 @@ def decode(ctx, insn):
                             return True
                     elif k == 0x00007800:
                         if T.trans_SABA_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00008000:
+                        if T.trans_ADD_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00008800:
+                        if T.trans_CMTST_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00009000:
+                        if T.trans_MLA_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x00009800:
+                        if T.trans_MUL_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x0000a000:
+                        if T.trans_SMAXP_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x0000a800:
+                        if T.trans_SMINP_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x0000b000:
+                        if T.trans_SQDMULH_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x0000b800:
+                        if T.trans_ADDP_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x0000c000:
+                        if insn & 0x00800000 == 0x00000000 and T.trans_FMAXNM_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x00800000 == 0x00800000 and T.trans_FMINNM_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x0000c800:
+                        if insn & 0x00800000 == 0x00000000 and T.trans_FMLA_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x00800000 == 0x00800000 and T.trans_FMLS_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x0000d000:
+                        if insn & 0x00800000 == 0x00000000 and T.trans_FADD_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x00800000 == 0x00800000 and T.trans_FSUB_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x0000d800:
+                        if insn & 0x00800000 == 0x00000000 and T.trans_FMULX_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x0000e000:
+                        if insn & 0x00800000 == 0x00000000 and T.trans_FCMEQ_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x0000f000:
+                        if insn & 0x00800000 == 0x00000000 and T.trans_FMAX_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x00800000 == 0x00800000 and T.trans_FMIN_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                    elif k == 0x0000f800:
+                        if insn & 0x00800000 == 0x00000000 and T.trans_FRECPS_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                            return True
+                        if insn & 0x00800000 == 0x00800000 and T.trans_FRSQRTS_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                             return True
                     elif k == 0x20000000:
                         if T.trans_UHADD_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
@@ -1452,226 +1691,56 @@ def decode(ctx, insn):
                     elif k == 0x20007800:
                         if T.trans_UABA_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                             return True
-                elif k == 0x00208000:
-                    k = insn & 0x00007800
-                    if k == 0x00000000:
-                        if T.trans_MLAL_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x00000800:
-                        k = insn & 0x001f0000
-                        if k == 0x00000000:
-                            if T.trans_CMGTGE0_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                        elif k == 0x00010000:
-                            if insn & 0x00800000 == 0x00000000 and T.trans_FRINTNA_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                            if insn & 0x20800000 == 0x00800000 and T.trans_FRINTP_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                    elif k == 0x00001000:
-                        if insn & 0x20000000 == 0x00000000 and T.trans_SQDMLAL_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x00001800:
-                        k = insn & 0x001f0000
-                        if k == 0x00000000:
-                            if T.trans_CMEQLE0_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                        elif k == 0x00010000:
-                            if insn & 0x00800000 == 0x00000000 and T.trans_FRINTMX_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                            if insn & 0x00800000 == 0x00800000 and T.trans_FRINTZI_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                    elif k == 0x00002000:
-                        if T.trans_MLSL_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x00002800:
-                        k = insn & 0x001f0000
-                        if k == 0x00000000:
-                            if insn & 0x20000000 == 0x00000000 and T.trans_CMLT0_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                        elif k == 0x00010000:
-                            if insn & 0x00800000 == 0x00000000 and T.trans_FCVTN_i_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                            if insn & 0x00800000 == 0x00800000 and T.trans_FCVTP_i_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                        elif k == 0x00100000:
-                            if T.trans_MAXV_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                        elif k == 0x00110000:
-                            if T.trans_MINV_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                    elif k == 0x00003000:
-                        if insn & 0x20000000 == 0x00000000 and T.trans_SQDMLSL_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x00003800:
-                        k = insn & 0x001f0000
-                        if k == 0x00000000:
-                            if T.trans_ABSNEG_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                        elif k == 0x00010000:
-                            if insn & 0x00800000 == 0x00000000 and T.trans_FCVTM_i_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                            if insn & 0x00800000 == 0x00800000 and T.trans_FCVTZ_i_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                        elif k == 0x00110000:
-                            if insn & 0x20000000 == 0x00000000 and T.trans_ADDV_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                    elif k == 0x00004000:
-                        if T.trans_MULL_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x00004800:
-                        k = insn & 0x009f0000
-                        if k == 0x00010000:
-                            if T.trans_FCVTA_i_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                        elif k == 0x00100000:
-                            if insn & 0x20000000 == 0x20000000 and T.trans_FMAXNMV_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                        elif k == 0x00800000:
-                            if T.trans_FCMGTGE0_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                        elif k == 0x00900000:
-                            if insn & 0x20000000 == 0x20000000 and T.trans_FMINNMV_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                    elif k == 0x00005000:
-                        if insn & 0x20000000 == 0x00000000 and T.trans_SQDMULL_v(ctx, A_qrrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x00005800:
-                        k = insn & 0x009f0000
-                        if k == 0x00010000:
-                            if T.trans_CVTF_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                        elif k == 0x00800000:
-                            if T.trans_FCMEQLE0_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                        elif k == 0x00810000:
-                            if insn & 0x20000000 == 0x00000000 and T.trans_FRECPE_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                            if insn & 0x20000000 == 0x20000000 and T.trans_FRSQRTE_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                    elif k == 0x00006800:
-                        if insn & 0x209f0000 == 0x00800000 and T.trans_FCMLT0_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x00007800:
-                        k = insn & 0x009f0000
-                        if k == 0x00100000:
-                            if insn & 0x20000000 == 0x20000000 and T.trans_FMAXV_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                        elif k == 0x00800000:
-                            if T.trans_FABSNEG_v(ctx, A_qrr_eu(q=((insn >> 30) & 0x1), u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                        elif k == 0x00810000:
-                            if insn & 0x20000000 == 0x20000000 and T.trans_FSQRT_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                        elif k == 0x00900000:
-                            if insn & 0x20000000 == 0x20000000 and T.trans_FMINV_v(ctx, A_qrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                                return True
-                elif k == 0x00208400:
-                    k = insn & 0x20007800
-                    if k == 0x00000000:
-                        if T.trans_ADD_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x00000800:
-                        if T.trans_CMTST_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x00001000:
-                        if T.trans_MLA_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x00001800:
-                        if T.trans_MUL_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x00002000:
-                        if T.trans_SMAXP_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x00002800:
-                        if T.trans_SMINP_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x00003000:
-                        if T.trans_SQDMULH_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x00003800:
-                        if T.trans_ADDP_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x00004000:
-                        if insn & 0x00800000 == 0x00000000 and T.trans_FMAXNM_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                        if insn & 0x00800000 == 0x00800000 and T.trans_FMINNM_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x00004800:
-                        if insn & 0x00800000 == 0x00000000 and T.trans_FMLA_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                        if insn & 0x00800000 == 0x00800000 and T.trans_FMLS_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x00005000:
-                        if insn & 0x00800000 == 0x00000000 and T.trans_FADD_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                        if insn & 0x00800000 == 0x00800000 and T.trans_FSUB_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x00005800:
-                        if insn & 0x00800000 == 0x00000000 and T.trans_FMULX_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x00006000:
-                        if insn & 0x00800000 == 0x00000000 and T.trans_FCMEQ_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x00007000:
-                        if insn & 0x00800000 == 0x00000000 and T.trans_FMAX_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                        if insn & 0x00800000 == 0x00800000 and T.trans_FMIN_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x00007800:
-                        if insn & 0x00800000 == 0x00000000 and T.trans_FRECPS_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                        if insn & 0x00800000 == 0x00800000 and T.trans_FRSQRTS_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x20000000:
+                    elif k == 0x20008000:
                         if T.trans_SUB_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                             return True
-                    elif k == 0x20000800:
+                    elif k == 0x20008800:
                         if T.trans_CMEQ_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                             return True
-                    elif k == 0x20001000:
+                    elif k == 0x20009000:
                         if T.trans_MLS_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                             return True
-                    elif k == 0x20001800:
+                    elif k == 0x20009800:
                         if T.trans_PMUL_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                             return True
-                    elif k == 0x20002000:
+                    elif k == 0x2000a000:
                         if T.trans_UMAXP_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                             return True
-                    elif k == 0x20002800:
+                    elif k == 0x2000a800:
                         if T.trans_UMINP_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                             return True
-                    elif k == 0x20003000:
+                    elif k == 0x2000b000:
                         if T.trans_SQRDMULH_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                             return True
-                    elif k == 0x20004000:
+                    elif k == 0x2000c000:
                         if insn & 0x00800000 == 0x00000000 and T.trans_FMAXNMP_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                             return True
                         if insn & 0x00800000 == 0x00800000 and T.trans_FMINNMP_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                             return True
-                    elif k == 0x20005000:
+                    elif k == 0x2000d000:
                         if insn & 0x00800000 == 0x00000000 and T.trans_FADDP_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                             return True
                         if insn & 0x00800000 == 0x00800000 and T.trans_FABD_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                             return True
-                    elif k == 0x20005800:
+                    elif k == 0x2000d800:
                         if insn & 0x00800000 == 0x00000000 and T.trans_FMUL_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                             return True
-                    elif k == 0x20006000:
+                    elif k == 0x2000e000:
                         if insn & 0x00800000 == 0x00000000 and T.trans_FCMGE_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                             return True
                         if insn & 0x00800000 == 0x00800000 and T.trans_FCMGT_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                             return True
-                    elif k == 0x20006800:
+                    elif k == 0x2000e800:
                         if insn & 0x00800000 == 0x00000000 and T.trans_FACGE_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                             return True
                         if insn & 0x00800000 == 0x00800000 and T.trans_FACGT_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                             return True
-                    elif k == 0x20007000:
+                    elif k == 0x2000f000:
                         if insn & 0x00800000 == 0x00000000 and T.trans_FMAXP_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                             return True
                         if insn & 0x00800000 == 0x00800000 and T.trans_FMINP_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                             return True
-                    elif k == 0x20007800:
+                    elif k == 0x2000f800:
                         if insn & 0x00800000 == 0x00000000 and T.trans_FDIV_v(ctx, A_qrrr_e(q=((insn >> 30) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                             return True
             elif k == 0x05000000:
@@ -2029,6 +2098,8 @@ def decode(ctx, insn):
                 elif k == 0x40000000:
                     if insn & 0x80c0fc00 == 0x00000400 and T.trans_DUP_elem_s(ctx, A__DUP_elem_s(imm5=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                         return True
+                    if insn & 0x80008c00 == 0x00000000 and T.trans_UNIMP_sha3reg(ctx, A__UNIMP_sha3reg(what=2)):
+                        return True
             elif k == 0x04200000:
                 k = insn & 0x40000c00
                 if k == 0x00000000:
@@ -2169,85 +2240,92 @@ def decode(ctx, insn):
                         if insn & 0x00800000 == 0x00800000 and T.trans_FCMGT_s(ctx, A_rrr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rm=((insn >> 16) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                             return True
                 elif k == 0x40000800:
-                    k = insn & 0x801ff000
-                    if k == 0x00003000:
-                        if T.trans_SQADDACC_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x00007000:
-                        if T.trans_SQABSNEG_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x00008000:
-                        if T.trans_CMGTGE0_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x00009000:
-                        if T.trans_CMEQLE0_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x0000a000:
-                        if insn & 0x20000000 == 0x00000000 and T.trans_CMLT0_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x0000b000:
-                        if T.trans_ABSNEG_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x0000c000:
-                        if insn & 0x00800000 == 0x00800000 and T.trans_FCMGTGE0_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x0000d000:
-                        if insn & 0x00800000 == 0x00800000 and T.trans_FCMEQLE0_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x0000e000:
-                        if insn & 0x20800000 == 0x00800000 and T.trans_FCMLT0_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x00012000:
-                        if insn & 0x20000000 == 0x20000000 and T.trans_SQXTUN_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x00014000:
-                        if T.trans_QXTN_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x00016000:
-                        if insn & 0x20800000 == 0x20000000 and T.trans_FCVTXN_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x0001a000:
-                        if insn & 0x00800000 == 0x00000000 and T.trans_FCVTN_i_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                        if insn & 0x00800000 == 0x00800000 and T.trans_FCVTP_i_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x0001b000:
-                        if insn & 0x00800000 == 0x00000000 and T.trans_FCVTM_i_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                        if insn & 0x00800000 == 0x00800000 and T.trans_FCVTZ_i_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x0001c000:
-                        if insn & 0x00800000 == 0x00000000 and T.trans_FCVTA_i_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x0001d000:
-                        k = insn & 0x00800000
-                        if k == 0x00000000:
-                            if T.trans_CVTF_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                    k = insn & 0x801e0000
+                    if k == 0x00000000:
+                        k = insn & 0x0001f000
+                        if k == 0x00003000:
+                            if T.trans_SQADDACC_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                                 return True
-                        elif k == 0x00800000:
-                            if insn & 0x20000000 == 0x00000000 and T.trans_FRECPE_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        elif k == 0x00007000:
+                            if T.trans_SQABSNEG_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                                 return True
-                            if insn & 0x20000000 == 0x20000000 and T.trans_FRSQRTE_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        elif k == 0x00008000:
+                            if T.trans_CMGTGE0_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                                 return True
-                    elif k == 0x0001f000:
-                        if insn & 0x20800000 == 0x00800000 and T.trans_FRECPX_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        elif k == 0x00009000:
+                            if T.trans_CMEQLE0_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x0000a000:
+                            if insn & 0x20000000 == 0x00000000 and T.trans_CMLT0_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x0000b000:
+                            if T.trans_ABSNEG_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x0000c000:
+                            if insn & 0x00800000 == 0x00800000 and T.trans_FCMGTGE0_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x0000d000:
+                            if insn & 0x00800000 == 0x00800000 and T.trans_FCMEQLE0_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x0000e000:
+                            if insn & 0x20800000 == 0x00800000 and T.trans_FCMLT0_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00012000:
+                            if insn & 0x20000000 == 0x20000000 and T.trans_SQXTUN_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00014000:
+                            if T.trans_QXTN_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x00016000:
+                            if insn & 0x20800000 == 0x20000000 and T.trans_FCVTXN_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x0001a000:
+                            if insn & 0x00800000 == 0x00000000 and T.trans_FCVTN_i_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                            if insn & 0x00800000 == 0x00800000 and T.trans_FCVTP_i_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x0001b000:
+                            if insn & 0x00800000 == 0x00000000 and T.trans_FCVTM_i_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                            if insn & 0x00800000 == 0x00800000 and T.trans_FCVTZ_i_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x0001c000:
+                            if insn & 0x00800000 == 0x00000000 and T.trans_FCVTA_i_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x0001d000:
+                            k = insn & 0x00800000
+                            if k == 0x00000000:
+                                if T.trans_CVTF_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                    return True
+                            elif k == 0x00800000:
+                                if insn & 0x20000000 == 0x00000000 and T.trans_FRECPE_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                    return True
+                                if insn & 0x20000000 == 0x20000000 and T.trans_FRSQRTE_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                    return True
+                        elif k == 0x0001f000:
+                            if insn & 0x20800000 == 0x00800000 and T.trans_FRECPX_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                    elif k == 0x00080000:
+                        if insn & 0x20000000 == 0x00000000 and T.trans_UNIMP_sha2reg(ctx, A__UNIMP_sha2reg(what=2)):
                             return True
-                    elif k == 0x0010c000:
-                        if insn & 0x20800000 == 0x20000000 and T.trans_FMAXNMP_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                        if insn & 0x20800000 == 0x20800000 and T.trans_FMINNMP_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x0010d000:
-                        if insn & 0x20800000 == 0x20000000 and T.trans_FADDP_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x0010f000:
-                        if insn & 0x20800000 == 0x20000000 and T.trans_FMAXP_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                        if insn & 0x20800000 == 0x20800000 and T.trans_FMINP_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
-                    elif k == 0x0011b000:
-                        if insn & 0x20000000 == 0x00000000 and T.trans_ADDP_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                            return True
+                    elif k == 0x00100000:
+                        k = insn & 0x2001f000
+                        if k == 0x0001b000:
+                            if T.trans_ADDP_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x2000c000:
+                            if insn & 0x00800000 == 0x00000000 and T.trans_FMAXNMP_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                            if insn & 0x00800000 == 0x00800000 and T.trans_FMINNMP_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x2000d000:
+                            if insn & 0x00800000 == 0x00000000 and T.trans_FADDP_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                        elif k == 0x2000f000:
+                            if insn & 0x00800000 == 0x00000000 and T.trans_FMAXP_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
+                            if insn & 0x00800000 == 0x00800000 and T.trans_FMINP_s(ctx, A_rr_e(u=((insn >> 29) & 0x1), size=((insn >> 22) & 0x3), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                                return True
                 elif k == 0x40000c00:
                     k = insn & 0xa000f000
                     if k == 0x00000000:
@@ -2331,56 +2409,71 @@ def decode(ctx, insn):
                 if insn & 0xa0000000 == 0x00000000 and T.trans_FMADD_s(ctx, A__FMADD_s(ft=((insn >> 22) & 0x3), o1=((insn >> 21) & 0x1), rm=((insn >> 16) & 0x1f), o0=((insn >> 15) & 0x1), ra=((insn >> 10) & 0x1f), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                     return True
             elif k == 0x44000000:
-                k = insn & 0x8080f400
+                k = insn & 0x8000f400
                 if k == 0x00000400:
-                    if insn & 0x00000800 == 0x00000000 and T.trans_SSHR_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                    if insn & 0x00800800 == 0x00000000 and T.trans_SSHR_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x00001000:
+                    if insn & 0x20800000 == 0x00800000 and T.trans_FMLA_idx_s(ctx, A_s_idx(size=((insn >> 22) & 0x3), l=((insn >> 21) & 0x1), m=((insn >> 20) & 0x1), rm=((insn >> 16) & 0xf), h=((insn >> 11) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                         return True
                 elif k == 0x00001400:
-                    if insn & 0x00000800 == 0x00000000 and T.trans_SSRA_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                    if insn & 0x00800800 == 0x00000000 and T.trans_SSRA_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                         return True
                 elif k == 0x00002400:
-                    if insn & 0x00000800 == 0x00000000 and T.trans_SRSHR_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                    if insn & 0x00800800 == 0x00000000 and T.trans_SRSHR_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x00003000:
+                    if insn & 0x20000000 == 0x00000000 and T.trans_SQDMLAL_idx_s(ctx, A_s_idx(size=((insn >> 22) & 0x3), l=((insn >> 21) & 0x1), m=((insn >> 20) & 0x1), rm=((insn >> 16) & 0xf), h=((insn >> 11) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                         return True
                 elif k == 0x00003400:
-                    if insn & 0x00000800 == 0x00000000 and T.trans_SRSRA_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                    if insn & 0x00800800 == 0x00000000 and T.trans_SRSRA_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                         return True
                 elif k == 0x00004400:
-                    if insn & 0x20000800 == 0x20000000 and T.trans_SRI_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                    if insn & 0x20800800 == 0x20000000 and T.trans_SRI_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x00005000:
+                    if insn & 0x20800000 == 0x00800000 and T.trans_FMLS_idx_s(ctx, A_s_idx(size=((insn >> 22) & 0x3), l=((insn >> 21) & 0x1), m=((insn >> 20) & 0x1), rm=((insn >> 16) & 0xf), h=((insn >> 11) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                         return True
                 elif k == 0x00005400:
-                    if insn & 0x00000800 == 0x00000000 and T.trans_SHL_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                    if insn & 0x00800800 == 0x00000000 and T.trans_SHL_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                         return True
                 elif k == 0x00006400:
-                    if insn & 0x20000800 == 0x20000000 and T.trans_SQSHLU_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                    if insn & 0x20800800 == 0x20000000 and T.trans_SQSHLU_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x00007000:
+                    if insn & 0x20000000 == 0x00000000 and T.trans_SQDMLSL_idx_s(ctx, A_s_idx(size=((insn >> 22) & 0x3), l=((insn >> 21) & 0x1), m=((insn >> 20) & 0x1), rm=((insn >> 16) & 0xf), h=((insn >> 11) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                         return True
                 elif k == 0x00007400:
-                    if insn & 0x00000800 == 0x00000000 and T.trans_QSHL_i_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                    if insn & 0x00800800 == 0x00000000 and T.trans_QSHL_i_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                         return True
                 elif k == 0x00008400:
-                    if insn & 0x20000800 == 0x20000000 and T.trans_SQSHRUN_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                    if insn & 0x20800800 == 0x20000000 and T.trans_SQSHRUN_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                         return True
-                    if insn & 0x20000800 == 0x20000800 and T.trans_SQRSHRUN_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                    if insn & 0x20800800 == 0x20000800 and T.trans_SQRSHRUN_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x00009000:
+                    if insn & 0x20800000 == 0x00800000 and T.trans_FMUL_idx_s(ctx, A_s_idx(size=((insn >> 22) & 0x3), l=((insn >> 21) & 0x1), m=((insn >> 20) & 0x1), rm=((insn >> 16) & 0xf), h=((insn >> 11) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                    if insn & 0x20800000 == 0x20800000 and T.trans_FMULX_idx_s(ctx, A_s_idx(size=((insn >> 22) & 0x3), l=((insn >> 21) & 0x1), m=((insn >> 20) & 0x1), rm=((insn >> 16) & 0xf), h=((insn >> 11) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                         return True
                 elif k == 0x00009400:
-                    if insn & 0x00000800 == 0x00000000 and T.trans_QSHRN_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                    if insn & 0x00800800 == 0x00000000 and T.trans_QSHRN_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                         return True
-                    if insn & 0x00000800 == 0x00000800 and T.trans_QRSHRN_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                    if insn & 0x00800800 == 0x00000800 and T.trans_QRSHRN_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x0000b000:
+                    if insn & 0x20000000 == 0x00000000 and T.trans_SQDMULL_idx_s(ctx, A_s_idx(size=((insn >> 22) & 0x3), l=((insn >> 21) & 0x1), m=((insn >> 20) & 0x1), rm=((insn >> 16) & 0xf), h=((insn >> 11) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x0000c000:
+                    if insn & 0x20000000 == 0x00000000 and T.trans_SQDMULH_idx_s(ctx, A_s_idx(size=((insn >> 22) & 0x3), l=((insn >> 21) & 0x1), m=((insn >> 20) & 0x1), rm=((insn >> 16) & 0xf), h=((insn >> 11) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                        return True
+                elif k == 0x0000d000:
+                    if insn & 0x20000000 == 0x00000000 and T.trans_SQRDMULH_idx_s(ctx, A_s_idx(size=((insn >> 22) & 0x3), l=((insn >> 21) & 0x1), m=((insn >> 20) & 0x1), rm=((insn >> 16) & 0xf), h=((insn >> 11) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                         return True
                 elif k == 0x0000e400:
-                    if insn & 0x00000800 == 0x00000000 and T.trans_CVTF_fix_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                    if insn & 0x00800800 == 0x00000000 and T.trans_CVTF_fix_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                         return True
                 elif k == 0x0000f400:
-                    if insn & 0x00000800 == 0x00000800 and T.trans_FCVTZ_fix_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                        return True
-                elif k == 0x00801000:
-                    if insn & 0x20000000 == 0x00000000 and T.trans_FMLA_idx_s(ctx, A_s_idx(size=((insn >> 22) & 0x3), l=((insn >> 21) & 0x1), m=((insn >> 20) & 0x1), rm=((insn >> 16) & 0xf), h=((insn >> 11) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                        return True
-                elif k == 0x00805000:
-                    if insn & 0x20000000 == 0x00000000 and T.trans_FMLS_idx_s(ctx, A_s_idx(size=((insn >> 22) & 0x3), l=((insn >> 21) & 0x1), m=((insn >> 20) & 0x1), rm=((insn >> 16) & 0xf), h=((insn >> 11) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                        return True
-                elif k == 0x00809000:
-                    if insn & 0x20000000 == 0x00000000 and T.trans_FMUL_idx_s(ctx, A_s_idx(size=((insn >> 22) & 0x3), l=((insn >> 21) & 0x1), m=((insn >> 20) & 0x1), rm=((insn >> 16) & 0xf), h=((insn >> 11) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
-                        return True
-                    if insn & 0x20000000 == 0x20000000 and T.trans_FMULX_idx_s(ctx, A_s_idx(size=((insn >> 22) & 0x3), l=((insn >> 21) & 0x1), m=((insn >> 20) & 0x1), rm=((insn >> 16) & 0xf), h=((insn >> 11) & 0x1), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
+                    if insn & 0x00800800 == 0x00000800 and T.trans_FCVTZ_fix_s(ctx, A_s_shift(u=((insn >> 29) & 0x1), immh=((insn >> 19) & 0xf), immb=((insn >> 16) & 0x7), rn=((insn >> 5) & 0x1f), rd=(insn & 0x1f))):
                         return True
     return False

@@ -543,12 +543,6 @@ _SPLIT = 134217729.0  # 2**27 + 1: Veltkamp splitting of a double into two 26-bi
 _FMA_LO, _FMA_HI = 2.0 ** -480, 2.0 ** 480
 
 
-def _split(x: float) -> tuple[float, float]:
-    t = _SPLIT * x
-    hi = t - (t - x)
-    return hi, x - hi
-
-
 def muladd(c: int, a: int, b: int, fpcr: int, esz: int, fpsr: int = 0) -> int:
     """c + a * b with one rounding (FMADD and FMLA; the caller negates operands
     for the other forms, as the ARM pseudocode does). The double fast path
@@ -559,9 +553,13 @@ def muladd(c: int, a: int, b: int, fpcr: int, esz: int, fpsr: int = 0) -> int:
         z = _dunpack(_qpack(c & M64))[0]
         if _FMA_LO < abs(x) < _FMA_HI and _FMA_LO < abs(y) < _FMA_HI and abs(z) < _FMA_HI:
             p = x * y
-            xh, xl = _split(x)
-            yh, yl = _split(y)
-            e = ((xh * yh - p) + xh * yl + xl * yh) + xl * yl
+            t = _SPLIT * x
+            xh = t - (t - x)
+            xl = x - xh
+            t = _SPLIT * y
+            yh = t - (t - y)
+            yl = y - yh
+            e = ((xh * yh - p) + xh * yl + xl * yh) + xl * yl  # p + e == x * y exactly
             r = math.fsum((p, e, z))
             if abs(r) > DBL_MIN and (z == 0.0 or abs(z) > DBL_MIN):
                 if fpsr & IXC or math.fsum((p, e, z, -r)) == 0.0:
@@ -883,7 +881,7 @@ def from_int(v: int, fpcr: int, esz: int, signed: bool, bits: int, fbits: int = 
     if signed and v >> (bits - 1):
         v -= 1 << bits
     if rm < 0:
-        rm = rmode(fpcr)
+        rm = (fpcr >> 22) & 3
     if rm == RN and -0x20000000000000 < v < 0x20000000000000 and not fbits:
         if esz == 3:
             return _qunpack(_dpack(float(v)))[0]
@@ -1065,6 +1063,40 @@ def recpx(a: int, fpcr: int, esz: int) -> int:
 
 # --- vector wrappers ----------------------------------------------------------------------
 
+_V2D = struct.Struct("<2d")
+_V4F = struct.Struct("<4f")
+_V2F = struct.Struct("<2f")
+DBL_MAX = 1.7976931348623157e308
+
+
+def varith(op: int, a: int, b: int, fpcr: int, esz: int, nbytes: int, fpsr: int = 0) -> int:
+    """Vector FADD/FSUB/FMUL/FDIV (op 0..3). With FPSR.IXC already set, the
+    default FPCR and normal results in every lane, all lanes are computed as
+    Python floats in one go; otherwise lane by lane through the scalar kernels."""
+    if fpsr & IXC and not fpcr & _FAST_OFF:
+        st = _V2D if esz == 3 else (_V4F if nbytes == 16 else _V2F)
+        m = (1 << (8 * nbytes)) - 1
+        xs = st.unpack((a & m).to_bytes(nbytes, "little"))
+        ys = st.unpack((b & m).to_bytes(nbytes, "little"))
+        if op == 0:
+            rs = [x + y for x, y in zip(xs, ys, strict=True)]
+        elif op == 1:
+            rs = [x - y for x, y in zip(xs, ys, strict=True)]
+        elif op == 2:
+            rs = [x * y for x, y in zip(xs, ys, strict=True)]
+        elif 0.0 not in ys:
+            rs = [x / y for x, y in zip(xs, ys, strict=True)]
+        else:
+            rs = None
+        if rs is not None:
+            mags = list(map(abs, rs))
+            t = sum(mags)  # NaN if any lane is NaN
+            lo, hi = (DBL_MIN, DBL_MAX) if esz == 3 else (FLT_MIN, FLT_MAX)
+            if t == t and min(mags) > lo and max(mags) <= hi:
+                return int.from_bytes(st.pack(*rs), "little")
+    return vmap2(_VKERN[op], a, b, fpcr, esz, nbytes, fpsr)
+
+
 def vmap2(kern, a: int, b: int, fpcr: int, esz: int, nbytes: int, fpsr: int = 0) -> int:
     """Apply a two-operand scalar kernel lane by lane; returns bits | flags << 128."""
     w = 8 << esz
@@ -1086,3 +1118,6 @@ def vmap1(kern, a: int, fpcr: int, esz: int, nbytes: int, *extra) -> int:
         r |= (t & m) << sh
         fl |= t >> 64
     return r | fl << 128
+
+
+_VKERN = (add, sub, mul, div)

@@ -3,13 +3,17 @@
 A vector is an unsigned int; lane i of an `esz`-sized element (log2 of its
 byte size) occupies bits [i*w, (i+1)*w) with w = 8 << esz, little endian.
 `nbytes` is the operand width in bytes (8 or 16 for vectors, the element size
-for scalars). Lanes are split and joined with ``int.to_bytes`` and memoryview
-casts (done in C), so a generic helper costs a list comprehension over the
-lanes. Saturating helpers return ``value | QC << 128`` when a lane saturated
-(QC is FPSR bit 27; the translator ORs the bits above 128 into FPSR).
+for scalars). Inputs may carry garbage above `nbytes` (a 64-bit operation
+reads a whole register); results never do.
 
-Some hot operations (the ones glibc's string functions use) have branch-free
-SWAR forms on the whole 128-bit value, parameterised by per-size constants.
+Speed: a Python call per lane costs ~100-200 ns, so the common operations
+(compares, min/max, absolute difference, pairwise ops, negation...) are SWAR
+(SIMD within a register): a handful of big-int operations on the whole value
+with per-size constants. The rest split lanes with ``int.to_bytes`` and
+memoryview casts and join them with ``array`` (both in C), with the per-lane
+arithmetic in a list comprehension. Saturating helpers return
+``value | QC << 128`` when a lane saturated (QC is FPSR bit 27; the
+translator ORs the bits above 128 into FPSR).
 """
 from __future__ import annotations
 
@@ -19,23 +23,8 @@ QC = 1 << 27
 QCF = QC << 128  # the saturation flag, positioned for the translator
 _UF = "BHIQ"
 _SF = "bhiq"
-NMASK = {n: (1 << (8 * n)) - 1 for n in range(1, 65)}
-
-
-def lanes(x: int, esz: int, nbytes: int, signed: bool = False) -> memoryview:
-    """The lanes of the low `nbytes` bytes of `x`."""
-    return memoryview((x & NMASK[nbytes]).to_bytes(nbytes, "little")).cast((_SF if signed else _UF)[esz])
-
-
-def join(vals, esz: int) -> int:
-    """Lane values (already within the element width) back to an int."""
-    return int.from_bytes(array(_UF[esz], vals).tobytes(), "little")
-
-
-def join_m(vals, esz: int) -> int:
-    """Like join, masking each value to the element width first."""
-    m = (1 << (8 << esz)) - 1
-    return int.from_bytes(array(_UF[esz], [v & m for v in vals]).tobytes(), "little")
+NMASK = {n: (1 << (8 * n)) - 1 for n in range(0, 65)}
+M64 = NMASK[8]
 
 
 def rep(val: int, esz: int, nbytes: int) -> int:
@@ -47,72 +36,96 @@ def hi_bits(esz: int, nbytes: int) -> int:
     return rep(1 << ((8 << esz) - 1), esz, nbytes)
 
 
-def _bounds(esz: int, signed: bool) -> tuple[int, int]:
-    w = 8 << esz
-    return (-(1 << (w - 1)), (1 << (w - 1)) - 1) if signed else (0, (1 << w) - 1)
+# (esz, nbytes) -> (H: lane top bits, L: the other bits, M: all lanes, E: even lanes' masks)
+_K = {}
+for _e in range(4):
+    for _n in (1, 2, 4, 8, 16, 32):
+        if _n >= 1 << _e:
+            _w = 8 << _e
+            _H = hi_bits(_e, _n)
+            _E = rep((1 << _w) - 1, _e + 1, _n) if _n >= 2 << _e else 0
+            _K[_e, _n] = (_H, NMASK[_n] ^ _H, NMASK[_n], _E)
 
 
-def _sat(vals, esz: int, signed: bool) -> int:
-    lo, hi = _bounds(esz, signed)
+def lanes(x: int, esz: int, nbytes: int, signed: bool = False):
+    """The lanes of the low `nbytes` bytes of `x` (a bytes object or memoryview)."""
+    b = (x & NMASK[nbytes]).to_bytes(nbytes, "little")
+    if esz == 0 and not signed:
+        return b
+    return memoryview(b).cast((_SF if signed else _UF)[esz])
+
+
+def join(vals, esz: int) -> int:
+    """Lane values (already within the element width) back to an int."""
+    if esz == 0:
+        return int.from_bytes(bytes(vals), "little")
+    return int.from_bytes(array(_UF[esz], vals).tobytes(), "little")
+
+
+def join_m(vals, esz: int) -> int:
+    """Like join, masking each value to the element width first."""
     m = (1 << (8 << esz)) - 1
-    out = []
-    q = 0
-    for v in vals:
-        if v > hi:
-            v, q = hi, 1
-        elif v < lo:
-            v, q = lo, 1
-        out.append(v & m)
-    return join(out, esz) | (QCF if q else 0)
+    return join([v & m for v in vals], esz)
 
 
-# --- SWAR building blocks (H = lane sign bits, L = the other bits) ------------------------------
+def _sat(vals: list, esz: int, signed: bool) -> int:
+    """Clamp to the element range; QC (above bit 128) if any lane was clamped."""
+    w = 8 << esz
+    lo, hi = (-(1 << (w - 1)), (1 << (w - 1)) - 1) if signed else (0, (1 << w) - 1)
+    out = [lo if v < lo else hi if v > hi else v for v in vals]
+    if signed:
+        r = int.from_bytes(array(_SF[esz], out).tobytes(), "little")
+    else:
+        r = join(out, esz)
+    return r | QCF if out != vals else r
+
+
+# --- SWAR building blocks ------------------------------------------------------------------------
 
 def expand(hb: int, esz: int) -> int:
     """Lanes whose top bit is set in `hb` (and nothing else) -> all-ones lanes."""
     return (hb << 1) - (hb >> ((8 << esz) - 1))
 
 
+def _lt(a: int, b: int, H: int, L: int) -> int:
+    """Top bit set in each lane where a < b (unsigned): the borrow out of a - b."""
+    d = ((a | H) - (b & L)) ^ ((a ^ b ^ H) & H)  # the lane-wise difference
+    return ((~a & b) | ((a ^ b ^ H) & d)) & H
+
+
+def _nz(x: int, H: int, esz: int) -> int:
+    """Top bit set in each non-zero lane."""
+    L = H - (H >> ((8 << esz) - 1))
+    return (((x & L) + L) | x) & H
+
+
 def cmeq(a: int, b: int, H: int, esz: int) -> int:
-    """CMEQ: all-ones lanes where a == b (within the lanes H covers)."""
-    x = a ^ b
-    L = (H >> ((8 << esz) - 1)) * ((1 << ((8 << esz) - 1)) - 1)
-    t = (((x & L) + L) | x) & H
-    return expand(t ^ H, esz)
+    """CMEQ: all-ones lanes where a == b (the lanes H covers)."""
+    return expand(_nz(a ^ b, H, esz) ^ H, esz)
 
 
 def cmtst(a: int, b: int, H: int, esz: int) -> int:
-    """CMTST: all-ones lanes where a & b != 0."""
-    x = a & b
-    L = (H >> ((8 << esz) - 1)) * ((1 << ((8 << esz) - 1)) - 1)
-    return expand((((x & L) + L) | x) & H, esz)
-
-
-def _lt_hb(a: int, b: int, H: int, esz: int) -> int:
-    """Top bit set in each lane where a < b (unsigned)."""
-    L = (H >> ((8 << esz) - 1)) * ((1 << ((8 << esz) - 1)) - 1)
-    d = ((a | H) - (b & L)) ^ ((a ^ b ^ H) & H)
-    return ((((H | L) ^ a) & b) | ((a ^ b ^ H) & d)) & H
+    return expand(_nz(a & b, H, esz), esz)
 
 
 def cmhi(a: int, b: int, H: int, esz: int) -> int:
-    return expand(_lt_hb(b, a, H, esz), esz)
+    return expand(_lt(b, a, H, H - (H >> ((8 << esz) - 1))), esz)
 
 
 def cmhs(a: int, b: int, H: int, esz: int) -> int:
-    return expand(_lt_hb(a, b, H, esz) ^ H, esz)
+    return expand(_lt(a, b, H, H - (H >> ((8 << esz) - 1))) ^ H, esz)
 
 
 def cmgt(a: int, b: int, H: int, esz: int) -> int:
-    return expand(_lt_hb(b ^ H, a ^ H, H, esz), esz)
+    return expand(_lt(b ^ H, a ^ H, H, H - (H >> ((8 << esz) - 1))), esz)
 
 
 def cmge(a: int, b: int, H: int, esz: int) -> int:
-    return expand(_lt_hb(a ^ H, b ^ H, H, esz) ^ H, esz)
+    return expand(_lt(a ^ H, b ^ H, H, H - (H >> ((8 << esz) - 1))) ^ H, esz)
 
 
 def vadd(a: int, b: int, H: int, M: int) -> int:
-    """Lane-wise a + b; M = all lanes' mask (64 or 128 bits)."""
+    """Lane-wise a + b; M = all lanes' mask."""
     L = M ^ H
     return ((a & L) + (b & L)) ^ ((a ^ b) & H)
 
@@ -125,78 +138,133 @@ def vsub(a: int, b: int, H: int, M: int) -> int:
 def sshr(a: int, sh: int, esz: int, nbytes: int) -> int:
     """Arithmetic shift right of every lane by 0 < sh < width."""
     w = 8 << esz
-    M = NMASK[nbytes]
-    H = rep(1 << (w - 1), esz, nbytes)
+    H = _K[esz, nbytes][0]
     keep = rep((1 << (w - sh)) - 1, esz, nbytes)
     fill = ((1 << sh) - 1) << (w - sh)
-    return ((a >> sh) & keep) | ((a & H) >> (w - 1)) * fill & M
+    return ((a >> sh) & keep) | ((a & H) >> (w - 1)) * fill
 
 
-# --- generic lane maps --------------------------------------------------------------------------
-
-def map2(fn, a: int, b: int, esz: int, nbytes: int, signed: bool) -> int:
-    return join_m([fn(x, y) for x, y in zip(lanes(a, esz, nbytes, signed), lanes(b, esz, nbytes, signed))],
-                  esz)
-
-
-def map3(fn, d: int, a: int, b: int, esz: int, nbytes: int, signed: bool) -> int:
-    return join_m([fn(z, x, y) for z, x, y in zip(lanes(d, esz, nbytes, signed), lanes(a, esz, nbytes, signed),
-                                                   lanes(b, esz, nbytes, signed))], esz)
-
-
-def sat2(fn, a: int, b: int, esz: int, nbytes: int, signed_in: bool, signed_out: bool) -> int:
-    return _sat([fn(x, y) for x, y in zip(lanes(a, esz, nbytes, signed_in), lanes(b, esz, nbytes, signed_in))],
-                esz, signed_out)
-
-
-# three same ---------------------------------------------------------------------------------------
-
-def hadd(a, b, esz, nbytes, signed):
-    return map2(lambda x, y: (x + y) >> 1, a, b, esz, nbytes, signed)
-
-
-def rhadd(a, b, esz, nbytes, signed):
-    return map2(lambda x, y: (x + y + 1) >> 1, a, b, esz, nbytes, signed)
-
-
-def hsub(a, b, esz, nbytes, signed):
-    return map2(lambda x, y: (x - y) >> 1, a, b, esz, nbytes, signed)
-
-
-def qadd(a, b, esz, nbytes, signed):
-    return sat2(lambda x, y: x + y, a, b, esz, nbytes, signed, signed)
-
-
-def qsub(a, b, esz, nbytes, signed):
-    return sat2(lambda x, y: x - y, a, b, esz, nbytes, signed, signed)
+def _minmax(a: int, b: int, esz: int, nbytes: int, signed: bool, is_max: bool) -> int:
+    H, L, M, _ = _K[esz, nbytes]
+    if signed:
+        a ^= H
+        b ^= H
+    m = expand(_lt(a, b, H, L), esz)  # lanes where a < b
+    r = (a ^ ((a ^ b) & m)) if is_max else (b ^ ((a ^ b) & m))
+    return (r ^ H if signed else r) & M
 
 
 def vmax(a, b, esz, nbytes, signed):
-    return join_m(map(max, lanes(a, esz, nbytes, signed), lanes(b, esz, nbytes, signed)), esz)
+    return _minmax(a, b, esz, nbytes, signed, True)
 
 
 def vmin(a, b, esz, nbytes, signed):
-    return join_m(map(min, lanes(a, esz, nbytes, signed), lanes(b, esz, nbytes, signed)), esz)
+    return _minmax(a, b, esz, nbytes, signed, False)
 
 
 def abd(a, b, esz, nbytes, signed):
-    return map2(lambda x, y: abs(x - y), a, b, esz, nbytes, signed)
+    H, _, M, _ = _K[esz, nbytes]
+    return vsub(_minmax(a, b, esz, nbytes, signed, True), _minmax(a, b, esz, nbytes, signed, False), H, M)
 
 
 def aba(d, a, b, esz, nbytes, signed):
-    return map3(lambda z, x, y: z + abs(x - y), d, a, b, esz, nbytes, signed)
+    H, _, M, _ = _K[esz, nbytes]
+    return vadd(d & M, abd(a, b, esz, nbytes, signed), H, M)
+
+
+# --- pairwise: even and odd lanes side by side in double-width lanes, then narrowed ---------------
+
+def _narrow(x: int, esz: int, nbytes: int) -> int:
+    """`nbytes` of (esz+1) lanes -> nbytes/2 bytes of their low halves."""
+    b = (x & NMASK[nbytes]).to_bytes(nbytes, "little")
+    if esz == 0:
+        return int.from_bytes(b[0::2], "little")
+    return int.from_bytes(memoryview(b).cast(_UF[esz])[0::2].tobytes(), "little")
+
+
+def _pairwise(a: int, b: int, esz: int, nbytes: int, op: int, signed: bool) -> int:
+    """op over the adjacent lane pairs of the concatenation a:b (ADDP, UMAXP...).
+    op: 0 add, 1 max, 2 min. All pairs are worked on at once in a 2*nbytes value."""
+    w = 8 << esz
+    if esz == 3:
+        pairs = ((a & M64, (a >> 64) & M64), (b & M64, (b >> 64) & M64))
+        if op == 0:
+            return ((pairs[0][0] + pairs[0][1]) & M64) | ((pairs[1][0] + pairs[1][1]) & M64) << 64
+        f = max if op == 1 else min
+        sb = (1 << 63) if signed else 0
+        lo, hi = (f(p ^ sb, q ^ sb) ^ sb for p, q in pairs)
+        return lo | hi << 64
+    n2 = 2 * nbytes
+    M = NMASK[nbytes]
+    x = (a & M) | (b & M) << (8 * nbytes)
+    H, _, _, E = _K[esz, n2]
+    if signed and op:
+        x ^= H
+    e, o = x & E, (x >> w) & E
+    if op == 0:
+        r = e + o
+    else:
+        H2, L2, _, _ = _K[esz + 1, n2]
+        m = expand(_lt(e, o, H2, L2), esz + 1)
+        r = (e ^ ((e ^ o) & m)) if op == 1 else (o ^ ((e ^ o) & m))
+    r = _narrow(r, esz, n2)
+    if signed and op:
+        r ^= _K[esz, nbytes][0]
+    return r
+
+
+def addp(a, b, esz, nbytes):
+    return _pairwise(a, b, esz, nbytes, 0, False)
+
+
+def maxp(a, b, esz, nbytes, signed):
+    return _pairwise(a, b, esz, nbytes, 1, signed)
+
+
+def minp(a, b, esz, nbytes, signed):
+    return _pairwise(a, b, esz, nbytes, 2, signed)
+
+
+# --- generic lane-wise three same ------------------------------------------------------------------
+
+def hadd(a, b, esz, nbytes, signed):
+    return join_m([(x + y) >> 1 for x, y in zip(lanes(a, esz, nbytes, signed), lanes(b, esz, nbytes, signed),
+                                               strict=True)], esz)
+
+
+def rhadd(a, b, esz, nbytes, signed):
+    return join_m([(x + y + 1) >> 1 for x, y in zip(lanes(a, esz, nbytes, signed),
+                                                   lanes(b, esz, nbytes, signed), strict=True)], esz)
+
+
+def hsub(a, b, esz, nbytes, signed):
+    return join_m([(x - y) >> 1 for x, y in zip(lanes(a, esz, nbytes, signed), lanes(b, esz, nbytes, signed),
+                                               strict=True)], esz)
+
+
+def qadd(a, b, esz, nbytes, signed):
+    return _sat([x + y for x, y in zip(lanes(a, esz, nbytes, signed), lanes(b, esz, nbytes, signed),
+                                       strict=True)], esz, signed)
+
+
+def qsub(a, b, esz, nbytes, signed):
+    return _sat([x - y for x, y in zip(lanes(a, esz, nbytes, signed), lanes(b, esz, nbytes, signed),
+                                       strict=True)], esz, signed)
 
 
 def mul(a, b, esz, nbytes):
-    return map2(lambda x, y: x * y, a, b, esz, nbytes, False)
+    m = (1 << (8 << esz)) - 1
+    return join([x * y & m for x, y in zip(lanes(a, esz, nbytes), lanes(b, esz, nbytes), strict=True)], esz)
 
 
 def mla(d, a, b, esz, nbytes):
-    return map3(lambda z, x, y: z + x * y, d, a, b, esz, nbytes, False)
+    return join_m([z + x * y for z, x, y in zip(lanes(d, esz, nbytes), lanes(a, esz, nbytes),
+                                               lanes(b, esz, nbytes), strict=True)], esz)
 
 
 def mls(d, a, b, esz, nbytes):
-    return map3(lambda z, x, y: z - x * y, d, a, b, esz, nbytes, False)
+    return join_m([z - x * y for z, x, y in zip(lanes(d, esz, nbytes), lanes(a, esz, nbytes),
+                                               lanes(b, esz, nbytes), strict=True)], esz)
 
 
 def _clmul8(x: int, y: int) -> int:
@@ -204,28 +272,26 @@ def _clmul8(x: int, y: int) -> int:
     for i in range(8):
         if y >> i & 1:
             r ^= x << i
-    return r
+    return r & 0xFF
 
 
 def pmul(a, b, esz, nbytes):
-    return map2(_clmul8, a, b, 0, nbytes, False)
-
-
-def _shift(x: int, sh: int, rnd: bool) -> int:
-    """x << sh for sh >= 0, else x >> -sh with optional rounding (exact ints)."""
-    if sh >= 0:
-        return x << sh
-    if rnd:
-        return (x + (1 << (-sh - 1))) >> -sh
-    return x >> -sh
+    return join([_clmul8(x, y) for x, y in zip(lanes(a, 0, nbytes), lanes(b, 0, nbytes), strict=True)], 0)
 
 
 def shl_reg(a, b, esz, nbytes, signed, rnd, sat):
     """SSHL/USHL/SRSHL/URSHL/SQSHL/UQSHL/SQRSHL/UQRSHL by register: the shift is
-    the signed low byte of each lane of b."""
+    the signed low byte of each lane of b (exact integer arithmetic, then wrap
+    or saturate)."""
     w = 8 << esz
-    shs = [((v & 0xFF) ^ 0x80) - 0x80 for v in lanes(b, esz, nbytes)]
-    vals = [_shift(x, max(sh, -w - 1), rnd) for x, sh in zip(lanes(a, esz, nbytes, signed), shs)]
+    vals = []
+    for x, v in zip(lanes(a, esz, nbytes, signed), lanes(b, esz, nbytes), strict=True):
+        sh = ((v & 0xFF) ^ 0x80) - 0x80
+        if sh >= 0:
+            vals.append(x << sh)
+        else:
+            sh = min(-sh, w + 1)  # further right shifts give the same result
+            vals.append((x + (1 << (sh - 1)) if rnd else x) >> sh)
     if sat:
         return _sat(vals, esz, signed)
     return join_m(vals, esz)
@@ -234,72 +300,51 @@ def shl_reg(a, b, esz, nbytes, signed, rnd, sat):
 def qdmulh(a, b, esz, nbytes, rnd):
     w = 8 << esz
     rc = 1 << (w - 1) if rnd else 0
-    return sat2(lambda x, y: (2 * x * y + rc) >> w, a, b, esz, nbytes, True, True)
+    la, lb = lanes(a, esz, nbytes, True), lanes(b, esz, nbytes, True)
+    return _sat([(2 * x * y + rc) >> w for x, y in zip(la, lb, strict=True)], esz, True)
 
 
-def _pairs(a: int, b: int, esz: int, nbytes: int, signed: bool) -> tuple[list, list]:
-    c = list(lanes(a, esz, nbytes, signed)) + list(lanes(b, esz, nbytes, signed))
-    return c[0::2], c[1::2]
+# --- three different (long / wide / narrow-high) -------------------------------------------------
 
-
-def addp(a, b, esz, nbytes):
-    e, o = _pairs(a, b, esz, nbytes, False)
-    return join_m(map(int.__add__, e, o), esz)
-
-
-def maxp(a, b, esz, nbytes, signed):
-    if esz == 0 and not signed:  # UMAXP .16B: the glibc string functions' "any byte set?"
-        c = (a & NMASK[nbytes]).to_bytes(nbytes, "little") + (b & NMASK[nbytes]).to_bytes(nbytes, "little")
-        return int.from_bytes(bytes(map(max, c[0::2], c[1::2])), "little")
-    e, o = _pairs(a, b, esz, nbytes, signed)
-    return join_m(map(max, e, o), esz)
-
-
-def minp(a, b, esz, nbytes, signed):
-    e, o = _pairs(a, b, esz, nbytes, signed)
-    return join_m(map(min, e, o), esz)
-
-
-# three different (long / wide / narrow-high) ----------------------------------------------------
-
-def half(x: int, esz: int, part: int) -> int:
-    """The low (part 0) or high (part 1) 64 bits of x."""
-    return (x >> 64) & NMASK[8] if part else x & NMASK[8]
-
-
-def widen(x: int, esz: int, signed: bool) -> int:
-    """8 bytes of esz lanes -> 16 bytes of (esz+1) lanes, sign or zero extended."""
-    return join_m(lanes(x, esz, 8, signed), esz + 1)
-
-
-def long2(fn, a, b, esz, signed):
-    """Long op on the (already selected) 64-bit halves a, b: results are 2*esize wide."""
-    return join_m([fn(x, y) for x, y in zip(lanes(a, esz, 8, signed), lanes(b, esz, 8, signed))], esz + 1)
+def _long(op: int, a: int, b: int, esz: int, signed: bool) -> int:
+    la, lb = lanes(a, esz, 8, signed), lanes(b, esz, 8, signed)
+    if op == 0:
+        v = [x + y for x, y in zip(la, lb, strict=True)]
+    elif op == 1:
+        v = [x - y for x, y in zip(la, lb, strict=True)]
+    elif op == 2:
+        v = [abs(x - y) for x, y in zip(la, lb, strict=True)]
+    else:
+        v = [x * y for x, y in zip(la, lb, strict=True)]
+    return join_m(v, esz + 1)
 
 
 def addl(a, b, esz, signed):
-    return long2(int.__add__, a, b, esz, signed)
+    """Long ops on 64-bit halves a, b: results are 2*esize wide."""
+    return _long(0, a, b, esz, signed)
 
 
 def subl(a, b, esz, signed):
-    return long2(int.__sub__, a, b, esz, signed)
+    return _long(1, a, b, esz, signed)
 
 
 def abdl(a, b, esz, signed):
-    return long2(lambda x, y: abs(x - y), a, b, esz, signed)
+    return _long(2, a, b, esz, signed)
 
 
 def mull(a, b, esz, signed):
-    return long2(int.__mul__, a, b, esz, signed)
+    return _long(3, a, b, esz, signed)
 
 
 def addw(a, b, esz, signed):
     """Wide: a has 2*esize lanes (16 bytes), b is the 64-bit half with esize lanes."""
-    return join_m(map(int.__add__, lanes(a, esz + 1, 16, signed), lanes(b, esz, 8, signed)), esz + 1)
+    la, lb = lanes(a, esz + 1, 16, signed), lanes(b, esz, 8, signed)
+    return join_m([x + y for x, y in zip(la, lb, strict=True)], esz + 1)
 
 
 def subw(a, b, esz, signed):
-    return join_m(map(int.__sub__, lanes(a, esz + 1, 16, signed), lanes(b, esz, 8, signed)), esz + 1)
+    la, lb = lanes(a, esz + 1, 16, signed), lanes(b, esz, 8, signed)
+    return join_m([x - y for x, y in zip(la, lb, strict=True)], esz + 1)
 
 
 def addhn(a, b, esz, sub_, rnd):
@@ -308,30 +353,37 @@ def addhn(a, b, esz, sub_, rnd):
     rc = 1 << (w - 1) if rnd else 0
     la, lb = lanes(a, esz + 1, 16), lanes(b, esz + 1, 16)
     if sub_:
-        return join_m([(x - y + rc) >> w for x, y in zip(la, lb)], esz)
-    return join_m([(x + y + rc) >> w for x, y in zip(la, lb)], esz)
+        return join_m([(x - y + rc) >> w for x, y in zip(la, lb, strict=True)], esz)
+    return join_m([(x + y + rc) >> w for x, y in zip(la, lb, strict=True)], esz)
 
 
 def qdmull(a, b, esz):
     """SQDMULL on 64-bit halves: 2*a*b saturated to 2*esize."""
-    return _sat([2 * x * y for x, y in zip(lanes(a, esz, 8, True), lanes(b, esz, 8, True))], esz + 1, True)
+    return _sat([2 * x * y for x, y in zip(lanes(a, esz, 8, True), lanes(b, esz, 8, True), strict=True)],
+                esz + 1, True)
 
 
 def qdmlal(d, a, b, esz, sub_):
     """SQDMLAL/SQDMLSL: d +/- sat(2*a*b), saturating both steps."""
     p = qdmull(a, b, esz)
     q = p >> 128
-    p &= NMASK[16]
-    r = sat2(int.__sub__ if sub_ else int.__add__, d, p, esz + 1, 16, True, True)
+    ld, lp = lanes(d, esz + 1, 16, True), lanes(p, esz + 1, 16, True)
+    if sub_:
+        r = _sat([x - y for x, y in zip(ld, lp, strict=True)], esz + 1, True)
+    else:
+        r = _sat([x + y for x, y in zip(ld, lp, strict=True)], esz + 1, True)
     return r | (q << 128)
 
 
-# two-register misc ------------------------------------------------------------------------------
+# --- two-register misc ---------------------------------------------------------------------------------
 
 def rev(x, esz, nbytes, cont):
     """REV16/32/64: reverse esz lanes inside containers of `cont` bytes."""
+    b = (x & NMASK[nbytes]).to_bytes(nbytes, "little")
+    if esz == 0:
+        return int.from_bytes(b"".join(b[i:i + cont][::-1] for i in range(0, nbytes, cont)), "little")
     n = cont >> esz
-    v = list(lanes(x, esz, nbytes))
+    v = list(memoryview(b).cast(_UF[esz]))
     out = []
     for i in range(0, len(v), n):
         out.extend(reversed(v[i:i + n]))
@@ -340,30 +392,28 @@ def rev(x, esz, nbytes, cont):
 
 def addlp(x, esz, nbytes, signed):
     v = lanes(x, esz, nbytes, signed)
-    return join_m(map(int.__add__, v[0::2], v[1::2]), esz + 1)
+    return join_m([p + q for p, q in zip(v[0::2], v[1::2], strict=True)], esz + 1)
 
 
 def adalp(d, x, esz, nbytes, signed):
     v = lanes(x, esz, nbytes, signed)
-    return join_m(map(lambda z, p, q: z + p + q, lanes(d, esz + 1, nbytes), v[0::2], v[1::2]), esz + 1)
+    return join_m([z + p + q for z, p, q in zip(lanes(d, esz + 1, nbytes), v[0::2], v[1::2], strict=True)],
+                  esz + 1)
 
 
 def sqaddacc(d, x, esz, nbytes, u):
     """SUQADD (u=0: signed d + unsigned x, signed result) / USQADD (u=1)."""
     if u:
-        vals = map(int.__add__, lanes(d, esz, nbytes), lanes(x, esz, nbytes, True))
+        vals = [p + q for p, q in zip(lanes(d, esz, nbytes), lanes(x, esz, nbytes, True), strict=True)]
     else:
-        vals = map(int.__add__, lanes(d, esz, nbytes, True), lanes(x, esz, nbytes))
-    return _sat(list(vals), esz, not u)
+        vals = [p + q for p, q in zip(lanes(d, esz, nbytes, True), lanes(x, esz, nbytes), strict=True)]
+    return _sat(vals, esz, not u)
 
 
 def cls(x, esz, nbytes):
     w = 8 << esz
-    out = []
-    for v in lanes(x, esz, nbytes):
-        t = (v ^ (v >> 1)) & ((1 << (w - 1)) - 1)
-        out.append(w - 1 - t.bit_length())
-    return join(out, esz)
+    lm = (1 << (w - 1)) - 1
+    return join([w - 1 - ((v ^ (v >> 1)) & lm).bit_length() for v in lanes(x, esz, nbytes)], esz)
 
 
 def clz(x, esz, nbytes):
@@ -389,31 +439,34 @@ def qabsneg(x, esz, nbytes, neg):
 
 
 def absneg(x, esz, nbytes, neg):
-    v = lanes(x, esz, nbytes, True)
-    return join_m([-a for a in v] if neg else [abs(a) for a in v], esz)
+    H, _, M, _ = _K[esz, nbytes]
+    x &= M
+    if neg:
+        return vsub(0, x, H, M)
+    m = expand(x & H, esz)  # negative lanes
+    return vsub(x ^ m, m, H, M)
 
 
-def cmp0(x, esz, nbytes, op):
-    """CMGT/CMGE/CMEQ/CMLE/CMLT against zero (op: gt ge eq le lt)."""
-    m = (1 << (8 << esz)) - 1
-    v = lanes(x, esz, nbytes, True)
-    if op == "gt":
-        r = [m if a > 0 else 0 for a in v]
-    elif op == "ge":
-        r = [m if a >= 0 else 0 for a in v]
-    elif op == "eq":
-        r = [m if a == 0 else 0 for a in v]
-    elif op == "le":
-        r = [m if a <= 0 else 0 for a in v]
-    else:
-        r = [m if a < 0 else 0 for a in v]
-    return join(r, esz)
+def cmgt0(x: int, H: int, esz: int) -> int:
+    """CMGT #0 and friends: compares against zero (H: the lanes' top bits)."""
+    return (expand(x & H, esz) | expand(_nz(x, H, esz) ^ H, esz)) ^ expand(H, esz)
+
+
+def cmge0(x: int, H: int, esz: int) -> int:
+    return expand(x & H, esz) ^ expand(H, esz)
+
+
+def cmle0(x: int, H: int, esz: int) -> int:
+    return expand(x & H, esz) | expand(_nz(x, H, esz) ^ H, esz)
+
+
+def cmlt0(x: int, H: int, esz: int) -> int:
+    return expand(x & H, esz)
 
 
 def xtn(x, esz):
     """16 bytes of (esz+1) lanes -> 8 bytes of their low halves."""
-    return int.from_bytes(memoryview((x & NMASK[16]).to_bytes(16, "little")).cast(_UF[esz])[0::2].tobytes(),
-                          "little")
+    return _narrow(x, esz, 16)
 
 
 def qxtn(x, esz, signed_in, signed_out):
@@ -421,7 +474,7 @@ def qxtn(x, esz, signed_in, signed_out):
     return _sat(list(lanes(x, esz + 1, 16, signed_in)), esz, signed_out)
 
 
-# across lanes -------------------------------------------------------------------------------------
+# --- across lanes ---------------------------------------------------------------------------------------
 
 def addv(x, esz, nbytes):
     return sum(lanes(x, esz, nbytes)) & ((1 << (8 << esz)) - 1)
@@ -439,7 +492,7 @@ def minv(x, esz, nbytes, signed):
     return min(lanes(x, esz, nbytes, signed)) & ((1 << (8 << esz)) - 1)
 
 
-# shifts by immediate -------------------------------------------------------------------------------
+# --- shifts by immediate ------------------------------------------------------------------------------
 
 def shr_imm(x, sh, esz, nbytes, signed, rnd):
     """SSHR/USHR/SRSHR/URSHR by 1 <= sh <= width."""
@@ -453,8 +506,8 @@ def shr_imm(x, sh, esz, nbytes, signed, rnd):
 def sra_imm(d, x, sh, esz, nbytes, signed, rnd):
     """SSRA/USRA/SRSRA/URSRA: accumulate the shifted value."""
     rc = 1 << (sh - 1) if rnd else 0
-    return join_m([z + ((a + rc) >> sh) for z, a in zip(lanes(d, esz, nbytes), lanes(x, esz, nbytes, signed))],
-                  esz)
+    return join_m([z + ((a + rc) >> sh) for z, a in zip(lanes(d, esz, nbytes), lanes(x, esz, nbytes, signed),
+                                                        strict=True)], esz)
 
 
 def sri(d, x, sh, esz, nbytes):
@@ -479,8 +532,8 @@ def qshl_imm(x, sh, esz, nbytes, signed_in, signed_out):
 def shrn(x, sh, esz, rnd):
     """SHRN/RSHRN: 16 bytes of (esz+1) lanes shifted right, narrowed to 8 bytes."""
     w = 16 << esz
-    if not rnd:
-        return xtn((x >> sh) & rep((1 << (w - sh)) - 1, esz + 1, 16), esz)
+    if not rnd:  # glibc's string functions use SHRN #4 to make a nibble mask
+        return _narrow((x >> sh) & rep((1 << (w - sh)) - 1, esz + 1, 16), esz, 16)
     rc = 1 << (sh - 1)
     return join_m([(a + rc) >> sh for a in lanes(x, esz + 1, 16)], esz)
 
@@ -495,25 +548,23 @@ def shll(x, sh, esz, signed):
     return join_m([a << sh for a in lanes(x, esz, 8, signed)], esz + 1)
 
 
-# permutes, table lookup, structures -----------------------------------------------------------
+# --- permutes, table lookup, structures --------------------------------------------------------------
 
 def zip_uzp_trn(a, b, esz, nbytes, op):
     la = list(lanes(a, esz, nbytes))
     lb = list(lanes(b, esz, nbytes))
-    n = len(la)
-    h = n // 2
+    h = len(la) // 2
     if op == 1:  # UZP1
         out = (la + lb)[0::2]
     elif op == 5:  # UZP2
         out = (la + lb)[1::2]
-    elif op == 2:  # TRN1
-        out = [la[i] if i % 2 == 0 else lb[i - 1] for i in range(n)]
-    elif op == 6:  # TRN2
-        out = [la[i + 1] if i % 2 == 0 else lb[i] for i in range(n)]
+    elif op in (2, 6):  # TRN1, TRN2
+        k = op >> 2
+        out = [v for p in zip(la[k::2], lb[k::2], strict=True) for v in p]
     elif op == 3:  # ZIP1
-        out = [v for p in zip(la[:h], lb[:h]) for v in p]
+        out = [v for p in zip(la[:h], lb[:h], strict=True) for v in p]
     else:  # ZIP2
-        out = [v for p in zip(la[h:], lb[h:]) for v in p]
+        out = [v for p in zip(la[h:], lb[h:], strict=True) for v in p]
     return join(out, esz)
 
 
@@ -540,5 +591,4 @@ def deinterleave(data: int, selem: int, esz: int, nbytes: int) -> int:
 def interleave(regs: int, selem: int, esz: int, nbytes: int) -> int:
     """ST2/ST3/ST4: the inverse of deinterleave."""
     ls = [lanes(regs >> (128 * k), esz, nbytes) for k in range(selem)]
-    out = [x for group in zip(*ls) for x in group]
-    return join(out, esz)
+    return join([x for group in zip(*ls, strict=True) for x in group], esz)

@@ -1,22 +1,27 @@
-"""A64 Advanced SIMD: vector and scalar integer/FP operations, permutes, and
-the structure loads/stores (LD1-LD4, ST1-ST4, LD1R-LD4R).
+"""A64 Advanced SIMD, integer side: vector and scalar integer operations,
+moves and immediates, permutes, table lookups, and the structure
+loads/stores (LD1-LD4, ST1-ST4, LD1R-LD4R). The floating-point side of
+Advanced SIMD is in trans_a64_simd_fp.py, scalar FP in trans_a64_fp.py.
 
 Vector registers are 128-bit ints. Bitwise operations, moves, immediates,
 DUP/INS/UMOV, EXT, add/sub and the common shifts are inline IR (SWAR on the
-whole register); lane-wise work goes to :mod:`helper_simd` (integer) and
-:mod:`helper_fp` (floating point) helpers parameterised by element size
-(``esz``: log2 of the element's byte size) and operand width in bytes. A
-64-bit (Q=0) result zeroes the upper half of the destination. Helpers that
-may set FPSR bits (FP exceptions, QC saturation) return them above bit 128.
-Unimplemented: the crypto extensions, FP16 vector arithmetic, dot products,
-complex-number and BF16 instructions (they raise SIGILL).
+whole register); lane-wise work goes to :mod:`helper_simd` helpers
+parameterised by element size (``esz``: log2 of the element's byte size) and
+operand width in bytes. A 64-bit (Q=0) result zeroes the upper half of the
+destination. Helpers that may set FPSR bits (QC saturation) return them
+above bit 128. Unimplemented: the crypto extensions, FP16 vector arithmetic,
+dot products, complex-number and BF16 instructions (they raise SIGILL).
 """
 from __future__ import annotations
 
 from pyqemu.target.arm import cpu as C
-from pyqemu.target.arm import helper_fp as F
 from pyqemu.target.arm import helper_simd as S
-from pyqemu.target.arm.trans_a64_fp import EMASK, H_FMA, SIGN, W, fpcr, fpsr, fpsr_or, vfp_expand_imm
+from pyqemu.target.arm.trans_a64_fp import (
+    EMASK,
+    W,
+    fpsr_or,
+    vfp_expand_imm,
+)
 from pyqemu.target.arm.translate import DisasContext
 from pyqemu.tcg.ir import Helper
 
@@ -24,7 +29,7 @@ M64 = C.M64
 M128 = (1 << 128) - 1
 
 
-def _h(fn, name: str) -> Helper:
+def simd_helper(fn, name: str) -> Helper:
     return Helper(fn, "h_simd_" + name, pure=True)
 
 
@@ -41,18 +46,18 @@ def _bad_size(a) -> bool:
     return a.size == 3 and not a.q
 
 
-def _set_flags_result(s: DisasContext, rd: int, t, mask: int = M128) -> None:
+def set_flags_result(s: DisasContext, rd: int, t, mask: int = M128) -> None:
     s.set_v(rd, s.b.and_(t, mask, W))
     fpsr_or(s, t, 128)
 
 
-def _half(s: DisasContext, rn: int, part: int):
+def half(s: DisasContext, rn: int, part: int):
     """The low (part 0) or high (part 1) 64 bits of Vn."""
     v = s.v(rn)
     return s.b.shr(v, 64, 128) if part else s.b.and_(v, M64, 128)
 
 
-def _write_narrow(s: DisasContext, rd: int, q: int, val) -> None:
+def write_narrow(s: DisasContext, rd: int, q: int, val) -> None:
     """A 64-bit narrowed result: the low half of Vd (Q=0, upper zeroed) or its
     high half (the "2" variants, Q=1, low half kept)."""
     b = s.b
@@ -62,7 +67,7 @@ def _write_narrow(s: DisasContext, rd: int, q: int, val) -> None:
         s.set_v(rd, val)
 
 
-def _elem(s: DisasContext, rn: int, idx: int, esz: int):
+def elem(s: DisasContext, rn: int, idx: int, esz: int):
     """Element idx of Vn (zero-extended)."""
     w = 8 << esz
     v = s.v(rn)
@@ -100,30 +105,30 @@ def trans_NOT_v(s: DisasContext, a) -> bool:
 
 # ==== integer three same ====================================================================
 
-H_CMEQ = _h(S.cmeq, "cmeq")
-H_CMTST = _h(S.cmtst, "cmtst")
-H_CMHI = _h(S.cmhi, "cmhi")
-H_CMHS = _h(S.cmhs, "cmhs")
-H_CMGT = _h(S.cmgt, "cmgt")
-H_CMGE = _h(S.cmge, "cmge")
-H_HADD = _h(S.hadd, "hadd")
-H_RHADD = _h(S.rhadd, "rhadd")
-H_HSUB = _h(S.hsub, "hsub")
-H_QADD = _h(S.qadd, "qadd")
-H_QSUB = _h(S.qsub, "qsub")
-H_MAX = _h(S.vmax, "max")
-H_MIN = _h(S.vmin, "min")
-H_ABD = _h(S.abd, "abd")
-H_ABA = _h(S.aba, "aba")
-H_MUL = _h(S.mul, "mul")
-H_MLA = _h(S.mla, "mla")
-H_MLS = _h(S.mls, "mls")
-H_PMUL = _h(S.pmul, "pmul")
-H_SHLREG = _h(S.shl_reg, "shl_reg")
-H_QDMULH = _h(S.qdmulh, "qdmulh")
-H_ADDP = _h(S.addp, "addp")
-H_MAXP = _h(S.maxp, "maxp")
-H_MINP = _h(S.minp, "minp")
+H_CMEQ = simd_helper(S.cmeq, "cmeq")
+H_CMTST = simd_helper(S.cmtst, "cmtst")
+H_CMHI = simd_helper(S.cmhi, "cmhi")
+H_CMHS = simd_helper(S.cmhs, "cmhs")
+H_CMGT = simd_helper(S.cmgt, "cmgt")
+H_CMGE = simd_helper(S.cmge, "cmge")
+H_HADD = simd_helper(S.hadd, "hadd")
+H_RHADD = simd_helper(S.rhadd, "rhadd")
+H_HSUB = simd_helper(S.hsub, "hsub")
+H_QADD = simd_helper(S.qadd, "qadd")
+H_QSUB = simd_helper(S.qsub, "qsub")
+H_MAX = simd_helper(S.vmax, "max")
+H_MIN = simd_helper(S.vmin, "min")
+H_ABD = simd_helper(S.abd, "abd")
+H_ABA = simd_helper(S.aba, "aba")
+H_MUL = simd_helper(S.mul, "mul")
+H_MLA = simd_helper(S.mla, "mla")
+H_MLS = simd_helper(S.mls, "mls")
+H_PMUL = simd_helper(S.pmul, "pmul")
+H_SHLREG = simd_helper(S.shl_reg, "shl_reg")
+H_QDMULH = simd_helper(S.qdmulh, "qdmulh")
+H_ADDP = simd_helper(S.addp, "addp")
+H_MAXP = simd_helper(S.maxp, "maxp")
+H_MINP = simd_helper(S.minp, "minp")
 
 
 def _v3(h: Helper, *extra, acc: bool = False, flags: bool = False, sizes: tuple = (0, 1, 2)):
@@ -135,7 +140,7 @@ def _v3(h: Helper, *extra, acc: bool = False, flags: bool = False, sizes: tuple 
         args = ([s.v(a.rd)] if acc else []) + [s.v(a.rn), s.v(a.rm), a.size, nb(a.q), *extra]
         t = s.b.call(h, *args, width=W if flags else 128)
         if flags:
-            _set_flags_result(s, a.rd, t)
+            set_flags_result(s, a.rd, t)
         else:
             s.set_v(a.rd, t)
         return True
@@ -262,7 +267,7 @@ def _s3(h: Helper, *extra, flags: bool = False, sizes: tuple = _ALL):
             return False
         t = s.b.call(h, s.v(a.rn), s.v(a.rm), a.size, 1 << a.size, *extra, width=W if flags else 128)
         if flags:
-            _set_flags_result(s, a.rd, t)
+            set_flags_result(s, a.rd, t)
         else:
             s.set_v(a.rd, t)
         return True
@@ -285,122 +290,19 @@ trans_SQDMULH_s = _s3(H_QDMULH, False, flags=True, sizes=(1, 2))
 trans_SQRDMULH_s = _s3(H_QDMULH, True, flags=True, sizes=(1, 2))
 
 
-# ==== floating point three same (vector and scalar) ========================================
-
-def _vfh(kern, name: str) -> Helper:
-    return _h(lambda x, y, c, e, n, fs: F.vmap2(kern, x, y, c, e, n, fs), "vf_" + name)
-
-
-def _cmpk(op: str):
-    return lambda x, y, c, e, fs=0: F.cmp_mask(x, y, c, e, op)
-
-
-def _vfma(d: int, x: int, y: int, c: int, esz: int, nbytes: int, fs: int) -> int:
-    w = 8 << esz
-    m = (1 << w) - 1
-    r = fl = 0
-    for sh in range(0, nbytes * 8, w):
-        t = F.muladd((d >> sh) & m, (x >> sh) & m, (y >> sh) & m, c, esz, fs)
-        r |= (t & m) << sh
-        fl |= t >> 64
-    return r | fl << 128
-
-
-def _vpair(kern):
-    """Pairwise FP op over the concatenation of the two operands' lanes."""
-    def h(x: int, y: int, c: int, esz: int, nbytes: int, fs: int) -> int:
-        w = 8 << esz
-        m = (1 << w) - 1
-        n = nbytes * 8 // w
-        lanes = [(x >> (i * w)) & m for i in range(n)] + [(y >> (i * w)) & m for i in range(n)]
-        r = fl = 0
-        for i in range(n):
-            t = kern(lanes[2 * i], lanes[2 * i + 1], c, esz, fs)
-            r |= (t & m) << (i * w)
-            fl |= t >> 64
-        return r | fl << 128
-    return h
-
-
-_FK = {"add": F.add, "sub": F.sub, "mul": F.mul, "div": F.div, "max": F.fmax, "min": F.fmin,
-       "maxnm": F.fmaxnm, "minnm": F.fminnm, "mulx": F.mulx, "abd": F.abd, "recps": F.recps,
-       "rsqrts": F.rsqrts, "cmeq": _cmpk("eq"), "cmge": _cmpk("ge"), "cmgt": _cmpk("gt"),
-       "acge": _cmpk("age"), "acgt": _cmpk("agt")}
-HV = {k: _vfh(v, k) for k, v in _FK.items()}
-HP = {k: _h(_vpair(_FK[k]), "vp_" + k) for k in ("add", "max", "min", "maxnm", "minnm")}
-H_VFMA = _h(_vfma, "vfma")
-HS = {k: Helper(v, "h_fps_" + k, pure=True) for k, v in _FK.items()}
-
-
-def _negate_lanes(s: DisasContext, v, esz: int, nbytes: int):
-    return s.b.xor(v, S.rep(SIGN[esz], esz, nbytes), 128)
-
-
-def _vf3(name: str, pair: bool = False):
-    def trans(s: DisasContext, a) -> bool:
-        esz = 2 + (a.size & 1)
-        if esz == 3 and not a.q:
-            return False
-        h = HP[name] if pair else HV[name]
-        t = s.b.call(h, s.v(a.rn), s.v(a.rm), fpcr(s), esz, nb(a.q), fpsr(s), width=W)
-        _set_flags_result(s, a.rd, t)
-        return True
-    return trans
-
-
-for _n in ("add", "sub", "mul", "div", "max", "min", "maxnm", "minnm", "mulx", "abd", "recps", "rsqrts",
-           "cmeq", "cmge", "cmgt", "acge", "acgt"):
-    globals()[f"trans_F{_n.upper()}_v"] = _vf3(_n)
-for _n in ("add", "max", "min", "maxnm", "minnm"):
-    globals()[f"trans_F{_n.upper()}P_v"] = _vf3(_n, pair=True)
-
-
-def _fmla_v(neg: bool):
-    def trans(s: DisasContext, a) -> bool:
-        esz = 2 + (a.size & 1)
-        if esz == 3 and not a.q:
-            return False
-        n = s.v(a.rn)
-        if neg:
-            n = _negate_lanes(s, n, esz, 16)
-        t = s.b.call(H_VFMA, s.v(a.rd), n, s.v(a.rm), fpcr(s), esz, nb(a.q), fpsr(s), width=W)
-        _set_flags_result(s, a.rd, t)
-        return True
-    return trans
-
-
-trans_FMLA_v = _fmla_v(False)
-trans_FMLS_v = _fmla_v(True)
-
-
-def _sf3(name: str):
-    """Scalar (SIMD) FP three-same: one element of S or D size."""
-    def trans(s: DisasContext, a) -> bool:
-        esz = 2 + (a.size & 1)
-        t = s.b.call(HS[name], s.v(a.rn), s.v(a.rm), fpcr(s), esz, fpsr(s), width=W)
-        s.set_v(a.rd, s.b.and_(t, EMASK[esz], W))
-        fpsr_or(s, t, 64)
-        return True
-    return trans
-
-
-for _n in ("mulx", "cmeq", "recps", "rsqrts", "cmge", "acge", "abd", "cmgt", "acgt"):
-    globals()[f"trans_F{_n.upper()}_s"] = _sf3(_n)
-
-
 # ==== three different ========================================================================
 
-H_ADDL = _h(S.addl, "addl")
-H_SUBL = _h(S.subl, "subl")
-H_ABDL = _h(S.abdl, "abdl")
-H_MULL = _h(S.mull, "mull")
-H_ADDW = _h(S.addw, "addw")
-H_SUBW = _h(S.subw, "subw")
-H_ADDHN = _h(S.addhn, "addhn")
-H_QDMULL = _h(S.qdmull, "qdmull")
-H_QDMLAL = _h(S.qdmlal, "qdmlal")
-H_VADD = _h(S.vadd, "vadd")
-H_VSUB = _h(S.vsub, "vsub")
+H_ADDL = simd_helper(S.addl, "addl")
+H_SUBL = simd_helper(S.subl, "subl")
+H_ABDL = simd_helper(S.abdl, "abdl")
+H_MULL = simd_helper(S.mull, "mull")
+H_ADDW = simd_helper(S.addw, "addw")
+H_SUBW = simd_helper(S.subw, "subw")
+H_ADDHN = simd_helper(S.addhn, "addhn")
+H_QDMULL = simd_helper(S.qdmull, "qdmull")
+H_QDMLAL = simd_helper(S.qdmlal, "qdmlal")
+H_VADD = simd_helper(S.vadd, "vadd")
+H_VSUB = simd_helper(S.vsub, "vsub")
 
 
 def _long(h: Helper, acc: int = 0, wide: bool = False):
@@ -409,8 +311,8 @@ def _long(h: Helper, acc: int = 0, wide: bool = False):
         if a.size == 3:
             return False
         b = s.b
-        n = s.v(a.rn) if wide else _half(s, a.rn, a.q)
-        r = b.call(h, n, _half(s, a.rm, a.q), a.size, not a.u, width=128)
+        n = s.v(a.rn) if wide else half(s, a.rn, a.q)
+        r = b.call(h, n, half(s, a.rm, a.q), a.size, not a.u, width=128)
         if acc:
             H = S.hi_bits(a.size + 1, 16)
             r = b.call(H_VADD if acc > 0 else H_VSUB, s.v(a.rd), r, H, M128, width=128)
@@ -435,7 +337,7 @@ def _hn(sub: bool):
         if a.size == 3:
             return False
         r = s.b.call(H_ADDHN, s.v(a.rn), s.v(a.rm), a.size, sub, bool(a.u), width=128)
-        _write_narrow(s, a.rd, a.q, r)
+        write_narrow(s, a.rd, a.q, r)
         return True
     return trans
 
@@ -454,13 +356,13 @@ def _qdml(op: int, scalar: bool = False):
             n = b.and_(s.v(a.rn), EMASK[a.size], 128)
             m = b.and_(s.v(a.rm), EMASK[a.size], 128)
         else:
-            n, m = _half(s, a.rn, a.q), _half(s, a.rm, a.q)
+            n, m = half(s, a.rn, a.q), half(s, a.rm, a.q)
         if op:
             d = b.and_(s.v(a.rd), EMASK[a.size + 1], 128) if scalar else s.v(a.rd)
             t = b.call(H_QDMLAL, d, n, m, a.size, op < 0, width=W)
         else:
             t = b.call(H_QDMULL, n, m, a.size, width=W)
-        _set_flags_result(s, a.rd, t, EMASK[a.size + 1] if scalar else M128)
+        set_flags_result(s, a.rd, t, EMASK[a.size + 1] if scalar else M128)
         return True
     return trans
 
@@ -475,21 +377,20 @@ trans_SQDMLSL_s = _qdml(-1, True)
 
 # ==== two-register miscellaneous ================================================================
 
-H_REV = _h(S.rev, "rev")
-H_ADDLP = _h(S.addlp, "addlp")
-H_ADALP = _h(S.adalp, "adalp")
-H_SQADDACC = _h(S.sqaddacc, "sqaddacc")
-H_CLS = _h(S.cls, "cls")
-H_CLZ = _h(S.clz, "clz")
-H_CNT = _h(S.cnt, "cnt")
-H_RBIT = _h(S.rbit, "rbit")
-H_QABSNEG = _h(S.qabsneg, "qabsneg")
-H_ABSNEG = _h(S.absneg, "absneg")
-H_CMP0 = {op: _h(lambda x, esz, n, _op=op: S.cmp0(x, esz, n, _op), "cmp0_" + op)
-          for op in ("gt", "ge", "eq", "le", "lt")}
-H_XTN = _h(S.xtn, "xtn")
-H_QXTN = _h(S.qxtn, "qxtn")
-H_SHLL = _h(S.shll, "shll")
+H_REV = simd_helper(S.rev, "rev")
+H_ADDLP = simd_helper(S.addlp, "addlp")
+H_ADALP = simd_helper(S.adalp, "adalp")
+H_SQADDACC = simd_helper(S.sqaddacc, "sqaddacc")
+H_CLS = simd_helper(S.cls, "cls")
+H_CLZ = simd_helper(S.clz, "clz")
+H_CNT = simd_helper(S.cnt, "cnt")
+H_RBIT = simd_helper(S.rbit, "rbit")
+H_QABSNEG = simd_helper(S.qabsneg, "qabsneg")
+H_ABSNEG = simd_helper(S.absneg, "absneg")
+H_CMP0 = {op: simd_helper(getattr(S, f"cm{op}0"), f"cm{op}0") for op in ("gt", "ge", "le", "lt")}
+H_XTN = simd_helper(S.xtn, "xtn")
+H_QXTN = simd_helper(S.qxtn, "qxtn")
+H_SHLL = simd_helper(S.shll, "shll")
 
 
 def trans_REV_v(s: DisasContext, a) -> bool:
@@ -509,7 +410,7 @@ def _misc(h: Helper, *extra, sizes=(0, 1, 2, 3), acc: bool = False, flags: bool 
             args.append(bool(a.u))
         t = s.b.call(h, *args, width=W if flags else 128)
         if flags:
-            _set_flags_result(s, a.rd, t)
+            set_flags_result(s, a.rd, t)
         else:
             s.set_v(a.rd, t)
         return True
@@ -560,7 +461,11 @@ def _cmp0(op0: str, op1: str | None, scalar: bool = False):
             if _bad_size(a):
                 return False
             n = nb(a.q)
-        s.set_v(a.rd, s.b.call(H_CMP0[op], s.v(a.rn), a.size, n, width=128))
+        hb = S.hi_bits(a.size, n)
+        if op == "eq":
+            s.set_v(a.rd, s.b.call(H_CMEQ, s.v(a.rn), 0, hb, a.size, width=128))
+        else:
+            s.set_v(a.rd, s.b.call(H_CMP0[op], s.v(a.rn), hb, a.size, width=128))
         return True
     return trans
 
@@ -582,20 +487,20 @@ def trans_ABSNEG_s(s: DisasContext, a) -> bool:
 
 def trans_SQABSNEG_s(s: DisasContext, a) -> bool:
     t = s.b.call(H_QABSNEG, s.v(a.rn), a.size, 1 << a.size, bool(a.u), width=W)
-    _set_flags_result(s, a.rd, t)
+    set_flags_result(s, a.rd, t)
     return True
 
 
 def trans_SQADDACC_s(s: DisasContext, a) -> bool:
     t = s.b.call(H_SQADDACC, s.v(a.rd), s.v(a.rn), a.size, 1 << a.size, bool(a.u), width=W)
-    _set_flags_result(s, a.rd, t)
+    set_flags_result(s, a.rd, t)
     return True
 
 
 def trans_XTN_v(s: DisasContext, a) -> bool:
     if a.size == 3:
         return False
-    _write_narrow(s, a.rd, a.q, s.b.call(H_XTN, s.v(a.rn), a.size, width=128))
+    write_narrow(s, a.rd, a.q, s.b.call(H_XTN, s.v(a.rn), a.size, width=128))
     return True
 
 
@@ -603,7 +508,7 @@ def _qxtn_v(s: DisasContext, a, signed_in: bool, signed_out: bool) -> bool:
     if a.size == 3:
         return False
     t = s.b.call(H_QXTN, s.v(a.rn), a.size, signed_in, signed_out, width=W)
-    _write_narrow(s, a.rd, a.q, s.b.and_(t, M64, W))
+    write_narrow(s, a.rd, a.q, s.b.and_(t, M64, W))
     fpsr_or(s, t, 128)
     return True
 
@@ -622,7 +527,7 @@ def _qxtn_s(s: DisasContext, a, signed_in: bool, signed_out: bool) -> bool:
     b = s.b
     n = b.and_(s.v(a.rn), EMASK[a.size + 1], 128)
     t = b.call(H_QXTN, n, a.size, signed_in, signed_out, width=W)
-    _set_flags_result(s, a.rd, t, EMASK[a.size])
+    set_flags_result(s, a.rd, t, EMASK[a.size])
     return True
 
 
@@ -637,203 +542,16 @@ def trans_QXTN_s(s: DisasContext, a) -> bool:
 def trans_SHLL_v(s: DisasContext, a) -> bool:
     if a.size == 3:
         return False
-    s.set_v(a.rd, s.b.call(H_SHLL, _half(s, a.rn, a.q), 8 << a.size, a.size, False, width=128))
-    return True
-
-
-# --- floating point misc (vector) ---
-
-def _fcvtn(x: int, c: int, esz_from: int, rm: int) -> int:
-    """FCVTN/FCVTXN: narrow the lanes of a 128-bit value to 64 bits."""
-    w = 8 << esz_from
-    m = (1 << w) - 1
-    r = fl = 0
-    for i in range(128 // w):
-        t = F.convert((x >> (i * w)) & m, c, esz_from, esz_from - 1, rm)
-        r |= (t & (m >> (w // 2))) << (i * w // 2)
-        fl |= t >> 64
-    return r | fl << 128
-
-
-def _fcvtl(x: int, c: int, esz_from: int) -> int:
-    w = 8 << esz_from
-    m = (1 << w) - 1
-    r = fl = 0
-    for i in range(64 // w):
-        t = F.convert((x >> (i * w)) & m, c, esz_from, esz_from + 1)
-        r |= (t & ((1 << (2 * w)) - 1)) << (i * 2 * w)
-        fl |= t >> 64
-    return r | fl << 128
-
-
-H_FCVTN = _h(_fcvtn, "fcvtn")
-H_FCVTL = _h(_fcvtl, "fcvtl")
-H_VRINT = _h(lambda x, c, e, n, rm, ex: F.vmap1(F.round_int, x, c, e, n, rm, ex), "vrint")
-H_VTOINT = _h(lambda x, c, e, n, rm, sg, fb: F.vmap1(F.to_int, x, c, e, n, rm, sg, 8 << e, fb), "vtoint")
-H_VFROMINT = _h(lambda x, c, e, n, sg, fb: F.vmap1(
-    lambda v, c2, e2: F.from_int(v, c2, e2, sg, 8 << e2, fb), x, c, e, n), "vfromint")
-H_VSQRT = _h(lambda x, c, e, n: F.vmap1(F.sqrt, x, c, e, n), "vsqrt")
-H_VRECPE = _h(lambda x, c, e, n: F.vmap1(F.recpe, x, c, e, n), "vrecpe")
-H_VRSQRTE = _h(lambda x, c, e, n: F.vmap1(F.rsqrte, x, c, e, n), "vrsqrte")
-H_VCMP0 = {op: _h(lambda x, c, e, n, _op=op: F.vmap1(
-    lambda v, c2, e2: (F.cmp_mask(0, v, c2, e2, _op[1:]) if _op[0] == "r" else F.cmp_mask(v, 0, c2, e2, _op)),
-    x, c, e, n), "vcmp0_" + op) for op in ("gt", "ge", "eq", "rge", "rgt")}
-
-
-def _fesz(s: DisasContext, a) -> int | None:
-    esz = 2 + (a.size & 1)
-    if esz == 3 and not a.q:
-        return None
-    return esz
-
-
-def trans_FCVTN_v(s: DisasContext, a) -> bool:
-    if a.u and not a.size & 1:
-        return False
-    rm = F.RO if a.u else -1
-    t = s.b.call(H_FCVTN, s.v(a.rn), fpcr(s), 2 + (a.size & 1), rm, width=W)
-    _write_narrow(s, a.rd, a.q, s.b.and_(t, M64, W))
-    fpsr_or(s, t, 128)
-    return True
-
-
-def trans_FCVTL_v(s: DisasContext, a) -> bool:
-    t = s.b.call(H_FCVTL, _half(s, a.rn, a.q), fpcr(s), 1 + (a.size & 1), width=W)
-    _set_flags_result(s, a.rd, t)
-    return True
-
-
-def _vrint(rm0, ex0, rm1=None, ex1=False):
-    def trans(s: DisasContext, a) -> bool:
-        esz = _fesz(s, a)
-        if esz is None or (a.u and rm1 is None):
-            return False
-        rm, ex = (rm1, ex1) if a.u else (rm0, ex0)
-        t = s.b.call(H_VRINT, s.v(a.rn), fpcr(s), esz, nb(a.q), rm, ex, width=W)
-        _set_flags_result(s, a.rd, t)
-        return True
-    return trans
-
-
-trans_FRINTNA_v = _vrint(F.RN, False, F.RA, False)
-trans_FRINTMX_v = _vrint(F.RM, False, -1, True)
-trans_FRINTP_v = _vrint(F.RP, False)
-trans_FRINTZI_v = _vrint(F.RZ, False, -1, False)
-
-
-def _vtoint(rm: int, scalar: bool = False):
-    def trans(s: DisasContext, a) -> bool:
-        if scalar:
-            esz, n = 2 + (a.size & 1), 4 << (a.size & 1)
-        else:
-            esz = _fesz(s, a)
-            if esz is None:
-                return False
-            n = nb(a.q)
-        t = s.b.call(H_VTOINT, s.v(a.rn), fpcr(s), esz, n, rm, not a.u, 0, width=W)
-        _set_flags_result(s, a.rd, t)
-        return True
-    return trans
-
-
-trans_FCVTN_i_v = _vtoint(F.RN)
-trans_FCVTM_i_v = _vtoint(F.RM)
-trans_FCVTA_i_v = _vtoint(F.RA)
-trans_FCVTP_i_v = _vtoint(F.RP)
-trans_FCVTZ_i_v = _vtoint(F.RZ)
-trans_FCVTN_i_s = _vtoint(F.RN, True)
-trans_FCVTM_i_s = _vtoint(F.RM, True)
-trans_FCVTA_i_s = _vtoint(F.RA, True)
-trans_FCVTP_i_s = _vtoint(F.RP, True)
-trans_FCVTZ_i_s = _vtoint(F.RZ, True)
-
-
-def trans_CVTF_v(s: DisasContext, a) -> bool:
-    esz = _fesz(s, a)
-    if esz is None:
-        return False
-    t = s.b.call(H_VFROMINT, s.v(a.rn), fpcr(s), esz, nb(a.q), not a.u, 0, width=W)
-    _set_flags_result(s, a.rd, t)
-    return True
-
-
-def trans_CVTF_s(s: DisasContext, a) -> bool:
-    esz = 2 + (a.size & 1)
-    t = s.b.call(H_VFROMINT, s.v(a.rn), fpcr(s), esz, 1 << esz, not a.u, 0, width=W)
-    _set_flags_result(s, a.rd, t)
-    return True
-
-
-def _vf1(h: Helper, scalar: bool = False):
-    def trans(s: DisasContext, a) -> bool:
-        if scalar:
-            esz = 2 + (a.size & 1)
-            n = 1 << esz
-        else:
-            esz = _fesz(s, a)
-            if esz is None:
-                return False
-            n = nb(a.q)
-        t = s.b.call(h, s.v(a.rn), fpcr(s), esz, n, width=W)
-        _set_flags_result(s, a.rd, t)
-        return True
-    return trans
-
-
-trans_FSQRT_v = _vf1(H_VSQRT)
-trans_FRECPE_v = _vf1(H_VRECPE)
-trans_FRSQRTE_v = _vf1(H_VRSQRTE)
-trans_FRECPE_s = _vf1(H_VRECPE, True)
-trans_FRSQRTE_s = _vf1(H_VRSQRTE, True)
-trans_FRECPX_s = _vf1(_h(lambda x, c, e, n: F.vmap1(F.recpx, x, c, e, n), "vrecpx"), True)
-
-
-def _fcmp0(op0: str, op1: str | None, scalar: bool = False):
-    def trans(s: DisasContext, a) -> bool:
-        op = op1 if getattr(a, "u", 0) else op0
-        if op is None:
-            return False
-        return _vf1(H_VCMP0[op], scalar)(s, a)
-    return trans
-
-
-trans_FCMGTGE0_v = _fcmp0("gt", "ge")
-trans_FCMEQLE0_v = _fcmp0("eq", "rge")
-trans_FCMLT0_v = _fcmp0("rgt", None)
-trans_FCMGTGE0_s = _fcmp0("gt", "ge", True)
-trans_FCMEQLE0_s = _fcmp0("eq", "rge", True)
-trans_FCMLT0_s = _fcmp0("rgt", None, True)
-
-
-def trans_FABSNEG_v(s: DisasContext, a) -> bool:
-    esz = _fesz(s, a)
-    if esz is None:
-        return False
-    b = s.b
-    n = nb(a.q)
-    signs = S.rep(SIGN[esz], esz, n)
-    if a.u:
-        r = b.xor(b.and_(s.v(a.rn), S.NMASK[n], 128), signs, 128)
-    else:
-        r = b.and_(s.v(a.rn), S.NMASK[n] ^ signs, 128)
-    s.set_v(a.rd, r)
-    return True
-
-
-def trans_FCVTXN_s(s: DisasContext, a) -> bool:
-    if not a.size & 1:
-        return False
-    t = s.b.call(H_FCVTN, s.b.and_(s.v(a.rn), M64, 128), fpcr(s), 3, F.RO, width=W)
-    _set_flags_result(s, a.rd, t, C.M32)
+    s.set_v(a.rd, s.b.call(H_SHLL, half(s, a.rn, a.q), 8 << a.size, a.size, False, width=128))
     return True
 
 
 # ==== across lanes ======================================================================
 
-H_ADDV = _h(S.addv, "addv")
-H_ADDLV = _h(S.addlv, "addlv")
-H_MAXV = _h(S.maxv, "maxv")
-H_MINV = _h(S.minv, "minv")
+H_ADDV = simd_helper(S.addv, "addv")
+H_ADDLV = simd_helper(S.addlv, "addlv")
+H_MAXV = simd_helper(S.maxv, "maxv")
+H_MINV = simd_helper(S.minv, "minv")
 
 
 def _across_ok(a) -> bool:
@@ -868,36 +586,6 @@ def trans_MINV_v(s: DisasContext, a) -> bool:
     return True
 
 
-def _freduce(kern):
-    """FMAXV & co: the ARM Reduce() tree over 4 single-precision lanes."""
-    def h(x: int, c: int) -> int:
-        m = C.M32
-        e = [(x >> (32 * i)) & m for i in range(4)]
-        t0 = kern(e[0], e[1], c, 2)
-        t1 = kern(e[2], e[3], c, 2)
-        t = kern(t0 & m, t1 & m, c, 2)
-        return (t & m) | ((t0 | t1 | t) >> 64) << 128
-    return h
-
-
-def _fred(kern, name: str):
-    h = _h(_freduce(kern), "fred_" + name)
-
-    def trans(s: DisasContext, a) -> bool:
-        if not a.q or a.size & 1:
-            return False
-        t = s.b.call(h, s.v(a.rn), fpcr(s), width=W)
-        _set_flags_result(s, a.rd, t, C.M32)
-        return True
-    return trans
-
-
-trans_FMAXNMV_v = _fred(F.fmaxnm, "maxnm")
-trans_FMINNMV_v = _fred(F.fminnm, "minnm")
-trans_FMAXV_v = _fred(F.fmax, "max")
-trans_FMINV_v = _fred(F.fmin, "min")
-
-
 # ==== scalar pairwise ==================================================================
 
 def trans_ADDP_s(s: DisasContext, a) -> bool:
@@ -907,25 +595,6 @@ def trans_ADDP_s(s: DisasContext, a) -> bool:
     v = s.v(a.rn)
     s.set_v(a.rd, b.add(v, b.shr(v, 64, 128), 64))
     return True
-
-
-def _fpair_s(name: str):
-    def trans(s: DisasContext, a) -> bool:
-        esz = 2 + (a.size & 1)
-        b = s.b
-        v = s.v(a.rn)
-        t = b.call(HS[name], v, b.shr(v, 8 << esz, 128), fpcr(s), esz, fpsr(s), width=W)
-        s.set_v(a.rd, b.and_(t, EMASK[esz], W))
-        fpsr_or(s, t, 64)
-        return True
-    return trans
-
-
-trans_FADDP_s = _fpair_s("add")
-trans_FMAXP_s = _fpair_s("max")
-trans_FMINP_s = _fpair_s("min")
-trans_FMAXNMP_s = _fpair_s("maxnm")
-trans_FMINNMP_s = _fpair_s("minnm")
 
 
 # ==== copy ==================================================================================
@@ -943,7 +612,7 @@ def trans_DUP_elem(s: DisasContext, a) -> bool:
     if d is None or (d[0] == 3 and not a.q):
         return False
     esz, idx = d
-    e = _elem(s, a.rn, idx, esz)
+    e = elem(s, a.rn, idx, esz)
     s.set_v(a.rd, s.b.mul(e, S.rep(1, esz, nb(a.q)), 128))
     return True
 
@@ -983,7 +652,7 @@ def trans_INS_elem(s: DisasContext, a) -> bool:
     if d is None:
         return False
     esz, idx = d
-    e = _elem(s, a.rn, a.imm4 >> esz, esz)
+    e = elem(s, a.rn, a.imm4 >> esz, esz)
     _insert(s, a.rd, idx, esz, e)
     return True
 
@@ -993,7 +662,7 @@ def trans_UMOV(s: DisasContext, a) -> bool:
     if d is None or (d[0] == 3) != bool(a.q):
         return False
     esz, idx = d
-    s.set_x(a.rd, _elem(s, a.rn, idx, esz))
+    s.set_x(a.rd, elem(s, a.rn, idx, esz))
     return True
 
 
@@ -1003,7 +672,7 @@ def trans_SMOV(s: DisasContext, a) -> bool:
         return False
     esz, idx = d
     w = 64 if a.q else 32
-    s.set_x(a.rd, s.b.ext(_elem(s, a.rn, idx, esz), 8 << esz, True, w))
+    s.set_x(a.rd, s.b.ext(elem(s, a.rn, idx, esz), 8 << esz, True, w))
     return True
 
 
@@ -1012,7 +681,7 @@ def trans_DUP_elem_s(s: DisasContext, a) -> bool:
     if d is None:
         return False
     esz, idx = d
-    s.set_v(a.rd, _elem(s, a.rn, idx, esz))
+    s.set_v(a.rd, elem(s, a.rn, idx, esz))
     return True
 
 
@@ -1072,14 +741,14 @@ def trans_MOVI_v(s: DisasContext, a) -> bool:
 
 # ==== shifts by immediate ===============================================================
 
-H_SSHR = _h(S.sshr, "sshr")
-H_SHR_IMM = _h(S.shr_imm, "shr_imm")
-H_SRA_IMM = _h(S.sra_imm, "sra_imm")
-H_SRI = _h(S.sri, "sri")
-H_SLI = _h(S.sli, "sli")
-H_QSHL_IMM = _h(S.qshl_imm, "qshl_imm")
-H_SHRN = _h(S.shrn, "shrn")
-H_QSHRN = _h(S.qshrn, "qshrn")
+H_SSHR = simd_helper(S.sshr, "sshr")
+H_SHR_IMM = simd_helper(S.shr_imm, "shr_imm")
+H_SRA_IMM = simd_helper(S.sra_imm, "sra_imm")
+H_SRI = simd_helper(S.sri, "sri")
+H_SLI = simd_helper(S.sli, "sli")
+H_QSHL_IMM = simd_helper(S.qshl_imm, "qshl_imm")
+H_SHRN = simd_helper(S.shrn, "shrn")
+H_QSHRN = simd_helper(S.qshrn, "qshrn")
 
 
 def _shift_esz(a, scalar: bool) -> tuple[int, int, int] | None:
@@ -1192,7 +861,7 @@ def _qshl_imm(s: DisasContext, a, scalar: bool, signed_in: bool, signed_out: boo
     esz, w, immhb = d
     n = (1 << esz) if scalar else nb(a.q)
     t = s.b.call(H_QSHL_IMM, s.v(a.rn), immhb - w, esz, n, signed_in, signed_out, width=W)
-    _set_flags_result(s, a.rd, t)
+    set_flags_result(s, a.rd, t)
     return True
 
 
@@ -1224,13 +893,13 @@ def _narrow_shift(s: DisasContext, a, scalar: bool, rnd: bool, sat: tuple | None
     if scalar:
         v = b.and_(v, EMASK[esz + 1], 128)
     if sat is None:
-        _write_narrow(s, a.rd, a.q, b.call(H_SHRN, v, sh, esz, rnd, width=128))
+        write_narrow(s, a.rd, a.q, b.call(H_SHRN, v, sh, esz, rnd, width=128))
         return True
     t = b.call(H_QSHRN, v, sh, esz, rnd, sat[0], sat[1], width=W)
     if scalar:
-        _set_flags_result(s, a.rd, t, EMASK[esz])
+        set_flags_result(s, a.rd, t, EMASK[esz])
     else:
-        _write_narrow(s, a.rd, a.q, b.and_(t, M64, W))
+        write_narrow(s, a.rd, a.q, b.and_(t, M64, W))
         fpsr_or(s, t, 128)
     return True
 
@@ -1281,54 +950,14 @@ def trans_SHLL_i_v(s: DisasContext, a) -> bool:
         return False
     esz = a.immh.bit_length() - 1
     sh = ((a.immh << 3) | a.immb) - (8 << esz)
-    s.set_v(a.rd, s.b.call(H_SHLL, _half(s, a.rn, a.q), sh, esz, not a.u, width=128))
+    s.set_v(a.rd, s.b.call(H_SHLL, half(s, a.rn, a.q), sh, esz, not a.u, width=128))
     return True
-
-
-def _fix_esz(a, scalar: bool) -> tuple[int, int] | None:
-    """(esz, fraction bits) of the fixed-point conversions; FP16 is not implemented."""
-    if a.immh < 4:
-        return None
-    esz = 3 if a.immh & 8 else 2
-    if esz == 3 and not scalar and not a.q:
-        return None
-    return esz, (16 << esz) - ((a.immh << 3) | a.immb)
-
-
-def _cvt_fix(s: DisasContext, a, scalar: bool, to_fp: bool) -> bool:
-    d = _fix_esz(a, scalar)
-    if d is None:
-        return False
-    esz, fbits = d
-    n = (1 << esz) if scalar else nb(a.q)
-    if to_fp:
-        t = s.b.call(H_VFROMINT, s.v(a.rn), fpcr(s), esz, n, not a.u, fbits, width=W)
-    else:
-        t = s.b.call(H_VTOINT, s.v(a.rn), fpcr(s), esz, n, F.RZ, not a.u, fbits, width=W)
-    _set_flags_result(s, a.rd, t)
-    return True
-
-
-def trans_CVTF_fix_v(s, a):
-    return _cvt_fix(s, a, False, True)
-
-
-def trans_FCVTZ_fix_v(s, a):
-    return _cvt_fix(s, a, False, False)
-
-
-def trans_CVTF_fix_s(s, a):
-    return _cvt_fix(s, a, True, True)
-
-
-def trans_FCVTZ_fix_s(s, a):
-    return _cvt_fix(s, a, True, False)
 
 
 # ==== permutes, extract, table lookup ======================================================
 
-H_PERM = _h(S.zip_uzp_trn, "perm")
-H_TBL = _h(S.tbl, "tbl")
+H_PERM = simd_helper(S.zip_uzp_trn, "perm")
+H_TBL = simd_helper(S.tbl, "tbl")
 
 
 def trans_ZIPUZPTRN(s: DisasContext, a) -> bool:
@@ -1368,7 +997,7 @@ def trans_TBL_v(s: DisasContext, a) -> bool:
 
 # ==== indexed element ======================================================================
 
-def _idx(a, fp: bool) -> tuple[int, int, int] | None:
+def by_elem_operand(a, fp: bool) -> tuple[int, int, int] | None:
     """(esz, index, Rm) of a by-element operand, or None if reserved."""
     if fp:
         if a.size & 1:  # double
@@ -1383,21 +1012,21 @@ def _idx(a, fp: bool) -> tuple[int, int, int] | None:
     return None
 
 
-def _dup_elem(s: DisasContext, rm: int, idx: int, esz: int, nbytes: int = 16):
-    return s.b.mul(_elem(s, rm, idx, esz), S.rep(1, esz, nbytes), 128)
+def dup_elem(s: DisasContext, rm: int, idx: int, esz: int, nbytes: int = 16):
+    return s.b.mul(elem(s, rm, idx, esz), S.rep(1, esz, nbytes), 128)
 
 
 def _idx_int(h: Helper, acc: bool = False, flags: bool = False, extra: tuple = ()):
     def trans(s: DisasContext, a) -> bool:
-        d = _idx(a, False)
+        d = by_elem_operand(a, False)
         if d is None:
             return False
         esz, idx, rm = d
-        m = _dup_elem(s, rm, idx, esz)
+        m = dup_elem(s, rm, idx, esz)
         args = ([s.v(a.rd)] if acc else []) + [s.v(a.rn), m, esz, nb(a.q), *extra]
         t = s.b.call(h, *args, width=W if flags else 128)
         if flags:
-            _set_flags_result(s, a.rd, t)
+            set_flags_result(s, a.rd, t)
         else:
             s.set_v(a.rd, t)
         return True
@@ -1413,13 +1042,13 @@ trans_SQRDMULH_idx_v = _idx_int(H_QDMULH, flags=True, extra=(True,))
 
 def _idx_long(h: Helper, acc: int = 0):
     def trans(s: DisasContext, a) -> bool:
-        d = _idx(a, False)
+        d = by_elem_operand(a, False)
         if d is None:
             return False
         esz, idx, rm = d
         b = s.b
-        m = b.and_(_dup_elem(s, rm, idx, esz), M64, 128)
-        r = b.call(h, _half(s, a.rn, a.q), m, esz, not a.u, width=128)
+        m = b.and_(dup_elem(s, rm, idx, esz), M64, 128)
+        r = b.call(h, half(s, a.rn, a.q), m, esz, not a.u, width=128)
         if acc:
             H = S.hi_bits(esz + 1, 16)
             r = b.call(H_VADD if acc > 0 else H_VSUB, s.v(a.rd), r, H, M128, width=128)
@@ -1435,18 +1064,18 @@ trans_MLSL_idx_v = _idx_long(H_MULL, -1)
 
 def _idx_qdml(op: int):
     def trans(s: DisasContext, a) -> bool:
-        d = _idx(a, False)
+        d = by_elem_operand(a, False)
         if d is None:
             return False
         esz, idx, rm = d
         b = s.b
-        m = b.and_(_dup_elem(s, rm, idx, esz), M64, 128)
-        n = _half(s, a.rn, a.q)
+        m = b.and_(dup_elem(s, rm, idx, esz), M64, 128)
+        n = half(s, a.rn, a.q)
         if op:
             t = b.call(H_QDMLAL, s.v(a.rd), n, m, esz, op < 0, width=W)
         else:
             t = b.call(H_QDMULL, n, m, esz, width=W)
-        _set_flags_result(s, a.rd, t)
+        set_flags_result(s, a.rd, t)
         return True
     return trans
 
@@ -1456,63 +1085,40 @@ trans_SQDMLAL_idx_v = _idx_qdml(1)
 trans_SQDMLSL_idx_v = _idx_qdml(-1)
 
 
-def _idx_fp(kind: str):
+def _idx_q_s(op: int, rnd: bool = False):
+    """Scalar SQDMULH/SQRDMULH (op 2), SQDMULL (0), SQDMLAL (+1), SQDMLSL (-1) by element."""
     def trans(s: DisasContext, a) -> bool:
-        d = _idx(a, True)
-        if d is None:
-            return False
-        esz, idx, rm = d
-        if esz == 3 and not a.q:
-            return False
-        m = _dup_elem(s, rm, idx, esz)
-        if kind == "mul":
-            t = s.b.call(HV["mulx" if a.u else "mul"], s.v(a.rn), m, fpcr(s), esz, nb(a.q), fpsr(s), width=W)
-        else:
-            n = s.v(a.rn)
-            if kind == "mls":
-                n = _negate_lanes(s, n, esz, 16)
-            t = s.b.call(H_VFMA, s.v(a.rd), n, m, fpcr(s), esz, nb(a.q), fpsr(s), width=W)
-        _set_flags_result(s, a.rd, t)
-        return True
-    return trans
-
-
-trans_FMUL_idx_v = _idx_fp("mul")
-trans_FMLA_idx_v = _idx_fp("mla")
-trans_FMLS_idx_v = _idx_fp("mls")
-
-
-def _idx_fp_s(kind: str):
-    def trans(s: DisasContext, a) -> bool:
-        d = _idx(a, True)
+        d = by_elem_operand(a, False)
         if d is None:
             return False
         esz, idx, rm = d
         b = s.b
-        m = _elem(s, rm, idx, esz)
-        if kind in ("mul", "mulx"):
-            t = b.call(HS[kind], s.v(a.rn), m, fpcr(s), esz, fpsr(s), width=W)
+        n = b.and_(s.v(a.rn), EMASK[esz], 128)
+        m = elem(s, rm, idx, esz)
+        if op == 2:
+            t = b.call(H_QDMULH, n, m, esz, 1 << esz, rnd, width=W)
+            set_flags_result(s, a.rd, t, EMASK[esz])
+            return True
+        if op:
+            t = b.call(H_QDMLAL, b.and_(s.v(a.rd), EMASK[esz + 1], 128), n, m, esz, op < 0, width=W)
         else:
-            n = s.v(a.rn)
-            if kind == "mls":
-                n = b.xor(n, SIGN[esz], 128)
-            t = b.call(H_FMA, s.v(a.rd), n, m, fpcr(s), esz, fpsr(s), width=W)
-        s.set_v(a.rd, b.and_(t, EMASK[esz], W))
-        fpsr_or(s, t, 64)
+            t = b.call(H_QDMULL, n, m, esz, width=W)
+        set_flags_result(s, a.rd, t, EMASK[esz + 1])
         return True
     return trans
 
 
-trans_FMUL_idx_s = _idx_fp_s("mul")
-trans_FMULX_idx_s = _idx_fp_s("mulx")
-trans_FMLA_idx_s = _idx_fp_s("mla")
-trans_FMLS_idx_s = _idx_fp_s("mls")
+trans_SQDMULH_idx_s = _idx_q_s(2)
+trans_SQRDMULH_idx_s = _idx_q_s(2, True)
+trans_SQDMULL_idx_s = _idx_q_s(0)
+trans_SQDMLAL_idx_s = _idx_q_s(1)
+trans_SQDMLSL_idx_s = _idx_q_s(-1)
 
 
 # ==== structure loads and stores ===========================================================
 
-H_DEINTERLEAVE = _h(S.deinterleave, "deinterleave")
-H_INTERLEAVE = _h(S.interleave, "interleave")
+H_DEINTERLEAVE = simd_helper(S.deinterleave, "deinterleave")
+H_INTERLEAVE = simd_helper(S.interleave, "interleave")
 
 # opcode -> (registers, elements per structure)
 _MULT = {0b0000: (4, 4), 0b0010: (4, 1), 0b0100: (3, 3), 0b0110: (3, 1), 0b0111: (1, 1),
@@ -1608,9 +1214,22 @@ def trans_LDST_sing(s: DisasContext, a) -> bool:
                 _insert(s, r, idx, esz, v)
         return True
     for i, r in enumerate(regs):
-        b.st(b.add(base, i * eb, 64) if i else base, _elem(s, r, idx, esz), eb)
+        b.st(b.add(base, i * eb, 64) if i else base, elem(s, r, idx, esz), eb)
     _post_index(s, a, base, selem * eb)
     return True
 
 
 trans_LDST_sing_p = trans_LDST_sing
+
+
+# ==== known, unimplemented groups ===========================================================
+
+_UNIMP = {1: "AES", 2: "SHA", 3: "FP16 vector arithmetic", 4: "dot product/complex (SIMD three same extra)"}
+
+
+def _unimp(s: DisasContext, a) -> bool:
+    return s.unimp(_UNIMP[a.what])
+
+
+trans_UNIMP_aes = trans_UNIMP_sha3reg = trans_UNIMP_sha2reg = _unimp
+trans_UNIMP_fp16vec = trans_UNIMP_fp16misc = trans_UNIMP_simdext = _unimp

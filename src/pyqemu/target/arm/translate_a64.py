@@ -79,10 +79,11 @@ def _install() -> None:
         trans_a64_fp,
         trans_a64_ldst,
         trans_a64_simd,
+        trans_a64_simd_fp,
         trans_a64_sys,
     )
     for mod in (trans_a64_branch, trans_a64_dp, trans_a64_ldst, trans_a64_sys, trans_a64_simd,
-                trans_a64_fp):
+                trans_a64_fp, trans_a64_simd_fp):
         for k, v in vars(mod).items():
             if k.startswith("trans_") or k.startswith("ex_"):
                 setattr(ns, k, v)
