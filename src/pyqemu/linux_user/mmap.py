@@ -108,6 +108,12 @@ class GuestMemory:
         self.rp = memoryview(self._rp_map)
         self.wp = memoryview(self._wp_map)
         self.xp = memoryview(self._xp_map)
+        # What generated code checks: 1 when an access of up to 16 bytes starting
+        # in the page needs no other check (this and the next page readable, or
+        # writable without translated code); anything else takes the slow path.
+        self._rpf_map, self._wpf_map = _anon(npages), _anon(npages)
+        self.rpf = memoryview(self._rpf_map)
+        self.wpf = memoryview(self._wpf_map)
         self._starts: list[int] = []  # VMA starts, sorted (parallel to _vmas)
         self._vmas: list[VMA] = []
         self.brk_start = 0
@@ -174,6 +180,24 @@ class GuestMemory:
         self.rp[p0:p1] = r * n
         self.wp[p0:p1] = (b"\1" if prot & PROT_WRITE else b"\0") * n
         self.xp[p0:p1] = (b"\1" if prot & PROT_EXEC else b"\0") * n
+        self.update_fast_tables(p0, p1)
+
+    def update_fast_tables(self, p0: int, p1: int) -> None:
+        """Recompute rpf/wpf for pages [p0 - 1, p1) after rp/wp changed there."""
+        p0 = max(p0 - 1, 0)
+        p1 = min(p1, len(self.rp) - 1)
+        n = p1 - p0
+        if n <= 0:
+            return
+        ones = int.from_bytes(b"\1" * n, "big")
+        rp, wp = self.rp, self.wp
+        r = int.from_bytes(rp[p0:p1], "big") & int.from_bytes(rp[p0 + 1:p1 + 1], "big")
+        self.rpf[p0:p1] = (r & ones).to_bytes(n, "big")
+        # wp 2 (code) and 0 both end the fast path: keep only bytes equal to 1
+        w0 = int.from_bytes(wp[p0:p1], "big")
+        w1 = int.from_bytes(wp[p0 + 1:p1 + 1], "big")
+        w = w0 & w1 & ones & ~((w0 | w1) >> 1)
+        self.wpf[p0:p1] = (w & ones).to_bytes(n, "big")
 
     def _drop_code(self, start: int, end: int) -> None:
         """Invalidate translated code of the pages in [start, end)."""

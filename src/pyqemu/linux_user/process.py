@@ -200,6 +200,7 @@ class Process:
         self.mem.code_pages.add(page)
         if self.mem.wp[page] == 1:
             self.mem.wp[page] = 2
+            self.mem.update_fast_tables(page, page + 1)
 
     def _code_unmapped(self, addr: int, length: int) -> None:
         page = addr >> PAGE_SHIFT
@@ -207,10 +208,11 @@ class Process:
         self.mem.code_pages.discard(page)
         if self.mem.wp[page] == 2:
             self.mem.wp[page] = 1
+            self.mem.update_fast_tables(page, page + 1)
 
     def _namespace(self) -> dict:
         mem = self.mem
-        ns: dict = {"M": mem.mem, "RP": mem.rp, "WP": mem.wp}
+        ns: dict = {"M": mem.mem, "RP": mem.rpf, "WP": mem.wpf}
         for size, ch in ((1, "B"), (2, "H"), (4, "I"), (8, "Q")):
             ns[f"U{size * 8}"] = struct.Struct("<" + ch).unpack_from
             ns[f"S{size * 8}"] = struct.Struct("<" + ch.lower()).unpack_from
@@ -237,6 +239,18 @@ class Process:
                     self._code_unmapped(last << PAGE_SHIFT, PAGE_SIZE)
             mem.mem[addr:addr + size] = (val & ((1 << (size * 8)) - 1)).to_bytes(size, "little")
 
+        def ld_slow(cpu, addr, size, signed, mask):
+            """A load the fast tables did not clear: maybe unmapped, maybe crossing a page."""
+            last = addr + size - 1
+            for a in (addr, last):
+                if a >= len(mem.mem) or not mem.rp[a >> PAGE_SHIFT]:
+                    raise GuestException("segv", a if a == addr else (last & ~(PAGE_SIZE - 1)))
+            v = int.from_bytes(mem.mem[addr:addr + size], "little")
+            if signed and v >> (size * 8 - 1):
+                v -= 1 << (size * 8)
+            return v & mask
+
+        ns["LD_SLOW"] = ld_slow
         ns["SEGV"] = segv
         ns["UNALIGNED"] = unaligned
         ns["ST_SLOW"] = st_slow

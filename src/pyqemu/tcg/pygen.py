@@ -254,19 +254,21 @@ class PyGen:
             raise ValueError(f"pygen: unknown op {o}")
 
     def load(self, d: str, addr: str, m: MemOp, w: int) -> None:
+        # RP[page] is 1 when an access starting in the page needs no other check;
+        # otherwise LD_SLOW checks both pages (unmapped, page-crossing) and loads.
         if m.align > 1:
             self.out(f"if {addr} & {m.align - 1}: UNALIGNED(cpu, {addr}, 0)")
+        vmask = mask(max(w, 32)) if m.signed else mask(m.size * 8)
+        slow = f"LD_SLOW(cpu, {addr}, {m.size}, {int(m.signed)}, {vmask})"
         if m.size == 16:
-            self.out(f"{d} = int.from_bytes(M[{addr}:{addr} + 16], 'little') "
-                     f"if RP[{addr} >> 12] else SEGV(cpu, {addr}, 0)")
-            return
-        if m.size == 1 and not m.signed:
+            get = f"int.from_bytes(M[{addr}:{addr} + 16], 'little')"
+        elif m.size == 1 and not m.signed:
             get = f"M[{addr}]"
         else:
             get = f"{_STRUCT[m.size, m.signed]}(M, {addr})[0]"
             if m.signed:
-                get += f" & {mask(max(w, 32))}"
-        self.out(f"{d} = {get} if RP[{addr} >> 12] else SEGV(cpu, {addr}, 0)")
+                get += f" & {vmask}"
+        self.out(f"{d} = {get} if RP[{addr} >> 12] else {slow}")
 
     def store(self, addr: str, val: str, m: MemOp) -> None:
         if m.align > 1:
@@ -279,7 +281,7 @@ class PyGen:
             put = f"P64(M, {addr}, {val})"
         else:
             put = f"P{m.size * 8}(M, {addr}, {val} & {mask(m.size * 8)})"
-        self.out(f"if WP[{addr} >> 12] == 1: {put}")
+        self.out(f"if WP[{addr} >> 12]: {put}")
         self.out(f"else: ST_SLOW(cpu, {addr}, {val}, {m.size})")
 
 
