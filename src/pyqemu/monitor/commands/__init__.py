@@ -1,0 +1,9 @@
+"""Core QMP commands. Other subsystems register theirs the same way, from their own packages."""
+from pyqemu.monitor.commands import core, machine, qom
+from pyqemu.monitor.registry import CommandRegistry
+
+
+def register_core(reg: CommandRegistry) -> None:
+    core.register(reg)
+    machine.register(reg)
+    qom.register(reg)
