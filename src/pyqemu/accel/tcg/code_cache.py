@@ -47,7 +47,10 @@ def default_dir() -> Path | None:
     d = os.environ.get("PYQEMU_CACHE_DIR")
     if d:
         return Path(d)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    home = os.path.expanduser("~")
+    if home == "~":  # no HOME: don't scatter caches into the working directory
+        home = tempfile.gettempdir()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(home, ".cache")
     return Path(base) / "pyqemu" / "tb"
 
 
@@ -127,3 +130,15 @@ class CodeCache:
             except OSError:
                 pass  # a read-only or full cache directory only costs speed
         self.dirty.clear()
+        self._prune_old_translators()
+
+    def _prune_old_translators(self, max_age_s: float = 86400.0) -> None:
+        """Drop caches of other translator versions unused for a day (they never hit again)."""
+        import shutil
+        import time
+        try:
+            for d in self.dir.parent.iterdir():
+                if d != self.dir and d.is_dir() and time.time() - d.stat().st_mtime > max_age_s:
+                    shutil.rmtree(d, ignore_errors=True)
+        except OSError:
+            pass
