@@ -2,16 +2,19 @@
 
 Only the machine-independent parts exist so far (``-M none``): the run state,
 the main loop, chardevs from ``-chardev``, and QMP monitors from ``-qmp`` /
-``-mon mode=control``. Boards, devices and HMP come with later work.
+``-mon mode=control``, and HMP monitors (``-monitor``, ``-mon mode=readline``,
+``-serial mon:...``, ``-nographic``). Boards and devices come with later work.
 """
 from __future__ import annotations
 
 import sys
 
 from pyqemu.chardev import char as chardev
+from pyqemu.monitor import hmp as hmp_mod
 from pyqemu.monitor.providers import StubQOMTree, VMIdentity
 from pyqemu.monitor.qmp import Monitor, Providers, QMPServer
 from pyqemu.monitor.runstate_link import VMRunStateProvider
+from pyqemu.system import main_loop as main_loop_mod
 from pyqemu.system import runstate as rs_mod
 from pyqemu.system.config import Config, MonitorConfig
 from pyqemu.system.main_loop import MainLoop
@@ -58,16 +61,21 @@ def run(cfg: Config) -> int:
     rs.no_shutdown = cfg.no_shutdown
     rs.no_reboot = cfg.no_reboot
     loop = MainLoop(rs)
+    main_loop_mod.set_main(loop)  # chardevs poll their fds on main_loop.get()
     identity = VMIdentity(name=cfg.name, target=cfg.arch)
     if cfg.uuid:
         identity.uuid = cfg.uuid
     monitor = Monitor(Providers(identity=identity, qom=StubQOMTree()))
     monitor.providers.runstate = VMRunStateProvider(rs, monitor.events)
+    from pyqemu.chardev import qmp_commands as chardev_qmp  # the chardev subsystem's QMP commands
+    chardev_qmp.register(monitor.registry)
+    monitor.providers.hmp = hmp_mod.HMP(monitor.providers, monitor.version(), chardev.query_chardev)
     servers: list[tuple[QMPServer, bool]] = []
     try:
         for opts in cfg.chardevs:
             chardev.chardev_new(dict(opts))
-        for m in cfg.monitors:
+        _setup_serials(cfg, monitor)
+        for m in _monitors(cfg):
             _setup_monitor(m, monitor, servers, prog)
     except (StartupError, chardev.ChardevError, OSError, ValueError) as e:
         sys.stderr.write(f"{prog}: {e}\n")
@@ -91,10 +99,42 @@ def run(cfg: Config) -> int:
     return status
 
 
+def _monitors(cfg: Config) -> list[MonitorConfig]:
+    """The configured monitors, plus -nographic's default HMP on stdio (QEMU's default_monitor).
+
+    With ``-M none`` there is no default serial port, so QEMU puts a plain
+    (not muxed) monitor on stdio rather than ``-serial mon:stdio``.
+    """
+    if cfg.nographic and not cfg.nodefaults and not cfg.monitors and not any(
+            s.removeprefix("mon:") == "stdio" for s in cfg.serials):
+        return [MonitorConfig("compat_monitor0", "readline", spec="stdio")]
+    return cfg.monitors
+
+
+def _setup_serials(cfg: Config, monitor: Monitor) -> None:
+    """``-serial`` chardevs (``serialN``); ``mon:`` ones also carry an HMP monitor.
+
+    No machine has a serial port yet, so the monitor is the only mux frontend.
+    """
+    for i, spec in enumerate(s for s in cfg.serials if s != "none"):
+        dev = chardev.chardev_new(chardev.parse_compat(spec, f"serial{i}"))
+        if spec.startswith("mon:"):
+            _attach_hmp_to_chardev(dev.id, monitor)
+
+
+def _attach_hmp_to_chardev(chr_id: str, monitor: Monitor) -> None:
+    dev = chardev.chardev_find(chr_id)
+    if dev is None:
+        raise StartupError(f"-mon: chardev '{chr_id}' not found")
+    assert isinstance(monitor.providers.hmp, hmp_mod.HMP)
+    hmp_mod.attach(dev, monitor.providers.hmp)
+
+
 def _setup_monitor(m: MonitorConfig, monitor: Monitor, servers: list, prog: str) -> None:
     if m.mode != "control":
-        sys.stderr.write(f"{prog}: warning: the human monitor (HMP) is not implemented yet; "
-                         f"monitor on '{m.spec or m.chardev}' ignored\n")
+        if m.spec is not None:
+            chardev.chardev_new(chardev.parse_compat(m.spec, m.chardev))
+        _attach_hmp_to_chardev(m.chardev, monitor)
         return
     if m.spec is not None:
         opts = chardev.parse_compat(m.spec, m.chardev)
