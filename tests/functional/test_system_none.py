@@ -14,6 +14,17 @@ CMD = [sys.executable, "-c",
        "import sys; from pyqemu.system.vl import main_aarch64; sys.exit(main_aarch64())"]
 
 
+@pytest.fixture
+def procs():
+    """Processes started by a test; killed if the test leaves them running."""
+    started = []
+    yield started
+    for p in started:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def start(sock, *extra):
     p = subprocess.Popen(CMD + ["-M", "none", "-display", "none",
                                 "-qmp", f"unix:{sock},server=on,wait=off", *extra],
@@ -28,9 +39,10 @@ def start(sock, *extra):
     raise AssertionError(p.communicate()[1].decode())
 
 
-def test_status_stop_cont_quit(tmp_path):
+def test_status_stop_cont_quit(tmp_path, procs):
     sock = str(tmp_path / "qmp.sock")
     p = start(sock)
+    procs.append(p)
 
     async def session():
         c = qmp.QMPClient("test")
@@ -57,9 +69,10 @@ def test_status_stop_cont_quit(tmp_path):
     assert p.wait(timeout=20) == 0
 
 
-def test_prelaunch_with_S_and_sigterm(tmp_path):
+def test_prelaunch_with_S_and_sigterm(tmp_path, procs):
     sock = str(tmp_path / "qmp.sock")
     p = start(sock, "-S")
+    procs.append(p)
     from qemu.qmp.legacy import QEMUMonitorProtocol
     legacy = QEMUMonitorProtocol(sock)
     legacy.connect()
