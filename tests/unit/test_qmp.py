@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import unavailable
 
 from pyqemu.monitor import CommandRegistry, FakeRunState, Monitor, Providers, QMPError, StubQOMTree, qjson
 from pyqemu.monitor.qjson import JSONParseError
@@ -419,7 +420,7 @@ class RealQEMU:
     def __init__(self, path: str) -> None:
         exe = shutil.which("qemu-system-aarch64")
         if exe is None:
-            pytest.skip("qemu-system-aarch64 not installed (Debian package qemu-system-arm)")
+            unavailable("qemu-system-aarch64 not installed (Debian package qemu-system-arm)")
         self.path = path
         self.proc = subprocess.Popen([exe, "-M", "none", "-display", "none", "-nodefaults", "-qmp",
                                       f"unix:{path},server=on,wait=off"], stdin=subprocess.DEVNULL)

@@ -685,36 +685,23 @@ def _minmax_fast(a: int, b: int, esz: int, is_max: bool) -> int | None:
     return None
 
 
-def fmax(a, b, fpcr, esz, fpsr=0):
-    if esz != 1 and not fpcr & FZ:
-        r = _minmax_fast(a, b, esz, True)
-        if r is not None:
-            return r
-    return _minmax(a, b, fpcr, esz, True, False)
+def _minmax_op(is_max: bool, num: bool):
+    """FMAX/FMIN (num=False) and FMAXNM/FMINNM (num=True): a fast path for plain
+    values, the full NaN/zero/flush rules otherwise."""
+    def op(a, b, fpcr, esz, fpsr=0):
+        if esz != 1 and not fpcr & FZ:
+            r = _minmax_fast(a, b, esz, is_max)
+            if r is not None:
+                return r
+        return _minmax(a, b, fpcr, esz, is_max, num)
+    op.__name__ = ("fmax" if is_max else "fmin") + ("nm" if num else "")
+    return op
 
 
-def fmin(a, b, fpcr, esz, fpsr=0):
-    if esz != 1 and not fpcr & FZ:
-        r = _minmax_fast(a, b, esz, False)
-        if r is not None:
-            return r
-    return _minmax(a, b, fpcr, esz, False, False)
-
-
-def fmaxnm(a, b, fpcr, esz, fpsr=0):
-    if esz != 1 and not fpcr & FZ:
-        r = _minmax_fast(a, b, esz, True)
-        if r is not None:
-            return r
-    return _minmax(a, b, fpcr, esz, True, True)
-
-
-def fminnm(a, b, fpcr, esz, fpsr=0):
-    if esz != 1 and not fpcr & FZ:
-        r = _minmax_fast(a, b, esz, False)
-        if r is not None:
-            return r
-    return _minmax(a, b, fpcr, esz, False, True)
+fmax = _minmax_op(True, False)
+fmin = _minmax_op(False, False)
+fmaxnm = _minmax_op(True, True)
+fminnm = _minmax_op(False, True)
 
 
 # --- comparisons -----------------------------------------------------------------------
