@@ -55,9 +55,11 @@ class MemOp:
     size: int
     signed: bool = False
     align: int = 0  # required alignment in bytes, 0 = none
+    mmu_idx: int = -1  # system mode: translation regime, -1 = the block's (LDTR/STTR pass EL0's)
 
     def __str__(self) -> str:
-        return f"{'s' if self.signed else 'u'}{self.size * 8}" + (f"+al{self.align}" if self.align else "")
+        return (f"{'s' if self.signed else 'u'}{self.size * 8}" + (f"+al{self.align}" if self.align else "")
+                + (f"+mmu{self.mmu_idx}" if self.mmu_idx >= 0 else ""))
 
 
 @dataclass(slots=True)
@@ -117,6 +119,10 @@ class Block:
     insn_pcs: list[int] = field(default_factory=list)
     size: int = 0  # bytes of guest code covered
     helpers: dict[str, Helper] = field(default_factory=dict)
+    # System mode: memory goes through the soft TLB of this MMU index (None: user mode's flat map).
+    mmu_idx: int | None = None
+    # System mode: every access takes the slow path (the replay of a page-crossing access).
+    slow_mem: bool = False
 
     # --- construction -------------------------------------------------------
     def new_temp(self, width: int = 64) -> Temp:
@@ -218,14 +224,15 @@ class Builder:
         """v1 if (a cond b) else v2"""
         return self.block.op("movcond", a, b, v1, v2, aux=(cond, w), width=w)
 
-    def ld(self, addr, size: int, signed: bool = False, align: int = 0, w: int = 0) -> Temp:
+    def ld(self, addr, size: int, signed: bool = False, align: int = 0, w: int = 0,
+           mmu_idx: int = -1) -> Temp:
         """Load `size` bytes; a signed load sign-extends to `w` bits (default 64)."""
         if not w:
             w = 64 if signed else size * 8
-        return self.block.op("ld", addr, aux=MemOp(size, signed, align), width=w)
+        return self.block.op("ld", addr, aux=MemOp(size, signed, align, mmu_idx), width=w)
 
-    def st(self, addr, val, size: int, align: int = 0) -> None:
-        self.block.emit("st", None, addr, val, aux=MemOp(size, False, align))
+    def st(self, addr, val, size: int, align: int = 0, mmu_idx: int = -1) -> None:
+        self.block.emit("st", None, addr, val, aux=MemOp(size, False, align, mmu_idx))
 
     def call(self, helper: Helper, *args, width: int = 64) -> Temp:
         self.block.helpers[helper.name] = helper

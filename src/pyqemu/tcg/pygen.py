@@ -84,6 +84,7 @@ class PyGen:
         self.used = [used[k] for k in sorted(used)]
         self.written = [written[k] for k in sorted(written)]
         self.self_loop = any(op.opc == "goto_tb" and op.args[0] == block.pc for op in block.ops)
+        self.softmmu = block.mmu_idx is not None
         if self.self_loop:
             self.ind = 3
             self.self_slot = "_js"
@@ -237,6 +238,12 @@ class PyGen:
                 self.count()
                 self.out("continue")
                 return
+            if self.softmmu and (op.args[0] ^ self.block.pc) >> 12:
+                # System mode chains only within a page: another page's mapping may change.
+                self.count()
+                self.writeback()
+                self.out(f"return JC_get({a[0]}) or LOOKUP(cpu, {a[0]})")
+                return
             slot = f"_j{len(self.exits)}"
             self.exits.append((slot, op.args[0]))
             self.count()
@@ -259,6 +266,9 @@ class PyGen:
         if m.align > 1:
             self.out(f"if {addr} & {m.align - 1}: UNALIGNED(cpu, {addr}, 0)")
         vmask = mask(max(w, 32)) if m.signed else mask(m.size * 8)
+        if self.softmmu:
+            self.load_softmmu(d, addr, m, vmask)
+            return
         slow = f"LD_SLOW(cpu, {addr}, {m.size}, {int(m.signed)}, {vmask})"
         if m.size == 16:
             get = f"int.from_bytes(M[{addr}:{addr} + 16], 'little')"
@@ -273,6 +283,9 @@ class PyGen:
     def store(self, addr: str, val: str, m: MemOp) -> None:
         if m.align > 1:
             self.out(f"if {addr} & {m.align - 1}: UNALIGNED(cpu, {addr}, 1)")
+        if self.softmmu:
+            self.store_softmmu(addr, val, m)
+            return
         if m.size == 16:
             put = f"M[{addr}:{addr} + 16] = {val}.to_bytes(16, 'little')"
         elif m.size == 1:
@@ -283,6 +296,43 @@ class PyGen:
             put = f"P{m.size * 8}(M, {addr}, {val} & {mask(m.size * 8)})"
         self.out(f"if WP[{addr} >> 12]: {put}")
         self.out(f"else: ST_SLOW(cpu, {addr}, {val}, {m.size})")
+
+    # System mode: P is the 4 KiB host view of the page (see accel/tcg/cputlb.py); an
+    # access crossing the page end makes struct raise, and the CPU replays it slowly.
+    def load_softmmu(self, d: str, addr: str, m: MemOp, vmask: str) -> None:
+        idx = self.block.mmu_idx if m.mmu_idx < 0 else m.mmu_idx
+        slow = f"LD_SLOW(cpu, {addr}, {m.size}, {int(m.signed)}, {vmask}, {idx})"
+        if self.block.slow_mem:
+            self.out(f"{d} = {slow}")
+            return
+        off = f"{addr} & 4095"
+        if m.size == 16:
+            get = f"L128(P, {off})"
+        elif m.size == 1 and not m.signed:
+            get = f"P[{off}]"
+        else:
+            get = f"{_STRUCT[m.size, m.signed]}(P, {off})[0]"
+            if m.signed:
+                get += f" & {vmask}"
+        self.out(f"{d} = {get} if (P := TR{idx}({addr} >> 12)) is not None else {slow}")
+
+    def store_softmmu(self, addr: str, val: str, m: MemOp) -> None:
+        idx = self.block.mmu_idx if m.mmu_idx < 0 else m.mmu_idx
+        slow = f"ST_SLOW(cpu, {addr}, {val}, {m.size}, {idx})"
+        if self.block.slow_mem:
+            self.out(slow)
+            return
+        off = f"{addr} & 4095"
+        if m.size == 16:
+            put = f"S128(P, {off}, {val})"
+        elif m.size == 1:
+            put = f"P[{off}] = {val} & 0xff"
+        elif m.size == 8:
+            put = f"P64(P, {off}, {val})"
+        else:
+            put = f"P{m.size * 8}(P, {off}, {val} & {mask(m.size * 8)})"
+        self.out(f"if (P := TW{idx}({addr} >> 12)) is not None: {put}")
+        self.out(f"else: {slow}")
 
 
 _INLINABLE = {"mov", "not", "neg", "ext", "setcond", "movcond", "add", "sub", "mul", "and", "or", "xor",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import struct
 
+from pyqemu.accel.tcg.cputlb import ReplaySlow
 from pyqemu.accel.tcg.excp import GuestException, InternalError
 from pyqemu.accel.tcg.tb import TBCache, pc_at_line
 from pyqemu.util import log
@@ -68,3 +69,61 @@ def fault_in_block(cpu, e: BaseException, linemap: list[tuple[int, int]]) -> Bas
         err.__cause__ = e
         return err
     return e
+
+
+# --- system mode -----------------------------------------------------------------------
+
+class CPUStop(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """A helper ended the slice (WFI, a stop request): ``cpu.pc`` is already where to resume."""
+
+
+def fault_in_block_sys(cpu, e: BaseException, linemap: list[tuple[int, int]]) -> BaseException:
+    """System mode's version: a page-crossing fast-path access becomes a slow replay."""
+    if isinstance(e, struct.error):
+        tb = e.__traceback__
+        pc = pc_at_line(linemap, tb.tb_lineno) if tb is not None else None
+        return ReplaySlow(pc)
+    if isinstance(e, _ADDRESS_ERRORS):
+        tb = e.__traceback__
+        pc = pc_at_line(linemap, tb.tb_lineno) if tb is not None else None
+        err = InternalError(f"internal error at guest pc {pc:#x}: {type(e).__name__}: {e}")
+        err.__cause__ = e
+        return err
+    return fault_in_block(cpu, e, linemap)
+
+
+def cpu_exec_sys(cpu, budget: int) -> int:
+    """Run up to ``budget`` blocks of a system-mode vCPU; returns how many ran.
+
+    The CPU provides ``lookup(pc)`` (interrupt check + block lookup under its
+    current flags), ``take_exception(GuestException)`` (the architectural
+    exception entry: sets ``pc``, EL, ...) and ``replay_slow(pc)``. A slice ends
+    early when a helper raises CPUStop (WFI, ...).
+    """
+    R = cpu.regs
+    done = 0
+    replay: int | None = None
+    while done < budget:
+        i = 0
+        try:
+            if replay is not None:
+                pc, replay = replay, None
+                done += 1
+                fn = cpu.replay_slow(pc)(cpu, R)
+            else:
+                fn = cpu.lookup(cpu.pc)
+            for i in range(budget - done):  # noqa: B007 - i is read after an exception
+                fn = fn(cpu, R)
+            cpu.pc = fn.guest_pc
+            return budget
+        except GuestException as e:
+            done += i + 1
+            if e.pc is not None:
+                cpu.pc = e.pc
+            cpu.take_exception(e)
+        except ReplaySlow as e:
+            done += i
+            replay = e.pc
+        except CPUStop:
+            return done + i + 1
+    return done

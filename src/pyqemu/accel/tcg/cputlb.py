@@ -1,0 +1,223 @@
+"""The soft TLB: guest virtual pages -> host memory, for system-mode translated code.
+
+Generated code reaches guest RAM through per-MMU-index dictionaries mapping a
+virtual page number to a 4 KiB ``memoryview`` of the host RAM backing it:
+
+    d = U64(P, addr & 4095)[0] if (P := TR1(addr >> 12)) is not None else LD_SLOW(...)
+
+(``TR1`` is the bound ``get`` of the read dictionary of MMU index 1). A miss
+goes to the slow path, which asks the CPU to translate the address (page-table
+walk, permission check, guest fault), then either installs the page (RAM, ROM)
+or performs the access on the physical address space (MMIO, unassigned).
+An access that crosses a page end makes ``struct`` raise on the 4 KiB view;
+the CPU loop then replays that one instruction with every access on the slow
+path (``ReplaySlow``), so the fast path needs no crossing check.
+
+Pages holding translated code are never in a write dictionary: a store to one
+takes the slow path, which invalidates the blocks first (self-modifying code,
+and an OS loading a program over old code).
+
+The physical side is an object with ``ram_page(pa_page, write) -> memoryview |
+None`` (a 4 KiB view of RAM, or of ROM for reads; None for MMIO), and
+``read(pa, size) -> int`` / ``write(pa, size, value)`` for everything else.
+"""
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from typing import Any, Protocol
+
+PAGE_BITS = 12
+PAGE_SIZE = 1 << PAGE_BITS
+PAGE_MASK = PAGE_SIZE - 1
+
+ACCESS_READ, ACCESS_WRITE, ACCESS_EXEC = 0, 1, 2
+PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
+
+
+class PhysicalMemory(Protocol):
+    def ram_page(self, pa_page: int, write: bool) -> memoryview | None: ...
+
+    def read(self, pa: int, size: int) -> int: ...
+
+    def write(self, pa: int, size: int, value: int) -> None: ...
+
+
+class ReplaySlow(Exception):
+    """An access crossed a page: re-run the instruction at ``pc`` with slow-path memory accesses."""
+
+    def __init__(self, pc: int) -> None:
+        super().__init__(pc)
+        self.pc = pc
+
+
+_Q2 = struct.Struct("<QQ")
+
+
+def _load128(view: memoryview, offset: int) -> int:
+    lo, hi = _Q2.unpack_from(view, offset)
+    return lo | hi << 64
+
+
+def _store128(view: memoryview, offset: int, value: int) -> None:
+    _Q2.pack_into(view, offset, value & 0xFFFFFFFFFFFFFFFF, value >> 64)
+
+
+def struct_namespace() -> dict[str, Any]:
+    """``U8``..``S64`` (unpack_from), ``P8``..``P64`` (pack_into), ``L128``/``S128``."""
+    ns: dict[str, Any] = {"L128": _load128, "S128": _store128}
+    for size, ch in ((1, "B"), (2, "H"), (4, "I"), (8, "Q")):
+        ns[f"U{size * 8}"] = struct.Struct("<" + ch).unpack_from
+        ns[f"S{size * 8}"] = struct.Struct("<" + ch.lower()).unpack_from
+        ns[f"P{size * 8}"] = struct.Struct("<" + ch).pack_into
+    return ns
+
+
+class SoftTLB:
+    """The TLB of one vCPU: ``nb_mmu_idx`` translation regimes (e.g. EL0, EL1).
+
+    ``translate(va, access, mmu_idx) -> (pa, prot)`` is the CPU's page-table
+    walk; it raises the guest's fault itself. ``on_flush(va_page | None)`` hooks
+    let the TB lookup drop its virtual-pc caches when mappings change.
+    """
+
+    def __init__(self, phys: PhysicalMemory, translate: Callable[[int, int, int], tuple[int, int]],
+                 nb_mmu_idx: int = 2) -> None:
+        self.phys = phys
+        self.translate = translate
+        self.nb_mmu_idx = nb_mmu_idx
+        self.read: list[dict[int, memoryview]] = [{} for _ in range(nb_mmu_idx)]
+        self.write: list[dict[int, memoryview]] = [{} for _ in range(nb_mmu_idx)]
+        self.exec: list[dict[int, int]] = [{} for _ in range(nb_mmu_idx)]  # va page -> pa page
+        # pa page -> [(mmu_idx, va page)] of write entries, to revoke them when code appears there
+        self._writers: dict[int, list[tuple[int, int]]] = {}
+        self.code_pages: set[int] = set()  # physical pages holding translated code
+        self.on_flush: list[Callable[[int | None], None]] = []
+        self.on_code_write: Callable[[int], None] = lambda pa_page: None
+        self.fills = 0
+
+    # --- what generated code sees --------------------------------------------------
+    def namespace(self) -> dict[str, Any]:
+        ns = struct_namespace()
+        for i in range(self.nb_mmu_idx):
+            ns[f"TR{i}"] = self.read[i].get
+            ns[f"TW{i}"] = self.write[i].get
+        ns["LD_SLOW"] = self.ld_slow
+        ns["ST_SLOW"] = self.st_slow
+        return ns
+
+    # --- filling ------------------------------------------------------------------------
+    def fill(self, va: int, access: int, mmu_idx: int) -> tuple[int, memoryview | None]:
+        """Translate ``va``; install its page when it is RAM. Returns (pa, view or None)."""
+        pa, prot = self.translate(va, access, mmu_idx)
+        self.fills += 1
+        va_page = va >> PAGE_BITS
+        pa_page = pa >> PAGE_BITS
+        view = None
+        if prot & PROT_READ:
+            view = self.phys.ram_page(pa_page, False)
+            if view is not None:
+                self.read[mmu_idx][va_page] = view
+        if prot & PROT_WRITE and pa_page not in self.code_pages:
+            wview = self.phys.ram_page(pa_page, True)
+            if wview is not None:
+                self.write[mmu_idx][va_page] = wview
+                self._writers.setdefault(pa_page, []).append((mmu_idx, va_page))
+        if access == ACCESS_WRITE:
+            view = self.write[mmu_idx].get(va_page)
+        return pa, view
+
+    def translate_code(self, va: int, mmu_idx: int) -> int:
+        """Physical address of the instruction at ``va`` (raises the guest's instruction abort)."""
+        pa_page = self.exec[mmu_idx].get(va >> PAGE_BITS)
+        if pa_page is None:
+            pa, _prot = self.translate(va, ACCESS_EXEC, mmu_idx)
+            pa_page = pa >> PAGE_BITS
+            self.exec[mmu_idx][va >> PAGE_BITS] = pa_page
+        return pa_page << PAGE_BITS | (va & PAGE_MASK)
+
+    def protect_code_page(self, pa_page: int) -> None:
+        """Translated code now lives on ``pa_page``: stores to it must take the slow path."""
+        if pa_page in self.code_pages:
+            return
+        self.code_pages.add(pa_page)
+        for idx, va_page in self._writers.pop(pa_page, ()):
+            self.write[idx].pop(va_page, None)
+
+    def unprotect_code_page(self, pa_page: int) -> None:
+        self.code_pages.discard(pa_page)
+
+    # --- flushing -----------------------------------------------------------------------
+    def flush(self) -> None:
+        """Forget every translation (TLBI ALL, ASID or translation-regime changes)."""
+        for d in (*self.read, *self.write, *self.exec):
+            d.clear()
+        self._writers.clear()
+        for hook in self.on_flush:
+            hook(None)
+
+    def flush_page(self, va: int) -> None:
+        """Forget the translations of the page holding ``va`` in every regime (TLBI VA*)."""
+        va_page = (va & 0xFFFFFFFFFFFFFFFF) >> PAGE_BITS
+        for d in (*self.read, *self.write, *self.exec):
+            d.pop(va_page, None)
+        for hook in self.on_flush:
+            hook(va_page)
+
+    # --- slow paths -----------------------------------------------------------------------
+    def ld_slow(self, cpu: Any, addr: int, size: int, signed: int, mask: int, mmu_idx: int) -> int:
+        """A load whose page is not in the TLB (or crosses a page end)."""
+        if (addr & PAGE_MASK) + size > PAGE_SIZE:
+            first = PAGE_SIZE - (addr & PAGE_MASK)
+            lo = self._load(addr, first, mmu_idx)
+            hi = self._load((addr + first) & 0xFFFFFFFFFFFFFFFF, size - first, mmu_idx)
+            v = lo | hi << (first * 8)
+        else:
+            v = self._load(addr, size, mmu_idx)
+        if signed and v >> (size * 8 - 1):
+            v -= 1 << (size * 8)
+        return v & mask
+
+    def _load(self, addr: int, size: int, mmu_idx: int) -> int:
+        view = self.read[mmu_idx].get(addr >> PAGE_BITS)
+        if view is None:
+            pa, view = self.fill(addr, ACCESS_READ, mmu_idx)
+            if view is None:
+                return self.phys.read(pa, size)
+        off = addr & PAGE_MASK
+        return int.from_bytes(view[off:off + size], "little")
+
+    def st_slow(self, cpu: Any, addr: int, value: int, size: int, mmu_idx: int) -> None:
+        """A store whose page is not in the write TLB (MMIO, ROM, code, crossing, miss)."""
+        if (addr & PAGE_MASK) + size > PAGE_SIZE:
+            first = PAGE_SIZE - (addr & PAGE_MASK)
+            second = (addr + first) & 0xFFFFFFFFFFFFFFFF
+            # translate both pages before writing either, so a fault leaves memory unchanged
+            self._writable(addr, mmu_idx)
+            self._writable(second, mmu_idx)
+            self._store(addr, value & ((1 << (first * 8)) - 1), first, mmu_idx)
+            self._store(second, value >> (first * 8), size - first, mmu_idx)
+        else:
+            self._store(addr, value, size, mmu_idx)
+
+    def _writable(self, addr: int, mmu_idx: int) -> tuple[int, memoryview | None]:
+        view = self.write[mmu_idx].get(addr >> PAGE_BITS)
+        if view is not None:
+            return -1, view
+        return self.fill(addr, ACCESS_WRITE, mmu_idx)
+
+    def _store(self, addr: int, value: int, size: int, mmu_idx: int) -> None:
+        pa, view = self._writable(addr, mmu_idx)
+        if view is None:
+            pa_page = pa >> PAGE_BITS
+            if pa_page in self.code_pages:
+                self.on_code_write(pa_page)  # drops the blocks, then unprotects the page
+                ram = self.phys.ram_page(pa_page, True)
+                if ram is not None:
+                    off = pa & PAGE_MASK
+                    ram[off:off + size] = (value & ((1 << (size * 8)) - 1)).to_bytes(size, "little")
+                    return
+            self.phys.write(pa, size, value & ((1 << (size * 8)) - 1))
+            return
+        off = addr & PAGE_MASK
+        view[off:off + size] = (value & ((1 << (size * 8)) - 1)).to_bytes(size, "little")

@@ -1,0 +1,211 @@
+"""System-mode translation blocks: keyed by (virtual pc, physical pc, flags).
+
+A block's code depends on the bytes at its physical address, on the virtual
+pc it was translated for (pc-relative values are constants in it) and on the
+CPU state the translator assumed (``flags``: exception level, FP enabled,
+...). Blocks are indexed by physical page, so a store to code (seen by the
+soft TLB) invalidates exactly those blocks, whichever virtual address wrote.
+
+Jump caches (virtual pc -> function) exist per flags value; a block's exits
+look up in the cache of its own flags, and any change of mapping clears them
+(QEMU's tb_jmp_cache). Direct chaining (``goto_tb``) only links blocks on the
+same virtual page, whose mapping is the block's own; pygen turns cross-page
+direct jumps into lookups.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pyqemu.accel.tcg.cputlb import PAGE_BITS, PAGE_MASK, SoftTLB
+from pyqemu.accel.tcg.excp import GuestException
+from pyqemu.accel.tcg.tb import LOOP_BUDGET, TranslationBlock
+from pyqemu.tcg import optimize as tcg_optimize
+from pyqemu.tcg.ir import Block
+from pyqemu.tcg.pygen import generate
+from pyqemu.util import log
+
+# translate(pc, flags, fetch, slow_mem) -> Block; fetch(va) reads 4 code bytes or raises.
+Translator = Callable[[int, int, Callable[[int], int], bool], Block]
+
+Key = tuple[int, int, int]  # (virtual pc, physical pc, flags)
+
+
+class SysTB(TranslationBlock):
+    __slots__ = ("key",)
+
+
+class SysTBCache:
+    """The translated code of one machine (shared by its vCPUs, like QEMU's TB cache).
+
+    ``mmu_idx_of(flags)`` gives the translation regime a flags value runs in;
+    ``fetch_phys(pa)`` reads 4 code bytes at a physical address.
+    """
+
+    def __init__(self, translate: Translator, namespace: dict[str, Any], tlb: SoftTLB,
+                 mmu_idx_of: Callable[[int], int], fetch_phys: Callable[[int], int],
+                 optimize: bool = True, count_insns: bool = False) -> None:
+        self.translate = translate
+        self.ns = namespace
+        self.tlb = tlb
+        self.mmu_idx_of = mmu_idx_of
+        self.fetch_phys = fetch_phys
+        self.optimize = optimize
+        self.count_insns = count_insns
+        self.tbs: dict[Key, SysTB] = {}
+        self.jcs: dict[int, dict[int, Callable]] = {}
+        self.page_tbs: dict[int, set[Key]] = {}  # physical page -> blocks with code there
+        self.slow_tbs: dict[Key, SysTB] = {}  # one-instruction replays with slow memory accesses
+        self.ns["LOOP"] = range(LOOP_BUDGET)
+        self.count = 0
+        tlb.on_flush.append(self._mapping_changed)
+        tlb.on_code_write = self.invalidate_phys_page
+
+    # --- lookup ----------------------------------------------------------------------
+    def jc(self, flags: int) -> dict[int, Callable]:
+        d = self.jcs.get(flags)
+        if d is None:
+            d = self.jcs[flags] = {}
+        return d
+
+    def lookup(self, pc: int, flags: int) -> Callable:
+        """The function of the block at virtual ``pc`` under ``flags`` (translating it if new).
+
+        Raises the guest's instruction abort (a GuestException with ``pc`` set)
+        when ``pc`` cannot be fetched.
+        """
+        jc = self.jc(flags)
+        fn = jc.get(pc)
+        if fn is None:
+            tb = self._find(pc, flags)
+            fn = jc[pc] = tb.fn
+        return fn
+
+    def _find(self, pc: int, flags: int) -> SysTB:
+        try:
+            pa = self.tlb.translate_code(pc, self.mmu_idx_of(flags))
+        except GuestException as e:
+            if e.pc is None:
+                e.pc = pc
+            raise
+        tb = self.tbs.get((pc, pa, flags))
+        if tb is None or not tb.valid:
+            tb = self._build((pc, pa, flags))
+        return tb
+
+    def replay_slow(self, pc: int, flags: int) -> Callable:
+        """A one-instruction block at ``pc`` whose memory accesses all take the slow path."""
+        pa = self.tlb.translate_code(pc, self.mmu_idx_of(flags))
+        key = (pc, pa, flags)
+        tb = self.slow_tbs.get(key)
+        if tb is None or not tb.valid:
+            tb = self._build(key, slow=True)
+        return tb.fn
+
+    def _build(self, key: Key, slow: bool = False) -> SysTB:
+        pc, pa, flags = key
+        delta = pa - pc
+
+        def fetch(va: int) -> int:
+            if (va ^ pc) >> PAGE_BITS:
+                raise GuestException("segv", va, pc=va)  # blocks stop at the page end anyway
+            return self.fetch_phys(va + delta)
+
+        try:
+            block = self.translate(pc, flags, fetch, slow)
+        except GuestException as e:
+            if e.pc is None:
+                e.pc = pc
+            raise
+        if log.enabled("op"):
+            log.log(f"OP:\nIN: {pc:#x}\n{block.dump()}\n")
+        if self.optimize:
+            tcg_optimize.optimize(block)
+        gen = generate(block, f"tb_{pc:x}", self.count_insns)
+        if log.enabled("out_asm"):
+            log.log(f"OUT: [python] {pc:#x}\n{gen.source}\n")
+        tb = SysTB(pc, block.size)
+        tb.key = key
+        code = compile(gen.source, f"<tb {pc:#x}>", "exec")
+        g = dict(self.ns)
+        for h in gen.helpers.values():
+            g[h.name] = h.func
+        g["LINEMAP"] = gen.linemap
+        g["JC_get"] = self.jc(flags).get
+        for slot, target in gen.exits:
+            g[slot] = self._stub(g, slot, target, delta, flags)
+        exec(code, g)  # noqa: S102 - our own generated code
+        fn = g[gen.name]
+        fn.guest_pc = pc
+        tb.fn, tb.g, tb.linemap = fn, g, gen.linemap
+        pa_page = pa >> PAGE_BITS
+        tb.pages = (pa_page,)
+        if slow:
+            self.slow_tbs[key] = tb
+        else:
+            old = self.tbs.get(key)
+            if old is not None:
+                self._unlink(old)
+            self.tbs[key] = tb
+            self.count += 1
+        self.page_tbs.setdefault(pa_page, set()).add(key)
+        self.tlb.protect_code_page(pa_page)
+        return tb
+
+    def _stub(self, g: dict, slot: str, target: int, delta: int, flags: int) -> Callable:
+        def stub(cpu, R):
+            key = (target, target + delta, flags)
+            tb = self.tbs.get(key)
+            if tb is None or not tb.valid:
+                tb = self._build(key)
+            g[slot] = tb.fn
+            tb.incoming.append((g, slot))
+            self.jc(flags)[target] = tb.fn
+            return tb.fn
+        stub.guest_pc = target
+        return stub
+
+    # --- invalidation -------------------------------------------------------------------
+    def _unlink(self, tb: SysTB) -> None:
+        tb.valid = False
+        pc, _pa, flags = tb.key
+        for g, slot in tb.incoming:
+            if g.get(slot) is tb.fn:
+                g[slot] = self._stub(g, slot, pc, tb.key[1] - pc, flags)
+        tb.incoming.clear()
+        jc = self.jcs.get(flags)
+        if jc is not None and jc.get(pc) is tb.fn:
+            del jc[pc]
+        if self.tbs.get(tb.key) is tb:
+            del self.tbs[tb.key]
+        if self.slow_tbs.get(tb.key) is tb:
+            del self.slow_tbs[tb.key]
+
+    def invalidate_phys_page(self, pa_page: int) -> None:
+        """Code on physical page ``pa_page`` changed: drop its blocks and let stores through."""
+        keys = self.page_tbs.pop(pa_page, ())
+        for key in keys:
+            for table in (self.tbs, self.slow_tbs):
+                tb = table.get(key)
+                if tb is not None:
+                    self._unlink(tb)
+        self.tlb.unprotect_code_page(pa_page)
+
+    def invalidate_phys_range(self, pa: int, length: int) -> None:
+        """A device (DMA) or loader wrote guest RAM behind the TLB's back."""
+        for page in range(pa >> PAGE_BITS, (pa + length + PAGE_MASK) >> PAGE_BITS):
+            if page in self.page_tbs:
+                self.invalidate_phys_page(page)
+
+    def _mapping_changed(self, va_page: int | None) -> None:
+        for jc in self.jcs.values():
+            jc.clear()
+
+    def flush(self) -> None:
+        for tb in list(self.tbs.values()) + list(self.slow_tbs.values()):
+            self._unlink(tb)
+        for page in list(self.page_tbs):
+            self.tlb.unprotect_code_page(page)
+        self.page_tbs.clear()
+        for jc in self.jcs.values():
+            jc.clear()

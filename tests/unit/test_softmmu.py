@@ -1,0 +1,212 @@
+"""System-mode execution core: soft TLB, physical TB cache, slow paths, page-crossing replay.
+
+A minimal board stands in for a real one: RAM at 0x40000000, a UART data
+register and an exit register as MMIO, an identity "MMU". Bare-metal A64
+code (assembled with binutils) runs through the real translator.
+"""
+from __future__ import annotations
+
+import mmap
+import sys
+from pathlib import Path
+
+import pytest
+
+from pyqemu.accel.tcg import cpu_exec as cpu_exec_mod
+from pyqemu.accel.tcg.cputlb import PROT_EXEC, PROT_READ, PROT_WRITE, SoftTLB
+from pyqemu.accel.tcg.excp import GuestException
+from pyqemu.accel.tcg.tb_sys import SysTBCache
+from pyqemu.target.arm import translate_a64
+from pyqemu.target.arm.cpu import ARMCPU
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import baremetal  # noqa: E402
+from conftest import unavailable  # noqa: E402
+
+RAM_BASE, RAM_SIZE = 0x40000000, 1 << 20
+UART, EXIT = 0x09000000, 0x09000100
+
+
+class Board:
+    def __init__(self) -> None:
+        self.ram = mmap.mmap(-1, RAM_SIZE)
+        self.view = memoryview(self.ram)
+        self.uart = bytearray()
+        self.exit_value: int | None = None
+        self.mmio_log: list[tuple[str, int, int]] = []
+
+    def ram_page(self, pa_page: int, write: bool) -> memoryview | None:
+        off = (pa_page << 12) - RAM_BASE
+        if 0 <= off < RAM_SIZE:
+            return self.view[off:off + 4096]
+        return None
+
+    def read(self, pa: int, size: int) -> int:
+        self.mmio_log.append(("r", pa, size))
+        return 0
+
+    def write(self, pa: int, size: int, value: int) -> None:
+        self.mmio_log.append(("w", pa, size))
+        if pa == UART:
+            self.uart.append(value & 0xFF)
+        elif pa == EXIT:
+            self.exit_value = value
+
+
+class MiniSysCPU(ARMCPU):
+    """Just enough of a system-mode CPU to drive the execution core."""
+
+    def __init__(self, board: Board) -> None:
+        super().__init__()
+        self.tb_flags = 1
+        self.exceptions: list[GuestException] = []
+        self.tlb = SoftTLB(board, self._walk)
+        ns = self.tlb.namespace()
+        ns["LOOKUP"] = lambda cpu, pc: cpu.lookup(pc)
+
+        def unaligned(cpu, addr, write):
+            raise GuestException("bus", addr, bool(write))
+        ns["UNALIGNED"] = unaligned
+
+        def fetch_phys(pa: int) -> int:
+            page = board.ram_page(pa >> 12, False)
+            if page is None:
+                raise GuestException("segv", pa)
+            return int.from_bytes(page[pa & 4095:(pa & 4095) + 4], "little")
+
+        self.tbs = SysTBCache(self._translate, ns, self.tlb, lambda flags: 1, fetch_phys)
+
+    def _walk(self, va: int, access: int, mmu_idx: int) -> tuple[int, int]:
+        if va >= 1 << 40:
+            raise GuestException("segv", va, access == 1)
+        return va, PROT_READ | PROT_WRITE | PROT_EXEC
+
+    def _translate(self, pc, flags, fetch, slow):
+        block = translate_a64.translate(self, pc, fetch, 1 if slow else translate_a64.MAX_INSNS)
+        block.mmu_idx = 1
+        block.slow_mem = slow
+        return block
+
+    def lookup(self, pc: int):
+        return self.tbs.lookup(pc, self.tb_flags)
+
+    def replay_slow(self, pc: int):
+        return self.tbs.replay_slow(pc, self.tb_flags)
+
+    def take_exception(self, e: GuestException) -> None:
+        self.exceptions.append(e)
+        raise e
+
+    def fault_in_block(self, e, linemap):
+        return cpu_exec_mod.fault_in_block_sys(self, e, linemap)
+
+
+@pytest.fixture(scope="module")
+def have_binutils() -> None:
+    if baremetal.missing_tools():
+        unavailable(f"binutils for aarch64 missing: {baremetal.missing_tools()}")
+
+
+def run(source: str, max_slices: int = 200) -> tuple[MiniSysCPU, Board]:
+    board = Board()
+    image = baremetal.assemble(source, RAM_BASE)
+    board.view[:len(image)] = image
+    cpu = MiniSysCPU(board)
+    cpu.pc = RAM_BASE
+    for _ in range(max_slices):
+        cpu_exec_mod.cpu_exec_sys(cpu, 100)
+        if board.exit_value is not None:
+            return cpu, board
+    raise AssertionError(f"guest did not finish; pc={cpu.pc:#x}, uart={bytes(board.uart)!r}")
+
+
+PROGRAM = """
+    .global _start
+_start:
+    ldr x0, =0x09000000
+    adr x1, msg
+1:  ldrb w2, [x1], #1
+    cbz w2, 2f
+    strb w2, [x0]
+    b 1b
+2:  ldr x3, =0x40003ffc          // a store and a load straddling two RAM pages
+    ldr x4, =0x1122334455667788
+    str x4, [x3]
+    ldr x5, [x3]
+    ldr x10, =0x40003ff8
+    ldp x11, x12, [x10]            // a pair whose second half is on the next page
+    mov x6, #0
+    bl patch                       // run the code once, then rewrite it and run it again
+    adr x7, patch
+    ldr w8, =0xd2800546            // movz x6, #42
+    str w8, [x7]
+    bl patch
+    ldr x9, =0x09000100
+    str x6, [x9]
+3:  b 3b
+    .ltorg
+msg: .asciz "hello\\n"
+    .balign 4096
+patch:
+    movz x6, #7
+    ret
+"""
+
+
+def test_runs_code_with_mmio_crossing_accesses_and_self_modifying_code(have_binutils) -> None:
+    cpu, board = run(PROGRAM)
+    assert bytes(board.uart) == b"hello\n"
+    assert cpu.regs[5] == 0x1122334455667788
+    assert board.ram[0x3ffc:0x4004] == (0x1122334455667788).to_bytes(8, "little")
+    assert cpu.regs[11] == int.from_bytes(board.ram[0x3ff8:0x4000], "little")
+    assert cpu.regs[12] == int.from_bytes(board.ram[0x4000:0x4008], "little")
+    assert board.exit_value == 42
+    assert cpu.exceptions == []
+    assert cpu.tbs.slow_tbs, "the crossing load should have been replayed on the slow path"
+
+
+def test_unmapped_load_faults_precisely(have_binutils) -> None:
+    board = Board()
+    image = baremetal.assemble("""
+    .global _start
+_start:
+    mov x1, #5
+    ldr x0, =0x20000000000
+    ldr x2, [x0]
+    mov x1, #6
+    .ltorg
+""", RAM_BASE)
+    board.view[:len(image)] = image
+    cpu = MiniSysCPU(board)
+    cpu.pc = RAM_BASE
+    with pytest.raises(GuestException) as info:
+        cpu_exec_mod.cpu_exec_sys(cpu, 10)
+    assert info.value.kind == "segv" and info.value.addr == 0x20000000000
+    assert cpu.pc == RAM_BASE + 8 and cpu.regs[1] == 5
+
+
+def test_tlb_flush_sees_new_mapping(have_binutils) -> None:
+    """Blocks are found by physical address: remapping a virtual page runs the new code."""
+    board = Board()
+    prog = baremetal.assemble("""
+    .global _start
+_start:
+    movz x0, #1
+    ret
+    .balign 4096
+    movz x0, #2
+    ret
+""", RAM_BASE)
+    board.view[:len(prog)] = prog
+    cpu = MiniSysCPU(board)
+    offset = {"delta": 0}
+    cpu.tlb.translate = lambda va, acc, idx: (va + offset["delta"], PROT_READ | PROT_WRITE | PROT_EXEC)
+    stop = RAM_BASE + 0x10000
+    board.view[0x10000:0x10004] = (0x14000000).to_bytes(4, "little")  # b . (a self loop)
+    for delta, want in ((0, 1), (0x1000, 2)):
+        offset["delta"] = delta
+        cpu.tlb.flush()
+        cpu.regs[30] = stop - delta
+        cpu.pc = RAM_BASE
+        cpu_exec_mod.cpu_exec_sys(cpu, 3)
+        assert cpu.regs[0] == want
