@@ -74,7 +74,8 @@ class MiniSysCPU(ARMCPU):
                 raise GuestException("segv", pa)
             return int.from_bytes(page[pa & 4095:(pa & 4095) + 4], "little")
 
-        self.tbs = SysTBCache(self._translate, ns, self.tlb, lambda flags: 1, fetch_phys)
+        self.tbs = SysTBCache(self._translate, ns, lambda flags: 1, fetch_phys)
+        self.tbs.attach(self)
 
     def _walk(self, va: int, access: int, mmu_idx: int) -> tuple[int, int]:
         if va >= 1 << 40:
@@ -88,10 +89,10 @@ class MiniSysCPU(ARMCPU):
         return block
 
     def lookup(self, pc: int):
-        return self.tbs.lookup(pc, self.tb_flags)
+        return self.tbs.lookup(self, pc)
 
     def replay_slow(self, pc: int):
-        return self.tbs.replay_slow(pc, self.tb_flags)
+        return self.tbs.replay_slow(self, pc)
 
     def take_exception(self, e: GuestException) -> None:
         self.exceptions.append(e)

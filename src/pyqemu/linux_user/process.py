@@ -167,6 +167,19 @@ class UserCPU(ARMCPU):
     def dc_zva(self, addr: int) -> None:
         self.proc.mem.write(addr, bytes(64))
 
+    def rmw_view(self, addr: int, size: int) -> tuple[memoryview, int]:
+        """Guest memory for an aligned atomic read-modify-write at ``addr`` (target/arm atomics)."""
+        mem = self.proc.mem
+        try:
+            w = mem.wp[addr >> PAGE_SHIFT]
+        except IndexError:
+            w = 0
+        if not w:
+            raise GuestException("segv", addr, True)
+        if w == 2:  # translated code lives there: the checked path invalidates it first
+            mem.write(addr, bytes(mem.mem[addr:addr + size]))
+        return mem.mem, addr
+
 
 class Process:
     """Everything shared by the threads of one guest process."""

@@ -157,6 +157,7 @@ class Builder:
 
     def __init__(self, block: Block) -> None:
         self.block = block
+        self.mmu_idx = -1  # translation regime of ld/st that do not name one (LDTR/STTR set EL0's)
 
     # arithmetic on `w`-bit unsigned values
     def mov(self, dst: Temp, a: Temp | int) -> None:
@@ -229,9 +230,13 @@ class Builder:
         """Load `size` bytes; a signed load sign-extends to `w` bits (default 64)."""
         if not w:
             w = 64 if signed else size * 8
+        if mmu_idx < 0:
+            mmu_idx = self.mmu_idx
         return self.block.op("ld", addr, aux=MemOp(size, signed, align, mmu_idx), width=w)
 
     def st(self, addr, val, size: int, align: int = 0, mmu_idx: int = -1) -> None:
+        if mmu_idx < 0:
+            mmu_idx = self.mmu_idx
         self.block.emit("st", None, addr, val, aux=MemOp(size, False, align, mmu_idx))
 
     def call(self, helper: Helper, *args, width: int = 64) -> Temp:

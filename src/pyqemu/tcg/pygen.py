@@ -85,6 +85,8 @@ class PyGen:
         self.written = [written[k] for k in sorted(written)]
         self.self_loop = any(op.opc == "goto_tb" and op.args[0] == block.pc for op in block.ops)
         self.softmmu = block.mmu_idx is not None
+        # System mode: each vCPU has its own jump cache (its own page tables).
+        self.jc_get = "cpu.jc_get" if self.softmmu else "JC_get"
         if self.self_loop:
             self.ind = 3
             self.self_slot = "_js"
@@ -242,7 +244,7 @@ class PyGen:
                 # System mode chains only within a page: another page's mapping may change.
                 self.count()
                 self.writeback()
-                self.out(f"return JC_get({a[0]}) or LOOKUP(cpu, {a[0]})")
+                self.out(f"return {self.jc_get}({a[0]}) or LOOKUP(cpu, {a[0]})")
                 return
             slot = f"_j{len(self.exits)}"
             self.exits.append((slot, op.args[0]))
@@ -252,7 +254,7 @@ class PyGen:
         elif o == "exit_jump":
             self.count()
             self.writeback()
-            self.out(f"return JC_get({a[0]}) or LOOKUP(cpu, {a[0]})")
+            self.out(f"return {self.jc_get}({a[0]}) or LOOKUP(cpu, {a[0]})")
         elif o == "exit_call":
             self.count()
             self.writeback()

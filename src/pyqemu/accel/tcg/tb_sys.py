@@ -6,11 +6,15 @@ CPU state the translator assumed (``flags``: exception level, FP enabled,
 ...). Blocks are indexed by physical page, so a store to code (seen by the
 soft TLB) invalidates exactly those blocks, whichever virtual address wrote.
 
-Jump caches (virtual pc -> function) exist per flags value; a block's exits
-look up in the cache of its own flags, and any change of mapping clears them
-(QEMU's tb_jmp_cache). Direct chaining (``goto_tb``) only links blocks on the
-same virtual page, whose mapping is the block's own; pygen turns cross-page
-direct jumps into lookups.
+Each vCPU has jump caches (virtual pc -> function), one per flags value, as
+``cpu.jcs``; ``cpu.jc`` is the one of its current flags and ``cpu.jc_get`` its
+bound ``get``, which block exits call. A change of the vCPU's mappings clears
+them (QEMU's tb_jmp_cache). Direct chaining (``goto_tb``) only links blocks on
+the same virtual page, whose mapping is the block's own; pygen turns
+cross-page direct jumps into lookups.
+
+A vCPU attached with :meth:`SysTBCache.attach` provides ``tlb`` (its SoftTLB),
+``tb_flags``, and the jump-cache attributes above (see :func:`set_flags`).
 """
 from __future__ import annotations
 
@@ -35,6 +39,16 @@ class SysTB(TranslationBlock):
     __slots__ = ("key",)
 
 
+def set_flags(cpu: Any, flags: int) -> None:
+    """Switch ``cpu`` to translation flags ``flags`` (and the jump cache that goes with them)."""
+    cpu.tb_flags = flags
+    jc = cpu.jcs.get(flags)
+    if jc is None:
+        jc = cpu.jcs[flags] = {}
+    cpu.jc = jc
+    cpu.jc_get = jc.get
+
+
 class SysTBCache:
     """The translated code of one machine (shared by its vCPUs, like QEMU's TB cache).
 
@@ -42,48 +56,54 @@ class SysTBCache:
     ``fetch_phys(pa)`` reads 4 code bytes at a physical address.
     """
 
-    def __init__(self, translate: Translator, namespace: dict[str, Any], tlb: SoftTLB,
+    def __init__(self, translate: Translator, namespace: dict[str, Any],
                  mmu_idx_of: Callable[[int], int], fetch_phys: Callable[[int], int],
                  optimize: bool = True, count_insns: bool = False) -> None:
         self.translate = translate
         self.ns = namespace
-        self.tlb = tlb
         self.mmu_idx_of = mmu_idx_of
         self.fetch_phys = fetch_phys
         self.optimize = optimize
         self.count_insns = count_insns
         self.tbs: dict[Key, SysTB] = {}
-        self.jcs: dict[int, dict[int, Callable]] = {}
+        self.cpus: list[Any] = []
         self.page_tbs: dict[int, set[Key]] = {}  # physical page -> blocks with code there
         self.slow_tbs: dict[Key, SysTB] = {}  # one-instruction replays with slow memory accesses
         self.ns["LOOP"] = range(LOOP_BUDGET)
         self.count = 0
-        tlb.on_flush.append(self._mapping_changed)
+
+    def attach(self, cpu: Any) -> None:
+        """Run ``cpu`` on this cache: it gets jump caches; its TLB protects code pages."""
+        self.cpus.append(cpu)
+        cpu.jcs = {}
+        set_flags(cpu, getattr(cpu, "tb_flags", 0))
+        tlb: SoftTLB = cpu.tlb
+
+        def mapping_changed(_va_page: int | None) -> None:
+            for jc in cpu.jcs.values():
+                jc.clear()
+        tlb.on_flush.append(mapping_changed)
         tlb.on_code_write = self.invalidate_phys_page
+        for page in self.page_tbs:
+            tlb.protect_code_page(page)
 
     # --- lookup ----------------------------------------------------------------------
-    def jc(self, flags: int) -> dict[int, Callable]:
-        d = self.jcs.get(flags)
-        if d is None:
-            d = self.jcs[flags] = {}
-        return d
-
-    def lookup(self, pc: int, flags: int) -> Callable:
-        """The function of the block at virtual ``pc`` under ``flags`` (translating it if new).
+    def lookup(self, cpu: Any, pc: int) -> Callable:
+        """The function of the block at virtual ``pc`` for ``cpu`` (translating it if new).
 
         Raises the guest's instruction abort (a GuestException with ``pc`` set)
         when ``pc`` cannot be fetched.
         """
-        jc = self.jc(flags)
-        fn = jc.get(pc)
+        fn = cpu.jc_get(pc)
         if fn is None:
-            tb = self._find(pc, flags)
-            fn = jc[pc] = tb.fn
+            tb = self._find(cpu, pc)
+            fn = cpu.jc[pc] = tb.fn
         return fn
 
-    def _find(self, pc: int, flags: int) -> SysTB:
+    def _find(self, cpu: Any, pc: int) -> SysTB:
+        flags = cpu.tb_flags
         try:
-            pa = self.tlb.translate_code(pc, self.mmu_idx_of(flags))
+            pa = cpu.tlb.translate_code(pc, self.mmu_idx_of(flags))
         except GuestException as e:
             if e.pc is None:
                 e.pc = pc
@@ -93,9 +113,10 @@ class SysTBCache:
             tb = self._build((pc, pa, flags))
         return tb
 
-    def replay_slow(self, pc: int, flags: int) -> Callable:
+    def replay_slow(self, cpu: Any, pc: int) -> Callable:
         """A one-instruction block at ``pc`` whose memory accesses all take the slow path."""
-        pa = self.tlb.translate_code(pc, self.mmu_idx_of(flags))
+        flags = cpu.tb_flags
+        pa = cpu.tlb.translate_code(pc, self.mmu_idx_of(flags))
         key = (pc, pa, flags)
         tb = self.slow_tbs.get(key)
         if tb is None or not tb.valid:
@@ -131,7 +152,6 @@ class SysTBCache:
         for h in gen.helpers.values():
             g[h.name] = h.func
         g["LINEMAP"] = gen.linemap
-        g["JC_get"] = self.jc(flags).get
         for slot, target in gen.exits:
             g[slot] = self._stub(g, slot, target, delta, flags)
         exec(code, g)  # noqa: S102 - our own generated code
@@ -148,8 +168,11 @@ class SysTBCache:
                 self._unlink(old)
             self.tbs[key] = tb
             self.count += 1
-        self.page_tbs.setdefault(pa_page, set()).add(key)
-        self.tlb.protect_code_page(pa_page)
+        if pa_page not in self.page_tbs:
+            self.page_tbs[pa_page] = set()
+            for cpu in self.cpus:
+                cpu.tlb.protect_code_page(pa_page)
+        self.page_tbs[pa_page].add(key)
         return tb
 
     def _stub(self, g: dict, slot: str, target: int, delta: int, flags: int) -> Callable:
@@ -160,7 +183,6 @@ class SysTBCache:
                 tb = self._build(key)
             g[slot] = tb.fn
             tb.incoming.append((g, slot))
-            self.jc(flags)[target] = tb.fn
             return tb.fn
         stub.guest_pc = target
         return stub
@@ -173,9 +195,10 @@ class SysTBCache:
             if g.get(slot) is tb.fn:
                 g[slot] = self._stub(g, slot, pc, tb.key[1] - pc, flags)
         tb.incoming.clear()
-        jc = self.jcs.get(flags)
-        if jc is not None and jc.get(pc) is tb.fn:
-            del jc[pc]
+        for cpu in self.cpus:
+            jc = cpu.jcs.get(flags)
+            if jc is not None and jc.get(pc) is tb.fn:
+                del jc[pc]
         if self.tbs.get(tb.key) is tb:
             del self.tbs[tb.key]
         if self.slow_tbs.get(tb.key) is tb:
@@ -189,7 +212,8 @@ class SysTBCache:
                 tb = table.get(key)
                 if tb is not None:
                     self._unlink(tb)
-        self.tlb.unprotect_code_page(pa_page)
+        for cpu in self.cpus:
+            cpu.tlb.unprotect_code_page(pa_page)
 
     def invalidate_phys_range(self, pa: int, length: int) -> None:
         """A device (DMA) or loader wrote guest RAM behind the TLB's back."""
@@ -197,15 +221,12 @@ class SysTBCache:
             if page in self.page_tbs:
                 self.invalidate_phys_page(page)
 
-    def _mapping_changed(self, va_page: int | None) -> None:
-        for jc in self.jcs.values():
-            jc.clear()
-
     def flush(self) -> None:
         for tb in list(self.tbs.values()) + list(self.slow_tbs.values()):
             self._unlink(tb)
-        for page in list(self.page_tbs):
-            self.tlb.unprotect_code_page(page)
+        for cpu in self.cpus:
+            for page in self.page_tbs:
+                cpu.tlb.unprotect_code_page(page)
+            for jc in cpu.jcs.values():
+                jc.clear()
         self.page_tbs.clear()
-        for jc in self.jcs.values():
-            jc.clear()

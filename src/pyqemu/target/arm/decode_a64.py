@@ -211,6 +211,16 @@ class A__DUP_elem_s:
         return f"_DUP_elem_s(imm5={self.imm5!r}, rd={self.rd!r}, rn={self.rn!r})"
 
 
+class A__ERET:
+    __slots__ = ()
+
+    def __init__(self):
+        pass
+
+    def __repr__(self):
+        return f"_ERET()"
+
+
 class A__EXTR:
     __slots__ = ('imms', 'n', 'rd', 'rm', 'rn', 'sf')
 
@@ -1970,6 +1980,9 @@ def decode(ctx, insn):
                             return True
                     elif k == 0x005f0000:
                         if T.trans_RET(ctx, A__RET(rn=((insn >> 5) & 0x1f))):
+                            return True
+                    elif k == 0x009f0000:
+                        if insn & 0x000003e0 == 0x000003e0 and T.trans_ERET(ctx, A__ERET()):
                             return True
     elif k == 0x18000000:
         k = insn & 0x03000000

@@ -6,13 +6,11 @@ two bytecodes), so every such sequence runs under one process-wide lock.
 Plain loads and stores stay inline and lock-free, as in QEMU, where they race
 with host atomics the same way.
 
-Helpers reach guest memory through ``cpu.mem``: an address space with
-``mem`` (a memoryview of guest memory), ``wp`` (per-page write permission: 1
-writable, 2 writable but holding translated code, 0 not) and ``write(addr,
-data)`` (the checked slow path, which invalidates translated code).
-Atomic accesses need natural alignment (SIGBUS otherwise) and write
-permission even when they end up not writing (a failed CAS), as a host
-cmpxchg would.
+Helpers reach guest memory through ``cpu.rmw_view(addr, size)``: a writable
+view and offset for a naturally aligned access, after the checks a store
+needs (write permission, even when the operation ends up not writing, as a
+host cmpxchg would; translated code on the page is invalidated first).
+Misaligned atomic accesses fault with an alignment fault (SIGBUS in user mode).
 """
 from __future__ import annotations
 
@@ -24,28 +22,20 @@ from pyqemu.target.arm.translate import helper
 from pyqemu.tcg.ir import Helper
 
 LOCK = threading.Lock()
-PAGE_SHIFT = 12
 
 
-def _check(mem, addr: int, size: int) -> int:
-    """Fault unless [addr, addr+size) is aligned and writable; the page's wp value."""
+def _locate(cpu, addr: int, size: int) -> tuple[memoryview, int]:
     if addr & (size - 1):
         raise GuestException("bus", addr, True)
-    try:
-        w = mem.wp[addr >> PAGE_SHIFT]
-    except IndexError:
-        w = 0
-    if not w:
-        raise GuestException("segv", addr, True)
-    return w
+    return cpu.rmw_view(addr, size)
 
 
-def _write(mem, w: int, addr: int, val: int, size: int) -> None:
-    data = val.to_bytes(size, "little")
-    if w == 1:
-        mem.mem[addr:addr + size] = data
-    else:  # the page holds translated code: the slow path invalidates it
-        mem.write(addr, data)
+def _get(view: memoryview, off: int, size: int) -> int:
+    return int.from_bytes(view[off:off + size], "little")
+
+
+def _put(view: memoryview, off: int, size: int, val: int) -> None:
+    view[off:off + size] = (val & ((1 << (size * 8)) - 1)).to_bytes(size, "little")
 
 
 @helper(may_fault=True)
@@ -54,12 +44,11 @@ def stxr(cpu, addr: int, excl_addr: int, excl_val: int, val: int, size: int) -> 
     still holds the value the load-exclusive saw; 1 otherwise."""
     if addr != excl_addr:
         return 1
-    mem = cpu.mem
     with LOCK:
-        w = _check(mem, addr, size)
-        if int.from_bytes(mem.mem[addr:addr + size], "little") != excl_val:
+        view, off = _locate(cpu, addr, size)
+        if _get(view, off, size) != excl_val:
             return 1
-        _write(mem, w, addr, val & ((1 << (size * 8)) - 1), size)
+        _put(view, off, size, val)
     return 0
 
 
@@ -67,12 +56,11 @@ def stxr(cpu, addr: int, excl_addr: int, excl_val: int, val: int, size: int) -> 
 def cas(cpu, addr: int, cmp: int, new: int, size: int) -> int:
     """Compare and swap (CAS: size 1..8; CASP: the pair as one 8/16-byte value)."""
     m = (1 << (size * 8)) - 1
-    mem = cpu.mem
     with LOCK:
-        w = _check(mem, addr, size)
-        old = int.from_bytes(mem.mem[addr:addr + size], "little")
+        view, off = _locate(cpu, addr, size)
+        old = _get(view, off, size)
         if old == cmp & m:
-            _write(mem, w, addr, new & m, size)
+            _put(view, off, size, new)
     return old
 
 
@@ -103,11 +91,10 @@ _OPS: dict[str, Callable[[int, int, int], int]] = {
 def _make_rmw(name: str, op: Callable[[int, int, int], int]) -> Helper:
     def rmw(cpu, addr: int, val: int, size: int) -> int:
         m = (1 << (size * 8)) - 1
-        mem = cpu.mem
         with LOCK:
-            w = _check(mem, addr, size)
-            old = int.from_bytes(mem.mem[addr:addr + size], "little")
-            _write(mem, w, addr, op(old, val & m, size) & m, size)
+            view, off = _locate(cpu, addr, size)
+            old = _get(view, off, size)
+            _put(view, off, size, op(old, val & m, size))
         return old
     rmw.__name__ = name
     rmw.__qualname__ = name

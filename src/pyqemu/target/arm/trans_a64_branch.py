@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pyqemu.accel.tcg.excp import GuestException
+from pyqemu.target.arm import trans_a64_system as sysmode
 from pyqemu.target.arm.translate import CPU, DisasContext, helper
 
 
@@ -67,7 +68,16 @@ def svc(cpu, next_pc: int):
     return cpu.lookup(cpu.pc)
 
 
+def trans_ERET(s: DisasContext, a) -> bool:
+    if s.sys:
+        return sysmode.eret(s)
+    s.undef()
+    return True
+
+
 def trans_SVC(s: DisasContext, a) -> bool:
+    if s.sys:
+        return sysmode.exc_gen(s, "svc", a.imm)
     s.b.exit_call(svc, CPU, s.pc + 4)
     s.is_jmp = True
     return True
@@ -90,10 +100,14 @@ def trans_HLT(s: DisasContext, a) -> bool:
 
 
 def trans_HVC(s: DisasContext, a) -> bool:
+    if s.sys:
+        return sysmode.exc_gen(s, "hvc", a.imm)
     s.undef()  # not at EL0
     return True
 
 
 def trans_SMC(s: DisasContext, a) -> bool:
+    if s.sys:
+        return sysmode.exc_gen(s, "smc", a.imm)
     s.undef()
     return True

@@ -118,6 +118,11 @@ def trans_LDST_unpriv(s: DisasContext, a) -> bool:
     acc = _acc(a.size, a.opc, a.v)
     if acc is None or a.v or acc.kind == PREFETCH:
         return False
+    if s.sys and s.el == 1:  # EL1: checked as EL0 accesses (no FEAT_UAO here)
+        s.b.mmu_idx = 0
+        ok = _single(s, acc, a.rt, _base_plus(s, a.rn, a.imm))
+        s.b.mmu_idx = -1
+        return ok
     return _single(s, acc, a.rt, _base_plus(s, a.rn, a.imm))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 
 from pyqemu.target.arm import cpu as C
+from pyqemu.target.arm import trans_a64_system as sysmode
 from pyqemu.target.arm.translate import CPU, DisasContext, helper
 from pyqemu.util import log
 
@@ -58,6 +59,8 @@ def dc_zva(cpu, addr):
 
 
 def trans_HINT(s: DisasContext, a) -> bool:
+    if s.sys:
+        return sysmode.hint(s, a.crm, a.op2)
     return True  # NOP, YIELD, WFE, WFI, SEV, BTI, PAC hints: no-ops at EL0 here
 
 
@@ -93,12 +96,16 @@ def trans_MSR_i(s: DisasContext, a) -> bool:
         else:
             s.flags_nzcv(s.b.call(xaflag if a.op2 == 1 else axflag, nzcv))
         return True
+    if s.sys:
+        return sysmode.msr_pstate(s, a.op1, a.op2, a.crm)
     log.unimp(f"pyqemu: MSR (immediate) op1={a.op1} op2={a.op2} at {s.pc:#x}")
     s.undef()
     return True
 
 
 def trans_SYS(s: DisasContext, a) -> bool:
+    if s.sys:
+        return sysmode.sys(s, a)
     key = (a.op1, a.crn, a.crm, a.op2)
     if a.l == 0 and key == (3, 7, 4, 1):  # DC ZVA
         s.b.call_void(dc_zva, CPU, s.x(a.rt))

@@ -70,10 +70,14 @@ h_undef = Helper(_raise_undef, "h_undef", may_fault=True)
 class DisasContext:
     """Translation state of the block being built."""
 
-    def __init__(self, block: Block, cpu) -> None:
+    def __init__(self, block: Block, cpu, flags: int | None = None) -> None:
         self.block = block
         self.b = Builder(block)
         self.cpu = cpu
+        # System mode: the translation flags (cpu_sys.flags_for); None in user mode.
+        self.flags = flags
+        self.sys = flags is not None
+        self.el = flags & 3 if flags is not None else 0
         self.pc = block.pc
         self.insn = 0
         self.is_jmp = False  # the instruction ended the block

@@ -8,17 +8,40 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pyqemu.accel.tcg.excp import GuestException
-from pyqemu.target.arm.translate import GLOBALS, MAX_INSNS, PAGE, DisasContext
+from pyqemu.target.arm.translate import CPU, GLOBALS, MAX_INSNS, PAGE, DisasContext, helper
 from pyqemu.tcg.ir import Block
 from pyqemu.util import log
 
+FLAG_FP_OFF = 1 << 3  # cpu_sys.FLAG_FP_OFF: FP/SIMD instructions trap to EL1
 
-def translate(cpu, pc: int, fetch: Callable[[int], int], max_insns: int = MAX_INSNS) -> Block:
+
+def is_fp_insn(insn: int) -> bool:
+    """FP/AdvSIMD data processing (op0 x111) or a load/store of a SIMD&FP register (op0 x1x0, V=1)."""
+    op0 = (insn >> 25) & 0xF
+    if op0 & 0x7 == 0x7:
+        return True
+    return op0 & 0x5 == 0x4 and bool(insn >> 26 & 1)
+
+
+@helper(may_fault=True)
+def fp_access_trap(cpu):
+    raise GuestException("fpaccess")
+
+
+def translate(cpu, pc: int, fetch: Callable[[int], int], max_insns: int = MAX_INSNS,
+              flags: int | None = None, mmu_idx: int | None = None, slow_mem: bool = False) -> Block:
     """Translate the block starting at `pc`. `fetch(addr)` reads 4 code bytes
-    (raising GuestException on a fetch fault)."""
+    (raising GuestException on a fetch fault).
+
+    System mode passes the CPU's translation `flags` (EL, PAN, FP enabled) and
+    the soft-TLB regime `mmu_idx` its memory accesses use.
+    """
     from pyqemu.target.arm import decode_a64
     block = Block(pc, GLOBALS)
-    s = DisasContext(block, cpu)
+    block.mmu_idx = mmu_idx
+    block.slow_mem = slow_mem
+    s = DisasContext(block, cpu, flags)
+    fp_off = flags is not None and bool(flags & FLAG_FP_OFF)
     disas = [] if log.enabled("in_asm") else None
     n = 0
     while True:
@@ -34,7 +57,10 @@ def translate(cpu, pc: int, fetch: Callable[[int], int], max_insns: int = MAX_IN
         s.b.insn_start(s.pc)
         if disas is not None:
             disas.append((s.pc, insn))
-        if not decode_a64.decode(s, insn):
+        if fp_off and is_fp_insn(insn):
+            s.b.raise_(fp_access_trap, CPU)
+            s.is_jmp = True
+        elif not decode_a64.decode(s, insn):
             s.undef()
         n += 1
         s.pc += 4

@@ -1,0 +1,151 @@
+"""A64 in system mode: exception generation and return, WFI/WFE, PSTATE fields,
+TLB and cache maintenance, address translation (AT) and unprivileged accesses.
+
+The user-mode ``trans_*`` functions call these when ``s.sys`` is set. Every
+instruction that changes the translation flags (EL, PAN, interrupt masks that
+may let an interrupt in) ends its block with an exit through the CPU's
+``lookup``, which takes pending interrupts and re-reads the flags.
+"""
+from __future__ import annotations
+
+from pyqemu.accel.tcg.excp import GuestException
+from pyqemu.target.arm import exceptions as X
+from pyqemu.target.arm.translate import CPU, DisasContext, helper
+
+_EXC_KINDS = ("svc", "hvc", "smc")
+M64 = 0xFFFFFFFFFFFFFFFF
+
+
+@helper(may_fault=True)
+def sys_exc_gen(cpu, kind: int, imm: int):
+    """SVC/HVC/SMC: the CPU takes the exception (or runs PSCI) with the syndrome's imm16."""
+    raise GuestException(_EXC_KINDS[kind], code=imm)
+
+
+@helper(sync=True, may_fault=True)
+def sys_eret(cpu):
+    return cpu.lookup(cpu.exception_return())
+
+
+@helper(sync=True, may_fault=True)
+def sys_wfi(cpu, next_pc: int):
+    cpu.wfi(next_pc)
+    return cpu.lookup(next_pc)
+
+
+@helper(sync=True, may_fault=True)
+def sys_wfe(cpu, next_pc: int):
+    cpu.wfe(next_pc)
+    return cpu.lookup(next_pc)
+
+
+# MSR (immediate) PSTATE fields, by (op1, op2).
+PSTATE_FIELDS = {(3, 6): "daifset", (3, 7): "daifclr", (0, 5): "spsel", (0, 4): "pan", (0, 3): "uao"}
+_FIELD_CODES = {name: i for i, name in enumerate(PSTATE_FIELDS.values())}
+
+
+@helper(sync=True, may_fault=True)
+def sys_msr_pstate(cpu, field: int, imm: int, next_pc: int):
+    p = cpu.full_pstate()
+    if field == 0:    # DAIFSet
+        p |= (imm & 0xF) << 6
+    elif field == 1:  # DAIFClr
+        p &= ~((imm & 0xF) << 6)
+    elif field == 2:  # SPSel
+        p = (p & ~X.PSTATE_SP) | (imm & 1)
+    elif field == 3:  # PAN
+        p = (p & ~X.PSTATE_PAN) | (X.PSTATE_PAN if imm & 1 else 0)
+    else:             # UAO
+        p = (p & ~X.PSTATE_UAO) | (X.PSTATE_UAO if imm & 1 else 0)
+    cpu.set_pstate(p)
+    return cpu.lookup(next_pc)
+
+
+def exc_gen(s: DisasContext, kind: str, imm: int) -> bool:
+    if kind != "svc" and s.el == 0:
+        s.undef()
+        return True
+    s.b.raise_(sys_exc_gen, CPU, _EXC_KINDS.index(kind), imm)
+    s.is_jmp = True
+    return True
+
+
+def eret(s: DisasContext) -> bool:
+    if s.el == 0:
+        s.undef()
+        return True
+    s.b.exit_call(sys_eret, CPU)
+    s.is_jmp = True
+    return True
+
+
+def hint(s: DisasContext, crm: int, op2: int) -> bool:
+    if crm == 0 and op2 in (2, 3):  # WFE, WFI
+        s.b.exit_call(sys_wfi if op2 == 3 else sys_wfe, CPU, s.pc + 4)
+        s.is_jmp = True
+    return True  # NOP, YIELD, SEV(L), ESB, PSB, CSDB, BTI and the pointer-auth hints (no PAuth)
+
+
+def msr_pstate(s: DisasContext, op1: int, op2: int, crm: int) -> bool:
+    name = PSTATE_FIELDS.get((op1, op2))
+    if name is None or s.el == 0:
+        s.undef()
+        return True
+    s.b.exit_call(sys_msr_pstate, CPU, _FIELD_CODES[name], crm, s.pc + 4)
+    s.is_jmp = True
+    return True
+
+
+# --- SYS: TLB maintenance, address translation, caches ---------------------------------------
+
+def _tlbi_va(xt: int) -> int:
+    va = (xt & ((1 << 44) - 1)) << 12
+    return va | (0xFF00000000000000 if va >> 55 & 1 else 0)
+
+
+@helper(may_fault=True)
+def sys_tlbi(cpu, op2: int, shareable: int, xt: int) -> None:
+    cpus = cpu.peers if shareable else (cpu,)
+    if op2 in (0, 2):  # VMALLE1, ASIDE1: every entry (the soft TLB is not tagged by ASID)
+        for c in cpus:
+            c.tlb.flush()
+    else:              # VAE1, VAAE1, VALE1, VAALE1
+        va = _tlbi_va(xt)
+        for c in cpus:
+            c.tlb.flush_page(va)
+
+
+@helper(may_fault=True)
+def sys_at(cpu, op2: int, va: int) -> None:
+    cpu.address_translate(va, write=bool(op2 & 1), el0=op2 >= 2)
+
+
+@helper(may_fault=True)
+def sys_dc_zva(cpu, va: int) -> None:
+    base = va & ~63
+    for off in range(0, 64, 8):
+        cpu.tlb.st_slow(cpu, base + off, 0, 8, cpu.data_mmu_idx())
+
+
+def sys(s: DisasContext, a) -> bool:
+    """SYS/SYSL with op0 = 1; returns True when handled."""
+    op1, crn, crm, op2 = a.op1, a.crn, a.crm, a.op2
+    if a.l:
+        s.undef()
+        return True
+    if crn == 8 and op1 == 0 and s.el >= 1:
+        if op2 in (0, 1, 2, 3, 5, 7) and crm in (3, 7, 1):
+            s.b.call_void(sys_tlbi, CPU, op2, int(crm != 7), s.x(a.rt))
+            return True
+    elif crn == 7 and op1 == 0 and crm == 8 and op2 < 4 and s.el >= 1:
+        s.b.call_void(sys_at, CPU, op2, s.x(a.rt))
+        return True
+    elif crn == 7 and op1 == 3 and crm == 4 and op2 == 1:  # DC ZVA
+        s.b.call_void(sys_dc_zva, CPU, s.x(a.rt))
+        return True
+    elif crn == 7 and op1 == 3:  # DC CVAU/CVAC/CVAP/CIVAC, IC IVAU: caches are coherent here
+        return True
+    elif crn == 7 and op1 == 0 and s.el >= 1:  # IC IALLU(IS), DC IVAC/ISW/CSW/CISW
+        return True
+    s.undef()
+    return True
