@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from pyqemu.accel.tcg import cpu_exec as cpu_exec_mod
+from pyqemu.accel.tcg import cputlb
 from pyqemu.accel.tcg.cputlb import PROT_EXEC, PROT_READ, PROT_WRITE, SoftTLB
 from pyqemu.accel.tcg.excp import GuestException
 from pyqemu.accel.tcg.tb_sys import SysTBCache
@@ -60,8 +61,8 @@ class MiniSysCPU(ARMCPU):
         super().__init__()
         self.tb_flags = 1
         self.exceptions: list[GuestException] = []
-        self.tlb = SoftTLB(board, self._walk)
-        ns = self.tlb.namespace()
+        SoftTLB(board, self._walk).bind(self)
+        ns = cputlb.namespace()
         ns["LOOKUP"] = lambda cpu, pc: cpu.lookup(pc)
 
         def unaligned(cpu, addr, write):

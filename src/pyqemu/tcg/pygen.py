@@ -87,6 +87,7 @@ class PyGen:
         self.softmmu = block.mmu_idx is not None
         # System mode: each vCPU has its own jump cache (its own page tables).
         self.jc_get = "cpu.jc_get" if self.softmmu else "JC_get"
+        self.tlb_names: set[str] = set()  # TR<i>/TW<i>: the running vCPU's TLB, loaded on entry
         if self.self_loop:
             self.ind = 3
             self.self_slot = "_js"
@@ -161,6 +162,8 @@ class PyGen:
         head = [f"def {name}(cpu, R):"]
         if self.used:
             head.append("    " + "; ".join(f"{g.name} = R[{g.gidx}]" for g in self.used))
+        if self.tlb_names:
+            head.append("    " + "; ".join(f"{n} = cpu.{n}" for n in sorted(self.tlb_names)))
         head.append("    try:")
         if self.self_loop:
             head.append("      for _ in LOOP:")
@@ -316,6 +319,7 @@ class PyGen:
             get = f"{_STRUCT[m.size, m.signed]}(P, {off})[0]"
             if m.signed:
                 get += f" & {vmask}"
+        self.tlb_names.add(f"TR{idx}")
         self.out(f"{d} = {get} if (P := TR{idx}({addr} >> 12)) is not None else {slow}")
 
     def store_softmmu(self, addr: str, val: str, m: MemOp) -> None:
@@ -333,6 +337,7 @@ class PyGen:
             put = f"P64(P, {off}, {val})"
         else:
             put = f"P{m.size * 8}(P, {off}, {val} & {mask(m.size * 8)})"
+        self.tlb_names.add(f"TW{idx}")
         self.out(f"if (P := TW{idx}({addr} >> 12)) is not None: {put}")
         self.out(f"else: {slow}")
 

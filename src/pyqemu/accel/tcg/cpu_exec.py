@@ -121,6 +121,8 @@ def cpu_exec_sys(cpu, budget: int) -> int:
             if e.pc is not None:
                 cpu.pc = e.pc
             cpu.take_exception(e)
+            if cpu.halted:  # CPU_OFF, CPU_SUSPEND, a WFI emulated by firmware
+                return done
         except ReplaySlow as e:
             done += i
             replay = e.pc

@@ -5,7 +5,9 @@ virtual page number to a 4 KiB ``memoryview`` of the host RAM backing it:
 
     d = U64(P, addr & 4095)[0] if (P := TR1(addr >> 12)) is not None else LD_SLOW(...)
 
-(``TR1`` is the bound ``get`` of the read dictionary of MMU index 1). A miss
+(``TR1`` is the bound ``get`` of the read dictionary of MMU index 1, which a
+block loads from its vCPU on entry: ``TR1 = cpu.TR1``; blocks are shared by
+the vCPUs of a machine, TLBs are not). A miss
 goes to the slow path, which asks the CPU to translate the address (page-table
 walk, permission check, guest fault), then either installs the page (RAM, ROM)
 or performs the access on the physical address space (MMIO, unassigned).
@@ -26,6 +28,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 from typing import Any, Protocol
+
+from pyqemu.accel.tcg.excp import GuestException
 
 PAGE_BITS = 12
 PAGE_SIZE = 1 << PAGE_BITS
@@ -63,6 +67,22 @@ def _store128(view: memoryview, offset: int, value: int) -> None:
     _Q2.pack_into(view, offset, value & 0xFFFFFFFFFFFFFFFF, value >> 64)
 
 
+def _ld_slow(cpu: Any, addr: int, size: int, signed: int, mask: int, mmu_idx: int) -> int:
+    return cpu.tlb.ld_slow(cpu, addr, size, signed, mask, mmu_idx)
+
+
+def _st_slow(cpu: Any, addr: int, value: int, size: int, mmu_idx: int) -> None:
+    cpu.tlb.st_slow(cpu, addr, value, size, mmu_idx)
+
+
+def namespace() -> dict[str, Any]:
+    """The names system-mode blocks use besides their vCPU's TLB: struct helpers, slow paths."""
+    ns = struct_namespace()
+    ns["LD_SLOW"] = _ld_slow
+    ns["ST_SLOW"] = _st_slow
+    return ns
+
+
 def struct_namespace() -> dict[str, Any]:
     """``U8``..``S64`` (unpack_from), ``P8``..``P64`` (pack_into), ``L128``/``S128``."""
     ns: dict[str, Any] = {"L128": _load128, "S128": _store128}
@@ -97,14 +117,12 @@ class SoftTLB:
         self.fills = 0
 
     # --- what generated code sees --------------------------------------------------
-    def namespace(self) -> dict[str, Any]:
-        ns = struct_namespace()
+    def bind(self, cpu: Any) -> None:
+        """Give ``cpu`` the ``TR<i>``/``TW<i>`` attributes blocks load, and make it this TLB's owner."""
+        cpu.tlb = self
         for i in range(self.nb_mmu_idx):
-            ns[f"TR{i}"] = self.read[i].get
-            ns[f"TW{i}"] = self.write[i].get
-        ns["LD_SLOW"] = self.ld_slow
-        ns["ST_SLOW"] = self.st_slow
-        return ns
+            setattr(cpu, f"TR{i}", self.read[i].get)
+            setattr(cpu, f"TW{i}", self.write[i].get)
 
     # --- filling ------------------------------------------------------------------------
     def fill(self, va: int, access: int, mmu_idx: int) -> tuple[int, memoryview | None]:
@@ -183,7 +201,10 @@ class SoftTLB:
         if view is None:
             pa, view = self.fill(addr, ACCESS_READ, mmu_idx)
             if view is None:
-                return self.phys.read(pa, size)
+                try:
+                    return self.phys.read(pa, size)
+                except PhysFault:
+                    raise GuestException("segv", addr, False) from None
         off = addr & PAGE_MASK
         return int.from_bytes(view[off:off + size], "little")
 
@@ -217,7 +238,52 @@ class SoftTLB:
                     off = pa & PAGE_MASK
                     ram[off:off + size] = (value & ((1 << (size * 8)) - 1)).to_bytes(size, "little")
                     return
-            self.phys.write(pa, size, value & ((1 << (size * 8)) - 1))
+            try:
+                self.phys.write(pa, size, value & ((1 << (size * 8)) - 1))
+            except PhysFault:
+                raise GuestException("segv", addr, True) from None
             return
         off = addr & PAGE_MASK
         view[off:off + size] = (value & ((1 << (size * 8)) - 1)).to_bytes(size, "little")
+
+
+class PhysFault(Exception):
+    """Nothing answered a physical access (the CPU raises an external abort at the virtual address)."""
+
+
+class AddressSpacePhys:
+    """A CPU's physical memory (the soft TLB's ``phys``) over a :class:`pyqemu.memory.AddressSpace`.
+
+    RAM and ROM pages are handed out as 4 KiB views (ROM for reads only);
+    everything else is dispatched per access. A change of the memory map
+    calls ``on_map_change`` (the machine flushes its vCPUs' TLBs).
+    """
+
+    def __init__(self, space: Any) -> None:
+        from pyqemu.memory import MemTxError
+        self.space = space
+        self._memtx_error = MemTxError
+        self.on_map_change: list[Callable[[], None]] = []
+        space.listeners.append(lambda _space: [fn() for fn in self.on_map_change])
+
+    def ram_page(self, pa_page: int, write: bool) -> memoryview | None:
+        start = pa_page << PAGE_BITS
+        r = self.space.flatview.lookup(start)
+        if r is None or r.mr.ram is None or r.end < start + PAGE_SIZE:
+            return None
+        if write and (r.readonly or getattr(r.mr, "readonly", False)):
+            return None
+        off = r.offset + start - r.start
+        return r.mr.ram[off:off + PAGE_SIZE]
+
+    def read(self, pa: int, size: int) -> int:
+        try:
+            return self.space.load(pa, size)
+        except self._memtx_error as e:
+            raise PhysFault(pa) from e
+
+    def write(self, pa: int, size: int, value: int) -> None:
+        try:
+            self.space.store(pa, value, size)
+        except self._memtx_error as e:
+            raise PhysFault(pa) from e

@@ -137,6 +137,9 @@ def _const_sysreg(s: DisasContext, key: tuple) -> int | None:
 def trans_MSR_MRS(s: DisasContext, a) -> bool:
     key = (2 + a.o0, a.op1, a.crn, a.crm, a.op2)
     b = s.b
+    if s.sys:
+        return sysmode.mrs_msr(s, a, lambda: s.set_x(a.rt, b.and_(s.get_nzcv(), 0xF0000000)),
+                               lambda: s.flags_nzcv(b.and_(s.x(a.rt), 0xF0000000)))
     if a.l:  # MRS
         if key == NZCV:
             s.set_x(a.rt, b.and_(s.get_nzcv(), 0xF0000000))

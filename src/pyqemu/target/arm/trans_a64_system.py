@@ -123,8 +123,17 @@ def sys_at(cpu, op2: int, va: int) -> None:
 @helper(may_fault=True)
 def sys_dc_zva(cpu, va: int) -> None:
     base = va & ~63
+    idx = cpu.data_mmu_idx()
+    view = cpu.tlb.write[idx].get(base >> 12)
+    if view is not None:
+        off = base & 0xFFF
+        view[off:off + 64] = _ZEROS_64
+        return
     for off in range(0, 64, 8):
-        cpu.tlb.st_slow(cpu, base + off, 0, 8, cpu.data_mmu_idx())
+        cpu.tlb.st_slow(cpu, base + off, 0, 8, idx)
+
+
+_ZEROS_64 = bytes(64)
 
 
 def sys(s: DisasContext, a) -> bool:
@@ -148,4 +157,112 @@ def sys(s: DisasContext, a) -> bool:
     elif crn == 7 and op1 == 0 and s.el >= 1:  # IC IALLU(IS), DC IVAC/ISW/CSW/CISW
         return True
     s.undef()
+    return True
+
+
+# --- MRS / MSR through the system-register table (target/arm/cpregs.py) --------------------
+
+def _packed(key: tuple[int, int, int, int, int]) -> int:
+    op0, op1, crn, crm, op2 = key
+    return op0 << 14 | op1 << 11 | crn << 7 | crm << 3 | op2
+
+
+def _unpacked(p: int) -> tuple[int, int, int, int, int]:
+    return (p >> 14 & 3, p >> 11 & 7, p >> 7 & 15, p >> 3 & 15, p & 7)
+
+
+def _desc(cpu, packed: int, is_read: bool):
+    return cpu.sr.table.lookup(_unpacked(packed), is_read)
+
+
+def _trap_esr(packed: int, rt: int, is_read: bool) -> int:
+    return X.syn_sysreg_trap(*_unpacked(packed), rt, is_read)
+
+
+@helper(may_fault=True)
+def sys_reg_check(cpu, packed: int, rt: int, is_read: int) -> None:
+    """The runtime part of an access check (a gate on SCTLR/CNTKCTL/PMUSERENR/... or SPSel)."""
+    from pyqemu.target.arm import cpregs
+    desc = _desc(cpu, packed, bool(is_read))
+    res = cpu.sr.check(desc, cpu.el, bool(is_read), cpu.full_pstate())
+    if res == cpregs.Check.OK:
+        return
+    if res == cpregs.Check.UNDEF:
+        raise GuestException("ill")
+    if res == cpregs.Check.TRAP_FP:
+        raise GuestException("fpaccess")
+    raise cpu.trap(_trap_esr(packed, rt, bool(is_read)))
+
+
+@helper(may_fault=True)
+def sys_reg_trap(cpu, packed: int, rt: int, is_read: int) -> None:
+    raise cpu.trap(_trap_esr(packed, rt, bool(is_read)))
+
+
+@helper()
+def sys_reg_read(cpu, packed: int) -> int:
+    return cpu.read_sysreg(_desc(cpu, packed, True))
+
+
+@helper()
+def sys_reg_write(cpu, packed: int, value: int) -> None:
+    cpu.write_sysreg(_desc(cpu, packed, False), value)
+
+
+@helper(sync=True, may_fault=True)
+def sys_reg_write_end(cpu, packed: int, value: int, next_pc: int):
+    cpu.write_sysreg(_desc(cpu, packed, False), value)
+    return cpu.lookup(next_pc)
+
+
+def mrs_msr(s: DisasContext, a, nzcv_read, nzcv_write) -> bool:
+    """MRS/MSR (register) in system mode; NZCV goes through the caller's lazy-flag code."""
+    from pyqemu.target.arm import cpregs
+    key = (2 + a.o0, a.op1, a.crn, a.crm, a.op2)
+    is_read = bool(a.l)
+    desc = s.cpu.sr.table.lookup(key, is_read)
+    if desc is None:
+        from pyqemu.util import log
+        log.unimp(f"pyqemu: {'MRS' if is_read else 'MSR'} of unknown system register "
+                  f"S{key[0]}_{key[1]}_C{key[2]}_C{key[3]}_{key[4]} at {s.pc:#x}")
+        s.undef()
+        return True
+    packed = _packed(key)
+    check = cpregs.static_check(desc, s.el, is_read)
+    if check == cpregs.Check.UNDEF:
+        s.undef()
+        return True
+    if check == cpregs.Check.TRAP:
+        s.b.raise_(sys_reg_trap, CPU, packed, a.rt, int(is_read))
+        s.is_jmp = True
+        return True
+    if check is None:
+        s.b.call_void(sys_reg_check, CPU, packed, a.rt, int(is_read))
+    kind = desc.kind
+    if desc.name == "NZCV":
+        if is_read:
+            nzcv_read()
+        else:
+            nzcv_write()
+        return True
+    if kind == cpregs.Kind.CPUREG:
+        if is_read:
+            s.set_x(a.rt, s.g(desc.cpu_reg))
+        else:
+            s.b.mov(s.g(desc.cpu_reg), s.b.and_(s.x(a.rt), desc.write_mask) if desc.write_mask != M64
+                    else s.x(a.rt))
+        return True
+    if is_read:
+        if kind == cpregs.Kind.CONST:
+            s.set_x(a.rt, desc.value)
+        elif desc.name == "CurrentEL":
+            s.set_x(a.rt, s.el << 2)
+        else:
+            s.set_x(a.rt, s.b.call(sys_reg_read, CPU, packed))
+        return True
+    if kind == cpregs.Kind.PSTATE or desc.effects & cpregs.FX_END_TB:
+        s.b.exit_call(sys_reg_write_end, CPU, packed, s.x(a.rt), s.pc + 4)
+        s.is_jmp = True
+    else:
+        s.b.call_void(sys_reg_write, CPU, packed, s.x(a.rt))
     return True
