@@ -5,7 +5,7 @@ For each workload prints the guest instruction count (counted by pyqemu with
 PYQEMU_COUNT_INSNS=1), pyqemu's CPU time, qemu-aarch64's CPU time, pyqemu's
 MIPS and the time ratio. Also process start-up (busybox echo) for both.
 
-Usage: python3 benchmarks/run.py [--only NAME] [--repeat N]
+Usage: python3 benchmarks/run.py [--only NAME] [--repeat N]   (--only img: the pyqemu-img rows)
 """
 from __future__ import annotations
 
@@ -99,6 +99,11 @@ def main() -> int:
         if args.only and args.only != name:
             continue
         row(name, [str(build(name))], args.repeat)
+    if not args.only or args.only == "img":
+        import img_convert  # benchmarks/img_convert.py: pyqemu-img against qemu-img
+        img_convert.main(["--repeat", str(args.repeat)])
+        if args.only:
+            return 0
     bb = busybox()
     if bb is None:
         print("busybox-static:arm64 unavailable (apt-get download failed); skipping busybox rows")

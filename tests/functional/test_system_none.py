@@ -81,3 +81,22 @@ def test_prelaunch_with_S_and_sigterm(tmp_path, procs):
     legacy.close()
     p.send_signal(signal.SIGTERM)
     assert p.wait(timeout=20) == 0
+
+
+@pytest.mark.parametrize("spec", [
+    "-qmp unix:{},server=on,wait=off",
+    "-chardev socket,id=q,path={},server=on,wait=off -mon chardev=q,mode=control"])
+def test_qmp_unix_socket_is_private(tmp_path, procs, spec):
+    """The QMP socket is mode 0600 even under umask 0: only its owner may drive the VM."""
+    sock = str(tmp_path / "qmp.sock")
+    p = subprocess.Popen(CMD + ["-M", "none", "-display", "none", *spec.format(sock).split()],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         preexec_fn=lambda: os.umask(0))
+    procs.append(p)
+    for _ in range(400):
+        if os.path.exists(sock) or p.poll() is not None:
+            break
+        time.sleep(0.05)
+    assert os.stat(sock).st_mode & 0o777 == 0o600
+    p.terminate()
+    assert p.wait(timeout=20) == 0

@@ -13,7 +13,7 @@ import pytest
 
 from pyqemu.chardev import char
 from pyqemu.chardev.char import CHR_EVENT_CLOSED, CHR_EVENT_OPENED, ChardevError, chardev_new
-from pyqemu.chardev.ringbuf import ringbuf_read, ringbuf_write
+from pyqemu.chardev.ringbuf import RingbufChardev
 from pyqemu.system import main_loop, runstate
 
 
@@ -74,22 +74,29 @@ def test_file_truncate_and_append(loop, tmp_path):
 
 
 def test_ringbuf(loop):
-    chardev_new({"backend": "ringbuf", "id": "r0", "size": "8"})
-    ringbuf_write("r0", "hello world!")
-    assert ringbuf_read("r0", 100) == "o world!"          # as QEMU 7.2: the last 8 bytes
-    ringbuf_write("r0", "AAEC/w==", "base64")
-    assert ringbuf_read("r0", 2, "base64") == "AAE="
-    assert ringbuf_read("r0", 10, "base64") == "Av8="
-    assert ringbuf_read("r0", 10) == ""
-    with pytest.raises(ChardevError, match="size must be greater than zero"):
-        ringbuf_read("r0", 0)
-    with pytest.raises(ChardevError, match="Base64 data contains invalid characters"):
-        ringbuf_write("r0", "!!!", "base64")
-    chardev_new({"backend": "null", "id": "n"})
-    with pytest.raises(ChardevError, match="n is not a ringbuf device"):
-        ringbuf_read("n", 1)
+    c = chardev_new({"backend": "ringbuf", "id": "r0", "size": "8"})
+    c.write(b"hello world!")
+    assert c.read(100) == b"o world!"          # as QEMU 7.2: the last 8 bytes
+    c.write(b"\x00\x01\x02\xff")
+    assert c.read(2) == b"\x00\x01"
+    assert c.read(10) == b"\x02\xff"
+    assert c.read(10) == b""
     with pytest.raises(ChardevError, match="power of two"):
         chardev_new({"backend": "ringbuf", "id": "r1", "size": "12"})
+    m = chardev_new({"backend": "memory", "id": "m0"})
+    assert isinstance(m, RingbufChardev)
+    assert char.query_chardev()[-1] == {"label": "m0", "filename": "memory", "frontend-open": False}
+
+
+def test_muxed_base_reports_the_mux_frontends(loop):
+    """QEMU shows a mux's base open only while the mux has a frontend."""
+    mux = chardev_new({"backend": "ringbuf", "id": "r", "mux": "on"})
+    opened = {i["label"]: i["frontend-open"] for i in char.query_chardev()}
+    assert opened == {"r-base": False, "r": False}
+    fe = Frontend(mux)
+    assert {i["label"]: i["frontend-open"] for i in char.query_chardev()} == {"r-base": True, "r": True}
+    fe.fe.detach()
+    assert {i["label"]: i["frontend-open"] for i in char.query_chardev()} == {"r-base": False, "r": False}
 
 
 def test_pipe(loop, tmp_path):

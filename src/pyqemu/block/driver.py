@@ -167,7 +167,9 @@ class BlockDriver(ABC):
         return []
 
     def snapshot_create(self, name: str, vm_state: bytes = b"", vm_clock_nsec: int = 0,
-                        icount: int | None = None) -> SnapshotInfo:
+                        icount: int | None = None, vm_state_size: int | None = None) -> SnapshotInfo:
+        """Take an internal snapshot; the VM state is ``vm_state``, or the first ``vm_state_size``
+        bytes already streamed with ``vmstate_write``."""
         raise UnsupportedError(f"Block format '{self.format_name}' does not support internal snapshots")
 
     def snapshot_apply(self, name_or_id: str) -> SnapshotInfo:
@@ -177,6 +179,11 @@ class BlockDriver(ABC):
         raise UnsupportedError(f"Block format '{self.format_name}' does not support internal snapshots")
 
     def vmstate_read(self, snapshot: SnapshotInfo) -> bytes:
+        raise UnsupportedError("No VM state in this image format")
+
+    def vmstate_write(self, pos: int, data: bytes) -> None:
+        """Stream VM state into the active image's vm-state area (savevm), before ``snapshot_create``
+        with ``vm_state_size``; QEMU's bdrv_save_vmstate."""
         raise UnsupportedError("No VM state in this image format")
 
     # --- inspection and maintenance -------------------------------------------

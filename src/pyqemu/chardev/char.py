@@ -120,6 +120,7 @@ class Chardev:
         self.be_open = False
         self.fe: CharBackend | None = None
         self.fe_open = False
+        self.mux: Chardev | None = None  # the mux this chardev is the base of (mux=on)
         self.logfd: int | None = None
         logfile = opts.get("logfile")
         if logfile:
@@ -195,8 +196,12 @@ class Chardev:
         """Re-evaluate whether to poll for input (the frontend's can_read changed)."""
 
     def info(self) -> dict[str, Any]:
-        """One entry of query-chardev."""
-        return {"label": self.label, "filename": self.filename, "frontend-open": self.fe_open}
+        """One entry of query-chardev.
+
+        A mux's base reports the mux's frontends: QEMU opens it only for them.
+        """
+        fe_open = self.mux.fe_open if self.mux is not None else self.fe_open
+        return {"label": self.label, "filename": self.filename, "frontend-open": fe_open}
 
     def close(self) -> None:
         if self.logfd is not None:
@@ -361,8 +366,25 @@ def _load_backends() -> None:
     from pyqemu.chardev import file, null, pipe, pty, ringbuf, socket, stdio  # noqa: F401
 
 
-def chardev_new(opts: dict[str, Any]) -> Chardev:
-    """Create and register a chardev from ``-chardev`` options; ``mux=on`` wraps it in a mux."""
+def chardev_new(opts: dict[str, Any], loc: str | None = None) -> Chardev:
+    """Create and register a chardev from ``-chardev`` options; ``mux=on`` wraps it in a mux.
+
+    ``loc`` is the command-line option it comes from: messages then start with
+    it, as QEMU's do (``-chardev socket,id=s,...: Failed to connect ...``).
+    """
+    global location
+    if loc is None:
+        return _chardev_new(opts)
+    saved, location = location, loc
+    try:
+        return _chardev_new(opts)
+    except ChardevError as e:
+        raise ChardevError(f"{loc}: {e}") from None
+    finally:
+        location = saved
+
+
+def _chardev_new(opts: dict[str, Any]) -> Chardev:
     _load_backends()
     opts = dict(opts)
     backend = opts.pop("backend", None)
@@ -386,6 +408,13 @@ def chardev_new(opts: dict[str, Any]) -> Chardev:
         chr = cls(cid, opts)
     _chardevs[cid] = chr
     return chr
+
+
+def chardev_add(chr: Chardev) -> None:
+    """Register a chardev built outside chardev_new() (e.g. one that stands in for a QMP socket)."""
+    if chr.id in _chardevs:
+        raise ChardevError(f"attempt to add duplicate property '{chr.id}' to object (type 'container')")
+    _chardevs[chr.id] = chr
 
 
 def chardev_find(id: str) -> Chardev | None:
@@ -415,8 +444,19 @@ def chardev_close_all() -> None:
     _chardevs.clear()
 
 
+_creation_order: dict[str, int] = {}
+
+
+def set_creation_order(ids: list[str]) -> None:
+    """The order in which QEMU would have created these chardevs (query-chardev's order follows it)."""
+    _creation_order.clear()
+    _creation_order.update((cid, i) for i, cid in enumerate(ids))
+
+
 def query_chardev() -> list[dict[str, Any]]:
-    return [c.info() for c in _chardevs.values()]
+    """Every chardev's info, in QEMU's creation order (others after, as created)."""
+    chrs = sorted(_chardevs.values(), key=lambda c: _creation_order.get(c.id, len(_creation_order)))
+    return [c.info() for c in chrs]
 
 
 def query_chardev_backends() -> list[dict[str, str]]:

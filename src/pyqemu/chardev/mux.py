@@ -59,6 +59,7 @@ class MuxChardev(Chardev):
         self._linestart = False
         self.bufs: list[deque[int]] = []
         self.be_open = base.be_open
+        base.mux = self
         base.set_handlers(self._can_read, self._read, self._event)
 
     # --- frontends ----------------------------------------------------------------

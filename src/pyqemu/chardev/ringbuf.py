@@ -1,14 +1,15 @@
-"""The ringbuf (``memory``) chardev: output kept in a power-of-two ring; QMP ringbuf-read/-write."""
+"""The ringbuf (``memory``) chardev: output kept in a power-of-two ring.
+
+The QMP commands that read and write it (ringbuf-read/-write) are in qmp_commands.py.
+"""
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
-from pyqemu.chardev.char import CHR_EVENT_OPENED, Chardev, ChardevError, chardev_find, register_backend
+from pyqemu.chardev.char import CHR_EVENT_OPENED, Chardev, ChardevError, register_backend
 
 
-@register_backend("ringbuf", "memory")
+@register_backend("ringbuf")
 class RingbufChardev(Chardev):
     backend = "ringbuf"
 
@@ -44,34 +45,8 @@ class RingbufChardev(Chardev):
         return out
 
 
-def _ringbuf(device: str) -> RingbufChardev:
-    chr = chardev_find(device)
-    if chr is None:
-        raise ChardevError(f"Device '{device}' not found")
-    if not isinstance(chr, RingbufChardev):
-        raise ChardevError(f"{device} is not a ringbuf device")
-    return chr
+@register_backend("memory")
+class MemoryChardev(RingbufChardev):
+    """``memory``: QEMU's older name for ringbuf, and what query-chardev shows for it."""
 
-
-def ringbuf_write(device: str, data: str, format: str = "utf8") -> None:
-    """QMP ringbuf-write."""
-    chr = _ringbuf(device)
-    if format == "base64":
-        try:
-            raw = base64.b64decode(data, validate=True)
-        except (binascii.Error, ValueError):
-            raise ChardevError("Base64 data contains invalid characters") from None
-    else:
-        raw = data.encode("utf-8")
-    chr.write(raw)
-
-
-def ringbuf_read(device: str, size: int, format: str = "utf8") -> str:
-    """QMP ringbuf-read: up to `size` bytes; utf8 replaces invalid sequences."""
-    chr = _ringbuf(device)
-    if size <= 0:
-        raise ChardevError("size must be greater than zero")
-    raw = chr.read(size)
-    if format == "base64":
-        return base64.b64encode(raw).decode("ascii")
-    return raw.decode("utf-8", errors="replace")
+    backend = "memory"

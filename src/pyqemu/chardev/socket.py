@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import os
 import socket as so
+from collections.abc import Callable
 from typing import Any
 
 from pyqemu.chardev.char import (
     CHR_EVENT_BREAK,
     CHR_EVENT_CLOSED,
     CHR_EVENT_OPENED,
+    Chardev,
     ChardevError,
     FdChardev,
     info_report,
@@ -28,6 +30,57 @@ from pyqemu.system.main_loop import ClockType
 IAC, SB, SE, BREAK = 255, 250, 240, 243
 # QEMU's tcp_chr_telnet_init: IAC WILL ECHO, WILL SUPPRESS-GO-AHEAD, WILL BINARY, DO BINARY.
 TELNET_INIT = bytes([255, 251, 1, 255, 251, 3, 255, 251, 0, 255, 253, 0])
+
+
+def disconnected_filename(path: str | None, host: str, port: str, proto: str, listen: bool) -> str:
+    """query-chardev's filename for a socket with no peer (QEMU's qemu_chr_socket_address)."""
+    srv = ",server=on" if listen else ""
+    if path is not None:
+        return f"disconnected:unix:{path}{srv}"
+    return f"disconnected:{proto}:{host}:{port}{srv}"
+
+
+def connected_filename(s: Any, proto: str, listen: bool) -> str:
+    """query-chardev's filename for a connected socket ``s`` (QEMU's sockaddr_to_str)."""
+    srv = ",server=on" if listen else ""
+    if s.family == so.AF_UNIX:
+        return f"unix:{s.getsockname() or ''}{srv}"
+    local, peer = s.getsockname(), s.getpeername()
+    lb, rb = ("[", "]") if s.family == so.AF_INET6 else ("", "")
+    return f"{proto}:{lb}{local[0]}{rb}:{local[1]}{srv} <-> {lb}{peer[0]}{rb}:{peer[1]}"
+
+
+class ServedSocketChardev(Chardev):
+    """A listening socket that another server serves (QMP's, which takes many clients at once).
+
+    In QEMU ``-qmp unix:PATH,server=on`` is a socket chardev named
+    ``compat_monitorN``; this stands in for it in query-chardev and ``info chardev``.
+    ``peers`` returns the connected sockets; the first one names the connection.
+    """
+
+    backend = "socket"
+
+    def __init__(self, id: str, opts: dict[str, Any], peers: Callable[[], list[Any]]):
+        super().__init__(id, {})
+        self._peers = peers
+        self._path = opts.get("path")
+        self._disconnected = disconnected_filename(
+            opts.get("path"), opts.get("host") or "0.0.0.0", str(opts.get("port", "")),
+            "telnet" if opt_bool(opts, "telnet", False) else "tcp", True)
+        self.fe_open = True  # the monitor is its frontend
+
+    def info(self) -> dict[str, Any]:
+        peers = self._peers()
+        if not peers:
+            self.filename = self._disconnected
+        elif self._path is not None:  # the server may have bound a temporary name, then renamed it
+            self.filename = f"unix:{self._path},server=on"
+        else:
+            self.filename = connected_filename(peers[0], "tcp", True)
+        return super().info()
+
+    def in_use(self) -> bool:
+        return True
 
 
 @register_backend("socket")
@@ -82,19 +135,11 @@ class SocketChardev(FdChardev):
         return "telnet" if self.is_telnet else "tcp"
 
     def _update_disconnected_filename(self) -> None:
-        srv = ",server=on" if self.is_listen else ""
-        if self.is_unix:
-            self.filename = f"disconnected:unix:{self.path}{srv}"
-        else:
-            self.filename = f"disconnected:{self._proto()}:{self.host}:{self.port}{srv}"
+        self.filename = disconnected_filename(self.path if self.is_unix else None, self.host, self.port,
+                                              self._proto(), self.is_listen)
 
     def _connected_filename(self, s: so.socket) -> str:
-        srv = ",server=on" if self.is_listen else ""
-        if s.family == so.AF_UNIX:
-            return f"unix:{s.getsockname() or ''}{srv}"
-        local, peer = s.getsockname(), s.getpeername()
-        lb, rb = ("[", "]") if s.family == so.AF_INET6 else ("", "")
-        return f"{self._proto()}:{lb}{local[0]}{rb}:{local[1]}{srv} <-> {lb}{peer[0]}{rb}:{peer[1]}"
+        return connected_filename(s, self._proto(), self.is_listen)
 
     def _addrinfo(self) -> list[tuple[Any, ...]]:
         return so.getaddrinfo(self.host or None, self.port, type=so.SOCK_STREAM,
@@ -107,6 +152,9 @@ class SocketChardev(FdChardev):
                 if os.path.exists(self.path):
                     os.unlink(self.path)
                 s = so.socket(so.AF_UNIX, so.SOCK_STREAM)
+                # Mode 0600 whatever the umask (Linux takes it from the unbound socket), as the
+                # QMP server's: a monitor may sit on it. QEMU leaves it to the umask.
+                os.fchmod(s.fileno(), 0o600)
                 s.bind(self.path)
             else:
                 fam, typ, proto, _, addr = self._addrinfo()[0]

@@ -93,6 +93,9 @@ class StdioChardev(FdChardev):
 
     def __init__(self, id: str, opts: dict[str, Any]):
         global _stdio_in_use
+        from pyqemu.system import daemon
+        if daemon.is_daemonized():  # the daemon's stdio is /dev/null once initialised
+            raise ChardevError("cannot use stdio with -daemonize")
         super().__init__(id, opts)
         if _stdio_in_use:
             raise ChardevError("cannot use stdio by multiple character devices")

@@ -9,12 +9,15 @@ the way QEMU's readline does on a terminal, and follows the mux focus.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pyqemu.monitor import hmp_memory
 from pyqemu.monitor.registry import QMPError
 
+_CMD_NAME = re.compile(r"\s*([^\s/]+)(.*)", re.S)  # QEMU's command name ends at a space or '/'
 PROMPT = "(qemu) "
 HISTORY_MAX = 64
 
@@ -51,11 +54,19 @@ class HMP:
     """
 
     def __init__(self, providers: Any, version: dict[str, Any] | None = None,
-                 query_chardev: Callable[[], list[dict[str, Any]]] | None = None) -> None:
+                 query_chardev: Callable[[], list[dict[str, Any]]] | None = None,
+                 machine: Any = None, qom_root: Any = None) -> None:
         self.providers = providers
         self.version = version or {"qemu": {"major": 7, "minor": 2, "micro": 0}, "package": ""}
         self.query_chardev = query_chardev or (lambda: [])
+        # The machine (pyqemu.hw.core.machine.Machine shape): mtree_info, qtree_info,
+        # roms.info_roms, physical_read, cpus, and its QOM tree's root for info qom-tree.
+        self.machine = machine
+        self.qom_root = qom_root  # the QOM tree's root (pyqemu.qom.Object), for info qom-tree
         self.quitting = False  # after ``quit`` the monitor stays silent, as QEMU suspends it
+        # x/xp remember the last format and unit size (QEMU's default_fmt_format/size)
+        self.default_fmt = "x"
+        self.default_size = 4
 
     @property
     def qemu_version(self) -> str:
@@ -65,10 +76,10 @@ class HMP:
     # -- dispatch -----------------------------------------------------------------------------
     def execute(self, command_line: str, cpu_index: int | None = None) -> str:
         """Run one command line; its output with ``\\n`` line ends."""
-        words = command_line.split(None, 1)
-        if not words:
+        m = _CMD_NAME.match(command_line)
+        if m is None:
             return ""
-        name, args = words[0], (words[1].strip() if len(words) > 1 else "")
+        name, args = m.group(1), m.group(2).strip()
         cmd = _find(COMMANDS, name)
         if cmd is None:
             return f"unknown command: '{name}'\n"
@@ -155,6 +166,99 @@ class HMP:
     def info_chardev(self) -> str:
         return "".join(f"{c['label']}: filename={c['filename']}\n" for c in self.query_chardev())
 
+    def info_mtree(self, args: str) -> str:
+        flags = set()
+        for word in args.split():
+            if word not in ("-f", "-d", "-o", "-D"):
+                return (f"mtree: unsupported option {word}\n"
+                        "Try \"help info mtree\" for more information\n")
+            flags.add(word)
+        if self.machine is None:
+            return ""
+        # -d (the dispatch radix tree) has no counterpart here: the flat view is the dispatch table.
+        return self.machine.mtree_info(flat="-f" in flags, owner="-o" in flags, disabled="-D" in flags)
+
+    def info_qtree(self) -> str:
+        return self.machine.qtree_info() if self.machine is not None else ""
+
+    def info_roms(self) -> str:
+        return self.machine.roms.info_roms() if self.machine is not None else ""
+
+    def _cpus(self) -> list[Any]:
+        return list(self.machine.cpus) if self.machine is not None else []
+
+    def info_registers(self, args: str) -> str:
+        cpus = self._cpus()
+        arg = args.strip()
+        if arg == "-a":
+            return "".join(f"\nCPU#{i}\n{cpu.dump_registers()}" for i, cpu in enumerate(cpus))
+        if arg:
+            try:
+                index = int(arg, 0)
+            except ValueError:
+                return ("Invalid parameter type for 'vcpu', expected: integer\n"
+                        "Try \"help info registers\" for more information\n")
+            if not 0 <= index < len(cpus):
+                return f"CPU#{index} not available\n"
+            return f"\nCPU#{index}\n{cpus[index].dump_registers()}"
+        if not cpus:
+            return "No CPU available\n"
+        return f"\nCPU#0\n{cpus[0].dump_registers()}"  # QEMU 7.2 heads a single CPU's dump too
+
+    def info_qom_tree(self, args: str) -> str:
+        root = self.qom_root
+        if root is None:
+            return ""
+        path = args.strip()
+        if not path:
+            obj = root.child("machine")
+        else:
+            from pyqemu.qom.object import AmbiguousPathError, resolve_path  # the QOM tree's own walker
+            try:
+                obj = resolve_path(root, path)
+            except AmbiguousPathError:
+                obj = None
+            if obj is None:
+                return f"Path '{path}' could not be resolved.\n"
+        return "".join(_qom_composition(obj, root, 0))
+
+    def cmd_x(self, args: str) -> str:
+        return self._memory_dump("x", args, physical=False)
+
+    def cmd_xp(self, args: str) -> str:
+        return self._memory_dump("xp", args, physical=True)
+
+    def _memory_dump(self, name: str, args: str, physical: bool) -> str:
+        try:
+            count, fmt, size, rest = hmp_memory.parse_format(args, self.default_fmt, self.default_size)
+            addr, rest = hmp_memory.parse_expr(rest)
+        except hmp_memory.ParseError as e:
+            return f"{e}\nTry \"help {name}\" for more information\n"
+        if rest.strip():
+            return _extraneous(name, name)
+        self.default_fmt = fmt
+        if fmt != "i":
+            self.default_size = size
+        cpus = self._cpus()
+        if not cpus and (fmt == "i" or not physical):
+            return "Can not dump without CPU\n"
+        if fmt == "i":
+            return "Cannot disassemble: no disassembler for this CPU\n"
+        if physical:
+            read = self.machine.physical_read if self.machine is not None else (lambda a, n: None)
+        else:
+            read = cpus[0].debug_read_virtual
+        return hmp_memory.memory_dump(read, count, fmt, size, addr, physical)
+
+
+def _qom_composition(obj: Any, root: Any, indent: int) -> list[str]:
+    """QEMU's print_qom_composition: the object and its children sorted by name."""
+    name = "" if obj is root else obj.name
+    out = [f"{' ' * indent}/{name} ({obj.type_name})\n"]
+    for _, child in sorted(obj.children(), key=lambda t: t[0].encode()):
+        out += _qom_composition(child, root, indent + 2)
+    return out
+
 
 def _find(table: list[HMPCommand], word: str) -> HMPCommand | None:
     return next((c for c in table if c.matches(word)), None)
@@ -175,11 +279,24 @@ COMMANDS: list[HMPCommand] = [
     HMPCommand("stop|s", "", "stop emulation", _no_args(HMP.cmd_stop)),
     HMPCommand("system_powerdown", "", "send system power down event", _no_args(HMP.cmd_system_powerdown)),
     HMPCommand("system_reset", "", "reset the system", _no_args(HMP.cmd_system_reset)),
+    HMPCommand("x", "/fmt addr", "virtual memory dump starting at 'addr'", HMP.cmd_x),
+    HMPCommand("xp", "/fmt addr", "physical memory dump starting at 'addr'", HMP.cmd_xp),
 ]
 
 INFO_COMMANDS: list[HMPCommand] = [
     HMPCommand("chardev", "", "show the character devices", _no_args(HMP.info_chardev)),
+    HMPCommand("mtree", "[-f][-d][-o][-D]",
+               "show memory tree (-f: dump flat view for address spaces;-d: dump dispatch tree, "
+               "valid with -f only);-o: dump region owners/parents;-D: dump disabled regions",
+               HMP.info_mtree),
     HMPCommand("name", "", "show the current VM name", _no_args(HMP.info_name)),
+    HMPCommand("qom-tree", "[path]", "show QOM composition tree", HMP.info_qom_tree),
+    HMPCommand("qtree", "", "show device tree", _no_args(HMP.info_qtree)),
+    HMPCommand("registers", "[-a|vcpu]",
+               "show the cpu registers (-a: show register info for all cpus; vcpu: specific vCPU "
+               "to query; show the current CPU's registers if no argument is specified)",
+               HMP.info_registers),
+    HMPCommand("roms", "", "show roms", _no_args(HMP.info_roms)),
     HMPCommand("status", "", "show the current VM status (running|paused)", _no_args(HMP.info_status)),
     HMPCommand("uuid", "", "show the current VM UUID", _no_args(HMP.info_uuid)),
     HMPCommand("version", "", "show the version of QEMU", _no_args(HMP.info_version)),

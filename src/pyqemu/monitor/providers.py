@@ -80,6 +80,8 @@ class VMIdentity:
     kvm_present: bool = False
     kvm_enabled: bool = False
     machines: Callable[[], list[MachineInfo]] = field(default=lambda: [MachineInfo("none")])
+    # query-cpus-fast's CpuInfoFast entries; a board with CPUs replaces it
+    cpus: Callable[[], list[dict[str, Any]]] = field(default=lambda: [])
 
 
 class QOMObject(Protocol):

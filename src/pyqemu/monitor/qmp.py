@@ -260,6 +260,7 @@ class _Protocol(asyncio.Protocol):
                                                    close=transport.close)
         self.session.on_drained = self._resume
         self.server.connections.add(self)
+        self.server.accepted += 1
         self.session.greet()
 
     def _write(self, data: bytes) -> None:
@@ -301,6 +302,7 @@ class QMPServer:
         self.monitor = monitor
         self.pretty = pretty
         self.connections: set[_Protocol] = set()
+        self.accepted = 0  # clients ever connected (a wait=on start ends even if the first left)
         self._server: asyncio.AbstractServer | None = None
         self._unix_path: str | None = None
 
@@ -354,14 +356,27 @@ def _unix_listener(path: str) -> socket.socket:
         if os.path.exists(path) and not os.path.isdir(path):
             os.unlink(path)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    # Bind and listen under a temporary name, then rename: a client that connects as soon
+    # as `path` appears is never refused (the socket is already listening).
+    tmp = os.path.join(os.path.dirname(path) or ".", f".{os.path.basename(path)}.{os.getpid()}.tmp")
     try:
         # Linux takes the new inode's mode from the unbound socket's: no window where it is open.
         os.fchmod(sock.fileno(), 0o600)
-        sock.bind(path)
-        os.chmod(path, 0o600)
-        sock.listen(16)
+        if len(os.fsencode(tmp)) < 108:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            sock.bind(tmp)
+            os.chmod(tmp, 0o600)
+            sock.listen(16)
+            os.rename(tmp, path)
+        else:  # the temporary name would not fit in sun_path: bind the real one
+            sock.bind(path)
+            os.chmod(path, 0o600)
+            sock.listen(16)
         sock.setblocking(False)
     except BaseException:
         sock.close()
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
         raise
     return sock

@@ -43,6 +43,7 @@ class MonitorConfig:
     mode: str = "readline"
     pretty: bool = False
     spec: str | None = None  # legacy chardev syntax ("stdio", "tcp::4444,server=on", "unix:p,server")
+    loc: str | None = None  # the option it came from ("-monitor stdio"), for messages
 
 
 @dataclass
@@ -104,9 +105,14 @@ class Config:
     display: str | None = None  # "none"; None: default (none here: pyqemu has no GUI yet)
     display_opts: dict[str, str] = field(default_factory=dict)
     serials: list[str] = field(default_factory=list)  # legacy chardev specs, in order
+    serial_locs: list[str] = field(default_factory=list)  # "-serial SPEC" of each, for messages
     parallels: list[str] = field(default_factory=list)
     monitors: list[MonitorConfig] = field(default_factory=list)
     chardevs: list[dict[str, str]] = field(default_factory=list)  # {"backend":..., "id":..., ...}
+    chardev_locs: list[str] = field(default_factory=list)  # "-chardev ARG" of each, for messages
+    # Chardev ids in the order QEMU creates them (-chardev and -monitor/-qmp in command-line
+    # order, then -nographic's monitor, then -serial); query-chardev's order depends on it.
+    chardev_order: list[str] = field(default_factory=list)
     devices: list[dict] = field(default_factory=list)  # {"driver":..., ...} (JSON form may nest)
     drives: list[dict[str, str]] = field(default_factory=list)
     blockdevs: list[dict] = field(default_factory=list)
@@ -135,6 +141,9 @@ class Config:
     keyboard_layout: str | None = None
     vga: str | None = None
     nodefaults: bool = False
+    # QEMU's default_monitor: cleared by -monitor (even "none"), -qmp, -mon, -serial mon:...,
+    # -nodefaults; -nographic then puts no HMP monitor on stdio.
+    default_monitor: bool = True
     no_user_config: bool = False
     trace: list[dict[str, str]] = field(default_factory=list)
     sandbox: str | None = None

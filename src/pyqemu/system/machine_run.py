@@ -10,10 +10,14 @@ from __future__ import annotations
 import sys
 
 from pyqemu.chardev import char as chardev
+from pyqemu.chardev.socket import ServedSocketChardev
 from pyqemu.monitor import hmp as hmp_mod
-from pyqemu.monitor.providers import StubQOMTree, VMIdentity
+from pyqemu.monitor.commands.qom import QOMTreeView
+from pyqemu.monitor.providers import VMIdentity
 from pyqemu.monitor.qmp import Monitor, Providers, QMPServer
 from pyqemu.monitor.runstate_link import VMRunStateProvider
+from pyqemu.qom.object import QOMError
+from pyqemu.system import daemon, machines
 from pyqemu.system import main_loop as main_loop_mod
 from pyqemu.system import runstate as rs_mod
 from pyqemu.system.config import Config, MonitorConfig
@@ -29,9 +33,7 @@ def _progname(cfg: Config) -> str:
 
 
 def _qmp_on_socket(opts: dict, monitor: Monitor, pretty: bool) -> tuple[QMPServer, bool]:
-    """A QMP server for a legacy socket spec; returns (server, wait for a client)."""
-    if opts.get("server") not in ("on", "yes", "true", ""):
-        raise StartupError("QMP on a client socket is not supported yet")
+    """A QMP server for a legacy ``server=on`` socket spec; returns (server, wait for a client)."""
     if "path" in opts:
         address = opts["path"]
     else:
@@ -41,17 +43,27 @@ def _qmp_on_socket(opts: dict, monitor: Monitor, pretty: bool) -> tuple[QMPServe
 
 
 def _attach_qmp_to_chardev(chr_id: str, monitor: Monitor, pretty: bool) -> None:
-    """QMP on any chardev (stdio, pty, ...): one session that greets when opened."""
+    """QMP on any chardev (stdio, pty, a client socket, ...): a fresh session, greeted, per opening.
+
+    As QEMU's monitor_qmp_event(): a reconnected peer negotiates capabilities anew.
+    """
     dev = chardev.chardev_find(chr_id)
     if dev is None:
         raise StartupError(f"-mon: chardev '{chr_id}' not found")
-    session = monitor.session(dev.write, pretty=pretty)
+    current: list = []
+
+    def feed(data: bytes) -> None:
+        if current:
+            current[0].feed(data)
 
     def event(ev: int) -> None:
+        if ev in (chardev.CHR_EVENT_OPENED, chardev.CHR_EVENT_CLOSED) and current:
+            current.pop().close()
         if ev == chardev.CHR_EVENT_OPENED:
-            session.greet()
+            current.append(monitor.session(dev.write, pretty=pretty))
+            current[0].greet()
 
-    dev.set_handlers(lambda: 4096, session.feed, event)
+    dev.set_handlers(lambda: 4096, feed, event)
 
 
 def run(cfg: Config) -> int:
@@ -62,18 +74,31 @@ def run(cfg: Config) -> int:
     rs.no_reboot = cfg.no_reboot
     loop = MainLoop(rs)
     main_loop_mod.set_main(loop)  # chardevs poll their fds on main_loop.get()
+    # Before any chardev or monitor exists: a SIGTERM during startup is a clean shutdown, as in QEMU.
+    loop.install_signal_handlers()
     identity = VMIdentity(name=cfg.name, target=cfg.arch)
     if cfg.uuid:
         identity.uuid = cfg.uuid
-    monitor = Monitor(Providers(identity=identity, qom=StubQOMTree()))
+    try:
+        qom_root, machine = machines.create_from_config(cfg)  # QOM tree, memory map, board
+    except OSError as e:
+        sys.stderr.write(f"{prog}: cannot set up guest memory 'ram': {e.strerror}\n")
+        return 1
+    except QOMError as e:  # a board that refuses its configuration
+        sys.stderr.write(f"{prog}: {e}\n")
+        return 1
+    identity.cpus = machine.query_cpus_fast
+    rs.register_reset(lambda _cause: machine.reset())
+    monitor = Monitor(Providers(identity=identity, qom=QOMTreeView(qom_root)))
     monitor.providers.runstate = VMRunStateProvider(rs, monitor.events)
     from pyqemu.chardev import qmp_commands as chardev_qmp  # the chardev subsystem's QMP commands
     chardev_qmp.register(monitor.registry)
-    monitor.providers.hmp = hmp_mod.HMP(monitor.providers, monitor.version(), chardev.query_chardev)
+    monitor.providers.hmp = hmp_mod.HMP(monitor.providers, monitor.version(), chardev_qmp.query_chardev_list,
+                                        machine=machine, qom_root=qom_root)
     servers: list[tuple[QMPServer, bool]] = []
     try:
-        for opts in cfg.chardevs:
-            chardev.chardev_new(dict(opts))
+        for i, opts in enumerate(cfg.chardevs):
+            chardev.chardev_new(dict(opts), cfg.chardev_locs[i] if i < len(cfg.chardev_locs) else None)
         _setup_serials(cfg, monitor)
         for m in _monitors(cfg):
             _setup_monitor(m, monitor, servers, prog)
@@ -84,10 +109,10 @@ def run(cfg: Config) -> int:
         loop.aio.run_until_complete(server.start())
         if wait:
             sys.stderr.write(f"{prog}: waiting for a QMP connection on {server.address}\n")
-            loop.run_until(lambda s=server: bool(s.connections), timeout=float("inf"))
+            loop.run_until(lambda s=server: s.accepted > 0, timeout=float("inf"))
+    daemon.setup_post(keep_stderr=cfg.log_file is not None)  # -daemonize: initialised, detach
     if not cfg.start_stopped:
         rs.vm_start()
-    loop.install_signal_handlers()
     try:
         status = loop.run()
     finally:
@@ -105,8 +130,7 @@ def _monitors(cfg: Config) -> list[MonitorConfig]:
     With ``-M none`` there is no default serial port, so QEMU puts a plain
     (not muxed) monitor on stdio rather than ``-serial mon:stdio``.
     """
-    if cfg.nographic and not cfg.nodefaults and not cfg.monitors and not any(
-            s.removeprefix("mon:") == "stdio" for s in cfg.serials):
+    if cfg.nographic and cfg.default_monitor:
         return [MonitorConfig("compat_monitor0", "readline", spec="stdio")]
     return cfg.monitors
 
@@ -116,8 +140,14 @@ def _setup_serials(cfg: Config, monitor: Monitor) -> None:
 
     No machine has a serial port yet, so the monitor is the only mux frontend.
     """
+    locs = dict(zip(cfg.serials, cfg.serial_locs, strict=False))
     for i, spec in enumerate(s for s in cfg.serials if s != "none"):
-        dev = chardev.chardev_new(chardev.parse_compat(spec, f"serial{i}"))
+        try:
+            dev = chardev.chardev_new(chardev.parse_compat(spec, f"serial{i}"), locs.get(spec))
+        except chardev.ChardevError as e:  # QEMU's serial_parse() adds its own line
+            loc = f"{locs[spec]}: " if spec in locs else ""
+            raise StartupError(f"{e}\n{_progname(cfg)}: {loc}could not connect serial device to "
+                               f"character backend '{spec}'") from None
         if spec.startswith("mon:"):
             _attach_hmp_to_chardev(dev.id, monitor)
 
@@ -133,13 +163,17 @@ def _attach_hmp_to_chardev(chr_id: str, monitor: Monitor) -> None:
 def _setup_monitor(m: MonitorConfig, monitor: Monitor, servers: list, prog: str) -> None:
     if m.mode != "control":
         if m.spec is not None:
-            chardev.chardev_new(chardev.parse_compat(m.spec, m.chardev))
+            chardev.chardev_new(chardev.parse_compat(m.spec, m.chardev), m.loc)
         _attach_hmp_to_chardev(m.chardev, monitor)
         return
     if m.spec is not None:
         opts = chardev.parse_compat(m.spec, m.chardev)
-        if opts.get("backend") == "socket":
-            servers.append(_qmp_on_socket(opts, monitor, m.pretty))
+        if opts.get("backend") == "socket" and chardev.opt_bool(opts, "server", False):
+            server, wait = _qmp_on_socket(opts, monitor, m.pretty)
+            servers.append((server, wait))
+            # Listed as QEMU lists its socket chardev for -qmp (query-chardev, info chardev).
+            chardev.chardev_add(ServedSocketChardev(m.chardev, opts, lambda: [
+                c.transport.get_extra_info("socket") for c in server.connections if c.transport]))
             return
-        chardev.chardev_new(opts)
+        chardev.chardev_new(opts, m.loc)  # a client socket connects out here
     _attach_qmp_to_chardev(m.chardev, monitor, m.pretty)

@@ -2,12 +2,14 @@
 
 A board module registers its ``MachineClass`` here; the registry only
 describes machines (name, description, limits, properties), it does not build
-them. Only ``none`` (an empty machine: no CPU unless ``-cpu`` asks, no RAM
-unless ``-m`` asks) exists for now.
+them (``init`` does, importing the board lazily). ``none`` (an empty machine: no CPU
+unless ``-cpu`` asks, no RAM unless ``-m`` asks) and ``virt`` (hw/arm/virt.py) exist.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,9 @@ class MachineClass:
     dies_supported: bool = False
     clusters_supported: bool = False
     props: tuple[MachineProp, ...] = COMMON_PROPS
+    default_ram_id: str | None = None  # the RAM backend's id under /objects (QEMU default_ram_id)
+    # init(machine): builds the board on a pyqemu.hw.core.machine.Machine (CPUs, devices, map)
+    init: Callable[[Any], None] | None = None
 
     @property
     def type_name(self) -> str:
@@ -117,8 +122,90 @@ def _prop_lines(props: tuple[MachineProp, ...]) -> list[str]:
 
 
 # `none`: hw/core/null-machine.c. RAM only when -m is given; at most one CPU.
+def _none_init(machine: Any) -> None:
+    from pyqemu.hw.core.machine import none_machine_init  # boards load lazily: -help stays fast
+    none_machine_init(machine)
+
+
 register_machine(MachineClass("none", "empty machine", ("aarch64", "x86_64"),
-                              max_cpus=1, default_ram_size=0))
+                              max_cpus=1, default_ram_size=0, default_ram_id="ram", init=_none_init))
+
+
+def create_from_config(cfg: Any) -> tuple[Any, Any]:
+    """Build the configured machine (a ``system.config.Config`` after ``vl.resolve``):
+    its QOM tree and memory map, then the board's own init. Returns (QOM root, machine)."""
+    from pyqemu.hw.core.machine import create_machine
+    mc = cfg.machine_class
+    opts = {k: v for k, v in cfg.machine.props.items() if k != "accel"}
+    for key, attr in (("kernel", "kernel"), ("initrd", "initrd"), ("append", "append"), ("dtb", "dtb"),
+                      ("firmware", "bios")):
+        value = getattr(cfg, attr, None)
+        if isinstance(value, str) and key not in opts:
+            opts[key] = value
+    if isinstance(getattr(cfg, "cpu", None), str):
+        opts.setdefault("cpu-type", cfg.cpu)   # boards read the -cpu model from here (virt: DT, CPUs)
+    smp = cfg.smp
+    topology = {"cpus": smp.cpus, "maxcpus": smp.max_cpus, "threads": smp.threads, "cores": smp.cores,
+                "dies": smp.dies, "sockets": smp.sockets, "clusters": smp.clusters}
+    if getattr(cfg, "nographic", False):
+        opts.setdefault("graphics", "off")  # as vl.c does for -nographic
+    b = cfg.boot
+    boot: dict[str, Any] = {"order": b.order or ""}
+    for key, value in (("once", b.once), ("menu", b.menu), ("splash", b.splash),
+                       ("splash-time", b.splash_time), ("reboot-timeout", b.reboot_timeout)):
+        if value is not None:
+            boot[key] = value
+    if b.strict:
+        boot["strict"] = True
+    return create_machine(mc, cfg.memory.size or 0, opts, topology, chardevs=_chardevs_in_qom, boot=boot)
+
+
+def _chardevs_in_qom() -> list[tuple[str, str]]:
+    """The chardevs as /chardevs lists them: id and QOM type (chardev-socket, ...)."""
+    from pyqemu.chardev import char
+    out = []
+    for info in char.query_chardev():
+        dev = char.chardev_find(info["label"])
+        if dev is not None:
+            out.append((info["label"], f"chardev-{dev.backend}"))
+    return out
+
+
+# `virt`: hw/arm/virt.py (QEMU 7.2's virt-7.2, alias virt). Board-specific properties as
+# `-M virt,help` lists them.
+VIRT_PROPS: tuple[MachineProp, ...] = COMMON_PROPS + (
+    MachineProp("acpi", "OnOffAuto", "Enable ACPI"),
+    MachineProp("default-bus-bypass-iommu", "bool",
+                "Set on/off to enable/disable bypass_iommu for default root bus"),
+    MachineProp("dtb-kaslr-seed", "bool", "Deprecated synonym of dtb-randomness"),
+    MachineProp("dtb-randomness", "bool",
+                "Set off to disable passing random or non-deterministic dtb nodes to guest"),
+    MachineProp("gic-version", "string", "Set GIC version. Valid values are 2, 3, 4, host and max"),
+    MachineProp("highmem", "bool", "Set on/off to enable/disable using physical address space above 32 bits"),
+    MachineProp("iommu", "string", "Set the IOMMU type. Valid values are none and smmuv3"),
+    MachineProp("its", "bool", "Set on/off to enable/disable ITS instantiation"),
+    MachineProp("mte", "bool", "Set on/off to enable/disable emulating a guest CPU which implements the "
+                "ARM Memory Tagging Extension"),
+    MachineProp("ras", "bool", "Set on/off to enable/disable reporting host memory errors to a KVM guest "
+                "using ACPI and guest external abort exceptions"),
+    MachineProp("secure", "bool", "Set on/off to enable/disable the ARM Security Extensions (TrustZone)"),
+    MachineProp("virtualization", "bool", "Set on/off to enable/disable emulating a guest CPU which "
+                "implements the ARM Virtualization Extensions"),
+    MachineProp("x-oem-id", "string", "Override the default value of field OEMID in ACPI table header."
+                "The string may be up to 6 bytes in size"),
+    MachineProp("x-oem-table-id", "string", "Override the default value of field OEM Table ID in ACPI "
+                "table header.The string may be up to 8 bytes in size"),
+)
+
+
+def _virt_init(machine: Any) -> None:
+    from pyqemu.hw.arm.virt import virt_init
+    virt_init(machine)
+
+
+register_machine(MachineClass("virt-7.2", "QEMU 7.2 ARM Virtual Machine", ("aarch64",), alias="virt",
+                              max_cpus=512, default_ram_size=128 << 20, props=VIRT_PROPS,
+                              default_ram_id="mach-virt.ram", init=_virt_init))
 
 
 # --- device types (-device help) ---------------------------------------------------------------

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pyqemu import __version__
-from pyqemu.system import machines
+from pyqemu.system import daemon, machines
 from pyqemu.system.config import (
     AccelConfig,
     Config,
@@ -212,18 +212,21 @@ def _h_display(s: _State, arg: str) -> None:
 
 def _h_monitor_legacy(mode: str, pretty: bool) -> Callable[[_State, str], None]:
     def h(s: _State, arg: str) -> None:
+        s.cfg.default_monitor = False
         if arg == "none":
             return
         if arg.startswith("chardev:"):
-            s.cfg.monitors.append(MonitorConfig(arg[len("chardev:"):], mode, pretty))
+            s.cfg.monitors.append(MonitorConfig(arg[len("chardev:"):], mode, pretty, loc=s.loc))
             return
         cid = f"compat_monitor{s.monitor_count}"
         s.monitor_count += 1
-        s.cfg.monitors.append(MonitorConfig(cid, mode, pretty, spec=arg))
+        s.cfg.chardev_order.append(cid)
+        s.cfg.monitors.append(MonitorConfig(cid, mode, pretty, spec=arg, loc=s.loc))
     return h
 
 
 def _h_mon(s: _State, arg: str) -> None:
+    s.cfg.default_monitor = False
     opts = s.add(MON, arg)
     mode = opts.get("mode", "readline")
     chardev = opts.get("chardev")
@@ -231,7 +234,7 @@ def _h_mon(s: _State, arg: str) -> None:
         raise VlError("Parameter 'chardev' is missing")
     if mode not in ("readline", "control"):
         raise VlError(f"Parameter 'mode' does not accept value '{mode}'")
-    s.cfg.monitors.append(MonitorConfig(chardev, mode, opts.get_bool("pretty")))
+    s.cfg.monitors.append(MonitorConfig(chardev, mode, opts.get_bool("pretty"), loc=s.loc))
 
 
 def _h_chardev(s: _State, arg: str) -> None:
@@ -242,6 +245,10 @@ def _h_chardev(s: _State, arg: str) -> None:
     if opts.id is None:
         raise VlError("chardev: no id specified")
     s.cfg.chardevs.append(opts.to_dict())
+    s.cfg.chardev_locs.append(s.loc or "")
+    if opts.get("mux") in ("on", "yes", "true", "y"):  # the base is created first
+        s.cfg.chardev_order.append(f"{opts.id}-base")
+    s.cfg.chardev_order.append(opts.id)
 
 
 def _parse_json_or_keyval(arg: str, implied: str) -> tuple[dict, bool]:
@@ -425,10 +432,22 @@ def _flag(attr: str) -> Callable[[_State, str], None]:
     return h
 
 
-def _append(attr: str) -> Callable[[_State, str], None]:
-    def h(s: _State, arg: str) -> None:
-        getattr(s.cfg, attr).append(arg)
-    return h
+def _h_serial(s: _State, arg: str) -> None:
+    s.cfg.serials.append(arg)
+    s.cfg.serial_locs.append(s.loc or "")
+    if arg.startswith("mon:"):
+        s.cfg.default_monitor = False
+
+
+def _h_parallel(s: _State, arg: str) -> None:
+    s.cfg.parallels.append(arg)
+    if arg.startswith("mon:"):
+        s.cfg.default_monitor = False
+
+
+def _h_nodefaults(s: _State, _a: str) -> None:
+    s.cfg.nodefaults = True
+    s.cfg.default_monitor = False
 
 
 def _seed(s: _State, arg: str) -> None:
@@ -547,8 +566,8 @@ OPTIONS: list[Opt] = [
     Opt("append", "cmdline", BOOTS, "use 'cmdline' as kernel command line", _set("append")),
     Opt("initrd", "file", BOOTS, "use 'file' as initial ram disk", _set("initrd")),
     Opt("dtb", "file", BOOTS, "use 'file' as device tree image", _set("dtb")),
-    Opt("serial", "dev", DEBUG, "redirect the serial port to char device 'dev'", _append("serials")),
-    Opt("parallel", "dev", DEBUG, "redirect the parallel port to char device 'dev'", _append("parallels")),
+    Opt("serial", "dev", DEBUG, "redirect the serial port to char device 'dev'", _h_serial),
+    Opt("parallel", "dev", DEBUG, "redirect the parallel port to char device 'dev'", _h_parallel),
     Opt("monitor", "dev", DEBUG, "redirect the monitor to char device 'dev'",
         _h_monitor_legacy("readline", False)),
     Opt("qmp", "dev", DEBUG, "like -monitor but opens in 'control' mode",
@@ -586,7 +605,7 @@ OPTIONS: list[Opt] = [
         "('defer': wait for the URI to be given by migrate-incoming)", _set("incoming"),
         ("-incoming tcp:[host]:port[,to=maxport][,ipv4=on|off][,ipv6=on|off]", "-incoming unix:socketpath",
          "-incoming fd:fd", "-incoming exec:cmdline", "-incoming defer")),
-    Opt("nodefaults", None, DEBUG, "don't create default devices", _flag("nodefaults")),
+    Opt("nodefaults", None, DEBUG, "don't create default devices", _h_nodefaults),
     Opt("sandbox", "on|off[,...]", DEBUG, "Enable seccomp mode 2 system call filter (accepted, no effect)",
         _h_sandbox, ("-sandbox on[,obsolete=allow|deny][,elevateprivileges=allow|deny|children]",
                      "          [,spawn=allow|deny][,resourcecontrol=allow|deny]")),
@@ -720,6 +739,10 @@ def parse(argv: list[str], arch: str = "aarch64", prog: str | None = None,
 def _after_options(s: _State) -> None:
     """What QEMU does between reading the options and building the machine (early, help, sugar)."""
     cfg = s.cfg
+    if cfg.nographic and cfg.default_monitor:
+        cfg.chardev_order.append(f"compat_monitor{s.monitor_count}")
+    for i, spec in enumerate(x for x in cfg.serials if x != "none"):  # late backends in QEMU
+        cfg.chardev_order += [f"serial{i}-base", f"serial{i}"] if spec.startswith("mon:") else [f"serial{i}"]
     if cfg.log_items is not None:
         items = [i.strip() for i in cfg.log_items.split(",") if i.strip()]
         if not items or any(i not in log.ITEMS and i != "all" for i in items):
@@ -967,6 +990,20 @@ def main(argv: list[str] | None = None, arch: str = "aarch64") -> int:
     if importlib.util.find_spec("pyqemu.system.machine_run") is None:
         sys.stderr.write(f"{prog}: running machines is not implemented yet\n")
         return 1
+    if cfg.daemonize and cfg.nographic:
+        # -nographic means stdio, which a daemon no longer has (vl.c refuses the pair).
+        sys.stderr.write(f"{prog}: -nographic cannot be used with -daemonize\n")
+        return 1
+    if cfg.daemonize:
+        daemon.daemonize()  # returns in the daemon only; the caller waits for daemon.setup_post()
+    from pyqemu.chardev import char as chardev
+    chardev.set_creation_order(cfg.chardev_order)
+    if cfg.pidfile is not None:
+        try:
+            daemon.write_pidfile(cfg.pidfile)
+        except daemon.PidfileError as e:
+            sys.stderr.write(f"{prog}: cannot create PID file: {e}\n")
+            return 1
     machine_run = importlib.import_module("pyqemu.system.machine_run")
     return int(machine_run.run(cfg) or 0)
 

@@ -74,6 +74,10 @@ def register(reg: CommandRegistry) -> None:
         ident = ctx.providers.identity
         return {"enabled": ident.kvm_enabled, "present": ident.kvm_present}
 
+    @reg.command("query-cpus-fast", returns="[CpuInfoFast]", allow_preconfig=True)
+    def query_cpus_fast(ctx: Any) -> list[dict[str, Any]]:
+        return ctx.providers.identity.cpus()
+
     @reg.command("query-machines", returns="[MachineInfo]", allow_preconfig=True)
     def query_machines(ctx: Any) -> list[dict[str, Any]]:
         return [m.to_qapi() for m in ctx.providers.identity.machines()]

@@ -317,10 +317,12 @@ class ExceptionEntry:
 
 def take_exception(exc: ExcType, pstate: int, return_pc: int, vbar: int, *, target: int = 1,
                    sctlr: int = 0, esr: int | None = None, far: int | None = None,
-                   have_pan: bool = True, have_ssbs: bool = False, have_mte: bool = False,
+                   have_pan: bool = False, have_ssbs: bool = False, have_mte: bool = False,
                    lower_aarch32: bool = False) -> ExceptionEntry:
     """Compute the entry into `target` EL for an exception of type `exc`.
 
+    `have_pan`/`have_ssbs`/`have_mte`: the CPU implements FEAT_PAN/SSBS/MTE (pass
+    ``model.has_pan``: on a v8.0 CPU, SCTLR_EL1 bit 23 is RES1 and must not set PAN).
     `return_pc` is the preferred return address (the faulting instruction for
     aborts and UNDEF, the next one for SVC/HVC/SMC, the interrupted one for IRQ).
     `vbar`/`sctlr` are VBAR/SCTLR of the target EL. `esr` must be given for
@@ -333,13 +335,15 @@ def take_exception(exc: ExcType, pstate: int, return_pc: int, vbar: int, *, targ
         raise ValueError("synchronous exceptions and SErrors need a syndrome")
     spsel = pstate & PSTATE_SP
     pc = (vbar & ~0x7FF) + vector_offset(exc, cur_el, target, spsel, lower_aarch32)
-    new = pstate & (PSTATE_NZCV | PSTATE_DIT | PSTATE_PAN | PSTATE_SSBS | PSTATE_TCO)
+    # The architecture leaves NZCV unchanged; QEMU 7.2 clears it (pstate_write(DAIF | mode)), and
+    # we follow QEMU so that state after entry, `-d int` and `info registers` agree with it.
+    new = pstate & (PSTATE_DIT | PSTATE_PAN)
     new |= PSTATE_DAIF | (target << 2) | PSTATE_SP  # masked, SP_ELx, nRW=0, SS=0, IL=0, BTYPE=0
     if have_pan and target == 1 and not sctlr & SCTLR_SPAN:
         new |= PSTATE_PAN
-    # UAO is cleared on entry (FEAT_UAO); SSBS and TCO take values from SCTLR / are set.
-    if have_ssbs:
-        new = (new & ~PSTATE_SSBS) | (PSTATE_SSBS if sctlr & SCTLR_DSSBS else 0)
+    # UAO is cleared on entry (FEAT_UAO); SSBS comes from SCTLR.DSSBS; TCO is set (FEAT_MTE).
+    if have_ssbs and sctlr & SCTLR_DSSBS:
+        new |= PSTATE_SSBS
     if have_mte:
         new |= PSTATE_TCO
     keep_esr = exc in (ExcType.SYNC, ExcType.SERROR)
@@ -397,9 +401,10 @@ def exception_return(spsr: int, elr: int, pstate: int, *, have_el2: bool = False
     illegal = _illegal_return(spsr, cur_el, have_el2=have_el2, have_el3=have_el3,
                               aarch32_el0=aarch32_el0, hcr_el2=hcr_el2)
     if illegal:
-        # D1.11: EL, SPSel and nRW unchanged, IL set, the rest from SPSR.
-        keep = PSTATE_M | PSTATE_nRW
-        new = (spsr & ~keep) | (pstate & keep) | PSTATE_IL
+        # D1.11: EL, SPSel and nRW unchanged, IL set; NZCV and DAIF from SPSR; the other
+        # fields are UNKNOWN, and QEMU (HELPER(exception_return)) keeps them: so do we.
+        from_spsr = PSTATE_NZCV | PSTATE_DAIF
+        new = (spsr & from_spsr) | (pstate & ~from_spsr & SPSR_MASK) | PSTATE_IL
     else:
         new = spsr
     if not ss_enabled:
@@ -427,3 +432,68 @@ def pending_interrupt(pstate: int, irq: bool, fiq: bool, serror: bool = False) -
     if serror and not pstate & PSTATE_A:
         return ExcType.SERROR
     return None
+
+
+# ---- `-d int` log lines, as QEMU 7.2 prints them (target/arm/helper.c arm_log_exception,
+# arm_cpu_do_interrupt_aarch64; op_helper.c HELPER(exception_return)) ----
+
+# QEMU's exception numbers and names (target/arm/cpu.h EXCP_*).
+QEMU_EXCP_UDEF, QEMU_EXCP_SWI, QEMU_EXCP_PREFETCH_ABORT, QEMU_EXCP_DATA_ABORT = 1, 2, 3, 4
+QEMU_EXCP_IRQ, QEMU_EXCP_FIQ, QEMU_EXCP_BKPT, QEMU_EXCP_HVC, QEMU_EXCP_SMC = 5, 6, 7, 11, 13
+QEMU_EXCP_VSERR = 24
+QEMU_EXCP_NAMES = {1: "Undefined Instruction", 2: "SVC", 3: "Prefetch Abort", 4: "Data Abort", 5: "IRQ",
+                   6: "FIQ", 7: "Breakpoint", 11: "Hypervisor Call", 13: "Secure Monitor Call",
+                   24: "Virtual SERR"}
+
+_EC_TO_QEMU_EXCP = {
+    EC.SVC: QEMU_EXCP_SWI, EC.HVC: QEMU_EXCP_HVC, EC.SMC: QEMU_EXCP_SMC, EC.BRK: QEMU_EXCP_BKPT,
+    EC.INSN_ABORT_LOWER: QEMU_EXCP_PREFETCH_ABORT, EC.INSN_ABORT_SAME: QEMU_EXCP_PREFETCH_ABORT,
+    EC.BREAKPOINT_LOWER: QEMU_EXCP_PREFETCH_ABORT, EC.BREAKPOINT_SAME: QEMU_EXCP_PREFETCH_ABORT,
+    EC.DATA_ABORT_LOWER: QEMU_EXCP_DATA_ABORT, EC.DATA_ABORT_SAME: QEMU_EXCP_DATA_ABORT,
+    EC.WATCHPOINT_LOWER: QEMU_EXCP_DATA_ABORT, EC.WATCHPOINT_SAME: QEMU_EXCP_DATA_ABORT,
+}
+
+
+def qemu_excp(exc: ExcType, esr: int | None) -> int:
+    """QEMU's exception number for an exception (what `-d int` prints first)."""
+    if exc == ExcType.IRQ:
+        return QEMU_EXCP_IRQ
+    if exc == ExcType.FIQ:
+        return QEMU_EXCP_FIQ
+    if exc == ExcType.SERROR:
+        return QEMU_EXCP_VSERR
+    return _EC_TO_QEMU_EXCP.get(esr_ec(esr or 0), QEMU_EXCP_UDEF)  # UNDEF, traps, step, alignment
+
+
+def int_log(exc: ExcType, entry: ExceptionEntry | None, *, cur_el: int, cpu_index: int = 0,
+            syndrome: int, far: int | None = None, target: int = 1, psci: bool = False) -> str:
+    """The `-d int` lines for taking an exception.
+
+    `syndrome` is the ESR printed: for IRQ/FIQ QEMU prints the syndrome of the
+    previous exception (it keeps it in env->exception), so the CPU must remember it.
+    With `psci`, the HVC/SMC was handled as a PSCI call (no entry: `entry` may be None).
+    """
+    n = qemu_excp(exc, syndrome)
+    if entry is not None:
+        target = entry.target_el
+    lines = [f"Taking exception {n} [{QEMU_EXCP_NAMES.get(n, 'unknown')}] on CPU {cpu_index}",
+             f"...from EL{cur_el} to EL{target}",
+             f"...with ESR 0x{esr_ec(syndrome):x}/0x{syndrome & 0xFFFFFFFF:x}"]
+    if psci:
+        lines.append("...handled as PSCI call")
+        return "\n".join(lines) + "\n"
+    assert entry is not None
+    if n in (QEMU_EXCP_PREFETCH_ABORT, QEMU_EXCP_DATA_ABORT) and far is not None:
+        lines.append(f"...with FAR 0x{far:x}")
+    lines.append(f"...with ELR 0x{entry.elr:x}")
+    lines.append(f"...to EL{entry.target_el} PC 0x{entry.pc:x} PSTATE 0x{entry.pstate:x}")
+    return "\n".join(lines) + "\n"
+
+
+def eret_log(cur_el: int, ret: ExceptionReturn) -> tuple[str, str]:
+    """The log line for ERET and its `-d` mask: "int" for a return, "guest_errors" for an
+    illegal one (QEMU logs those only there)."""
+    if ret.illegal:
+        return "guest_errors", f"Illegal exception return at EL{cur_el}: resuming execution at 0x{ret.pc:x}\n"
+    new_el = pstate_el(ret.pstate)
+    return "int", f"Exception return from AArch64 EL{cur_el} to AArch64 EL{new_el} PC 0x{ret.pc:x}\n"

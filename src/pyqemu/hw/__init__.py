@@ -1,0 +1,1 @@
+"""Hardware: devices, buses and boards."""

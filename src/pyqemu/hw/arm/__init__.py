@@ -1,0 +1,1 @@
+"""ARM boards (virt)."""

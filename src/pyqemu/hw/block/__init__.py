@@ -1,0 +1,1 @@
+"""Block devices that are not on a bus (flash)."""

@@ -1,0 +1,1 @@
+"""Machine-independent device infrastructure: IRQ lines, sysbus, ROM blobs, machines."""

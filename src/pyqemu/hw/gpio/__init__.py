@@ -1,0 +1,1 @@
+"""GPIO controllers and GPIO-driven keys."""

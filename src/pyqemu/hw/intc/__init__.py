@@ -1,0 +1,1 @@
+"""Interrupt controllers (GICv2, GICv2m)."""

@@ -1,0 +1,1 @@
+"""Firmware configuration and non-volatile storage."""

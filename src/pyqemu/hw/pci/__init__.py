@@ -1,0 +1,1 @@
+"""PCI: configuration space, devices, host bridges (gpex)."""

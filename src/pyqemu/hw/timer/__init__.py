@@ -1,0 +1,1 @@
+"""Timers (the ARM generic timer)."""

@@ -1,0 +1,1 @@
+"""Virtio transports (virtio-mmio) and, later, devices."""

@@ -1,0 +1,1 @@
+"""Migration and snapshots: state descriptions, savevm/loadvm, live migration."""
