@@ -51,7 +51,15 @@ def as_ours(stderr: str) -> str:
 
 
 def sparse_copy(src: Path, dst: Path) -> None:
-    """Copy a file keeping its holes exactly where they are (what du and map see)."""
+    """Copy a file keeping its holes exactly where they are (what du and map see for raw files).
+
+    qcow2 files are copied in full: QEMU guesses "metadata preallocation" from how much of the
+    file is allocated, and holes in a copy would change that guess.
+    """
+    with open(src, "rb") as fi:
+        if fi.read(4) == b"QFI\xfb":
+            shutil.copyfile(src, dst)
+            return
     with open(src, "rb") as fi, open(dst, "wb") as fo:
         size = os.fstat(fi.fileno()).st_size
         fo.truncate(size)
@@ -215,7 +223,7 @@ SNAP = [["qemu-img", "snapshot", "-c", "s1", "a.qcow2"],
     ["info", "a.qcow2"], ["info", "--output=json", "a.qcow2"], ["info", "o.qcow2"],
     ["info", "--output=json", "--backing-chain", "o.qcow2"], ["info", "--backing-chain", "o.qcow2"],
     ["info", "r.raw"], ["info", "--output=json", "r.raw"], ["info", "v2.qcow2"],
-    ["info", "--output=json", "v2.qcow2"],
+    ["info", "--output=json", "v2.qcow2"], ["info", "-f", "raw", "--output=json", "a.qcow2"],
     ["map", "a.qcow2"], ["map", "--output=json", "a.qcow2"], ["map", "o.qcow2"],
     ["map", "--output=json", "o.qcow2"], ["map", "r.raw"], ["map", "--output=json", "r.raw"],
     ["map", "--output=json", "--start-offset=1M", "--max-length=2M", "a.qcow2"],

@@ -2,6 +2,7 @@
 never a crash, a hang or a huge allocation."""
 from __future__ import annotations
 
+import json
 import random
 import shutil
 import struct
@@ -207,3 +208,26 @@ def test_refcounts_all_used_far_past_eof(tmp_path: Path) -> None:
             pytest.raises(ImageCorruptError, match="far past the end"):
         drv.write(0, b"x")
     assert time.monotonic() - start < 10
+
+
+def test_data_cluster_far_past_eof(image: Path) -> None:
+    with open_image(str(image)) as drv:
+        l2 = drv.l1[0] & ((1 << 56) - 512)
+    size = image.stat().st_size
+    _poke(image, l2 + 9 * 8, ">Q", (1 << 63) | (1 << 40))  # in-place target 1 TiB out
+    with open_image(str(image), read_only=False) as drv, \
+            pytest.raises(ImageCorruptError, match="past the end of the image file"):
+        drv.write(9 * CS, b"far")
+    assert image.stat().st_size == size  # nothing was written out there
+
+
+def test_check_of_huge_sparse_file_is_quick(image: Path, qemu_img) -> None:
+    with open(image, "r+b") as f:
+        f.truncate(1 << 40)  # a 1 TiB sparse tail nothing references
+    start = time.monotonic()
+    with open_image(str(image)) as drv:
+        res = drv.check()
+    assert time.monotonic() - start < 10
+    assert (res.corruptions, res.leaks) == (0, 0)
+    assert res.image_end_offset == json.loads(
+        qemu_img("check", "--output=json", image).stdout)["image-end-offset"]

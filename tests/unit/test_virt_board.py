@@ -47,7 +47,7 @@ class FakeCPU:
 def cpus() -> Iterator[list[FakeCPU]]:
     made: list[FakeCPU] = []
 
-    def factory(cpu_type: str, index: int, aff: int) -> FakeCPU:
+    def factory(_machine, cpu_type: str, index: int, aff: int) -> FakeCPU:
         cpu = FakeCPU(cpu_type, index, aff)
         made.append(cpu)
         return cpu

@@ -58,10 +58,10 @@ def _parse_mode(name: str, value: str | bool, allowed: tuple[str, ...]) -> str:
 
 
 class _Request:
-    __slots__ = ("fn", "cb", "cancelled")
+    __slots__ = ("fn", "cb")
 
     def __init__(self, fn: Callable[[], Any], cb: Callback | None) -> None:
-        self.fn, self.cb, self.cancelled = fn, cb, False
+        self.fn, self.cb = fn, cb
 
 
 class BlockBackend:
@@ -70,7 +70,7 @@ class BlockBackend:
     def __init__(self, driver: BlockDriver, *, read_only: bool | None = None, discard: str = "ignore",
                  detect_zeroes: str = "off", loop: Any = None, name: str = "") -> None:
         self.driver = driver
-        self.name = name
+        self.name = name              # the -drive id / node name, for messages and QMP
         self.read_only = driver.read_only if read_only is None else (read_only or driver.read_only)
         self.discard_mode = _parse_mode("discard", discard, DISCARD_MODES)
         self.detect_zeroes = _parse_mode("detect-zeroes", detect_zeroes, DETECT_ZEROES_MODES)
@@ -235,7 +235,7 @@ class BlockBackend:
 
     def _complete(self, req: _Request, result: Any, exc: BaseException | None) -> None:
         self._in_flight -= 1
-        if req.cb is not None and not req.cancelled:
+        if req.cb is not None:
             req.cb(result, exc)
 
     def drain(self, timeout: float = 30.0) -> bool:

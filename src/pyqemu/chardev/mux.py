@@ -45,6 +45,28 @@ def help_text(esc: int) -> bytes:
     return (cbuf + "".join(line.replace("%", ebuf) for line in MUX_HELP)).encode()
 
 
+_realized = False  # QEMU's muxes_opened: set once the machine and its frontends exist
+
+
+def muxes_realized() -> None:
+    """The machine is built (QEMU's muxes_realized notifier): every mux tells all its
+    frontends it is open, the monitor then greets only if it has the focus."""
+    global _realized
+    _realized = True
+    from pyqemu.chardev import char
+    for info in char.query_chardev():
+        dev = char.chardev_find(info["label"])
+        if isinstance(dev, MuxChardev) and dev.be_open:
+            for fe in dev.fes:
+                fe._event(CHR_EVENT_OPENED)
+
+
+def reset_realized() -> None:
+    """For tests that build several machines in one process."""
+    global _realized
+    _realized = False
+
+
 class MuxChardev(Chardev):
     backend = "mux"
 
@@ -78,7 +100,7 @@ class MuxChardev(Chardev):
         self.fe_open = self.in_use()
         if open_:
             self.set_focus(fe.tag)
-            if self.be_open:
+            if self.be_open and _realized:
                 fe._event(CHR_EVENT_OPENED)
 
     def in_use(self) -> bool:

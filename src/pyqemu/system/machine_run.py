@@ -79,8 +79,13 @@ def run(cfg: Config) -> int:
     identity = VMIdentity(name=cfg.name, target=cfg.arch)
     if cfg.uuid:
         identity.uuid = cfg.uuid
+    tcg = None
+    if cfg.arch == "aarch64":
+        from pyqemu.system import arm_tcg as tcg  # ARM boards get TCG vCPUs from here
+        tcg.install()
     try:
         qom_root, machine = machines.create_from_config(cfg)  # QOM tree, memory map, board
+        machine.reset()  # QEMU's startup reset: images into memory, CPUs at their entry points
     except OSError as e:
         sys.stderr.write(f"{prog}: cannot set up guest memory 'ram': {e.strerror}\n")
         return 1
@@ -102,7 +107,11 @@ def run(cfg: Config) -> int:
         _setup_serials(cfg, monitor)
         for m in _monitors(cfg):
             _setup_monitor(m, monitor, servers, prog)
-    except (StartupError, chardev.ChardevError, OSError, ValueError) as e:
+        if tcg is not None:
+            serials = [chardev.chardev_find(f"serial{i}") for i, spec in enumerate(
+                x for x in cfg.serials if x != "none")]
+            tcg.connect_serials(machine, serials)
+    except (StartupError, chardev.ChardevError, OSError, ValueError, QOMError) as e:
         sys.stderr.write(f"{prog}: {e}\n")
         return 1
     for server, wait in servers:
@@ -111,6 +120,10 @@ def run(cfg: Config) -> int:
             sys.stderr.write(f"{prog}: waiting for a QMP connection on {server.address}\n")
             loop.run_until(lambda s=server: s.accepted > 0, timeout=float("inf"))
     daemon.setup_post(keep_stderr=cfg.log_file is not None)  # -daemonize: initialised, detach
+    from pyqemu.chardev import mux as mux_mod
+    mux_mod.muxes_realized()
+    if tcg is not None:
+        tcg.start(machine, loop)
     if not cfg.start_stopped:
         rs.vm_start()
     try:

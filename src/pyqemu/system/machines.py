@@ -60,6 +60,7 @@ class MachineClass:
     clusters_supported: bool = False
     props: tuple[MachineProp, ...] = COMMON_PROPS
     default_ram_id: str | None = None  # the RAM backend's id under /objects (QEMU default_ram_id)
+    no_serial: bool = False  # no default serial port (QEMU mc->no_serial: -nographic adds none)
     # init(machine): builds the board on a pyqemu.hw.core.machine.Machine (CPUs, devices, map)
     init: Callable[[Any], None] | None = None
 
@@ -127,7 +128,7 @@ def _none_init(machine: Any) -> None:
     none_machine_init(machine)
 
 
-register_machine(MachineClass("none", "empty machine", ("aarch64", "x86_64"),
+register_machine(MachineClass("none", "empty machine", ("aarch64", "x86_64"), no_serial=True,
                               max_cpus=1, default_ram_size=0, default_ram_id="ram", init=_none_init))
 
 

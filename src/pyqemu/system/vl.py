@@ -823,6 +823,21 @@ _NO_MACHINE_HINT = "Use -machine help to list supported machines"
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2})?\Z")
 
 
+def _default_serial(cfg: Config, mc: machines.MachineClass) -> None:
+    """QEMU's qemu_create_default_devices for the serial port: with -nographic and no -serial,
+    a machine with a UART gets ``mon:stdio`` (the monitor muxed with it) or plain ``stdio``."""
+    if cfg.serials or mc.no_serial or cfg.nodefaults or not cfg.nographic:
+        return
+    if cfg.default_monitor:
+        cfg.serials.append("mon:stdio")
+        cfg.default_monitor = False
+        cfg.chardev_order[:] = [c for c in cfg.chardev_order if not c.startswith("compat_monitor")]
+        cfg.chardev_order += ["serial0-base", "serial0"]
+    else:
+        cfg.serials.append("stdio")
+        cfg.chardev_order.append("serial0")
+
+
 def resolve(cfg: Config, warn: Callable[[str], None] = _stderr, prog: str | None = None) -> Config:
     """Select the machine class and compute what depends on it; raise VlError as QEMU would.
 
@@ -840,6 +855,7 @@ def resolve(cfg: Config, warn: Callable[[str], None] = _stderr, prog: str | None
             raise VlError("unsupported machine type", hint=_NO_MACHINE_HINT)
     cfg.machine_class = mc
     cfg.machine.type = mc.name
+    _default_serial(cfg, mc)
     for k in cfg.machine.props:
         if k != "accel" and mc.prop(k.split(".")[0]) is None:
             raise VlError(f"Property '{mc.type_name}.{k}' not found")

@@ -82,6 +82,21 @@ def option_list(text: str) -> str:
     return text
 
 
+CACHE_MODES = ("none", "writeback", "writethrough", "directsync", "unsafe")
+
+
+def cache_mode(text: str, what: str = "cache") -> str:
+    """A ``-t``/``-T`` cache mode (qemu-img's bdrv_parse_cache_mode names)."""
+    if text not in CACHE_MODES:
+        raise ImgError(f"Invalid {what} option: {text}")
+    return text
+
+
+def cache_options(mode: str) -> dict[str, Any] | None:
+    """Driver open options for a cache mode: only "unsafe" changes anything (no fdatasync)."""
+    return {"cache": "unsafe"} if mode == "unsafe" else None
+
+
 def size_to_str(value: int) -> str:
     """QEMU's size_to_str(): ``1 GiB``, ``396 KiB``, ``1.5 MiB`` (three significant digits)."""
     suffixes = ("", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")

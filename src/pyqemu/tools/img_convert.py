@@ -305,10 +305,15 @@ def cmd_convert(argv: Sequence[str]) -> int:
     fmt, out_fmt, base, base_fmt = None, "raw", None, None
     compressed = progress = quiet = skip_create = target_is_zero = False
     min_sparse = 4096
+    cache = "unsafe"     # qemu-img convert's default: the target is never flushed
     o_texts: list[str] = []
     for o, a in opts:
         if o == "-f":
             fmt = a
+        elif o == "-t":
+            cache = C.cache_mode(a)
+        elif o == "-T":
+            C.cache_mode(a, "source cache")
         elif o == "-O":
             out_fmt = a
         elif o == "-B":
@@ -377,7 +382,8 @@ def cmd_convert(argv: Sequence[str]) -> int:
             except BlockError as exc:
                 raise C.ImgError(f"{out_name}: error while converting {out_fmt}: {exc}") from None
         try:
-            dst = C.registry().open_image(out_name, out_fmt, read_only=False, backing=False)
+            dst = C.registry().open_image(out_name, out_fmt, read_only=False, backing=False,
+                                          options=C.cache_options(cache))
         except BlockError as exc:
             raise C.ImgError(f"Could not open '{out_name}': {exc}") from None
         if skip_create and dst.size < sources.size:

@@ -24,9 +24,11 @@ class RoundRobinRunner:
     count them (their blocks were translated with instruction counting).
     """
 
-    def __init__(self, cpus: Sequence[Any], icount_account: Callable[[int], None] | None = None) -> None:
+    def __init__(self, cpus: Sequence[Any], icount_account: Callable[[int], None] | None = None,
+                 on_switch: Callable[[Any], None] | None = None) -> None:
         self.cpus = list(cpus)
         self.icount_account = icount_account
+        self.on_switch = on_switch  # told which vCPU runs next (a GIC banks on it)
         self.slices = 0
 
     def __call__(self, budget: int) -> bool:
@@ -37,6 +39,8 @@ class RoundRobinRunner:
         blocks = max(1, budget // INSNS_PER_BLOCK // len(running))
         busy = False
         for cpu in running:
+            if self.on_switch is not None:
+                self.on_switch(cpu)
             before = cpu.icount
             cpu_exec_sys(cpu, blocks)
             if self.icount_account is not None:

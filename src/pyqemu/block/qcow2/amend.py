@@ -77,7 +77,7 @@ def _change_refcount_width(drv: Qcow2Driver, order: int) -> None:
     res = CheckResult()
     c = _compute(drv, res)
     limit = (1 << (1 << order)) - 1
-    for ci, n in enumerate(c.refs):
+    for ci, n in c.refs.items():
         if n > limit:
             raise BlockError(f"Cannot decrease refcount entry width to {1 << order} bits: cluster at "
                              f"offset {ci << drv.cluster_bits:#x} has a refcount of {n}", errno.EINVAL)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 
 class _Counter:
-    """Computed references per host cluster (grows as needed, bounded by the file and 2^56)."""
+    """Computed references per host cluster: sparse, so a huge sparse file costs nothing."""
 
     def __init__(self, drv: Qcow2Driver, res: CheckResult) -> None:
         self.drv = drv
@@ -32,7 +32,7 @@ class _Counter:
         self.cs = drv.cs
         self.bits = drv.cluster_bits
         self.file_size = drv.f.size()
-        self.refs = array("L", bytes(8 * (-(-self.file_size // self.cs))))
+        self.refs: dict[int, int] = {}
 
     def inc(self, offset: int, size: int) -> None:
         if size <= 0:
@@ -44,10 +44,9 @@ class _Counter:
             self.res.corruptions += 1
             return
         first, last = offset >> self.bits, (offset + size - 1) >> self.bits
-        if last >= len(self.refs):
-            self.refs.extend([0] * (last + 1 - len(self.refs)))
+        refs = self.refs
         for ci in range(first, last + 1):
-            self.refs[ci] += 1
+            refs[ci] = refs.get(ci, 0) + 1
 
 
 def _count_l1(drv: Qcow2Driver, c: _Counter, res: CheckResult, l1_off: int, l1_size: int,
@@ -124,10 +123,11 @@ def _compare(drv: Qcow2Driver, c: _Counter, res: CheckResult, fix_leaks: bool, f
     """Compare stored and computed refcounts; returns True when the structure must be rebuilt."""
     rebuild = False
     highest = -1
-    n = max(len(c.refs), drv.f.size() >> drv.cluster_bits)
-    for ci in range(n):
+    # QEMU compares clusters up to the end of the file (or of the last reference, if further)
+    n = max(max(c.refs, default=-1) + 1, -(-drv.f.size() // drv.cs))
+    for ci in sorted(set(c.refs) | set(drv.rc.used_clusters(n))):
         stored = drv.rc.get(ci)
-        computed = c.refs[ci] if ci < len(c.refs) else 0
+        computed = c.refs.get(ci, 0)
         if stored or computed:
             highest = ci
         if stored == computed:
@@ -163,7 +163,7 @@ def _rebuild(drv: Qcow2Driver, res: CheckResult, c: _Counter, order: int | None 
     refs = c.refs
     cs, bits = drv.cs, drv.cluster_bits
     entries = (cs * 8) >> order
-    start = max(len(refs), -(-drv.f.size() // cs))
+    start = max(max(refs, default=-1) + 1, -(-drv.f.size() // cs))
     nblocks = ntable = 1
     while True:
         total = start + nblocks + ntable
@@ -173,20 +173,22 @@ def _rebuild(drv: Qcow2Driver, res: CheckResult, c: _Counter, order: int | None 
             break
         nblocks, ntable = max(nblocks, need_blocks), max(ntable, need_table)
     total = start + nblocks + ntable
-    counts = list(refs) + [0] * (total - len(refs))
+    counts = dict(refs)
     for ci in range(start, total):
         counts[ci] = 1
     decode, encode = make_codec(order)
     max_refcount = (1 << (1 << order)) - 1
+    by_block: dict[int, list[int]] = {}
+    for ci in counts:
+        by_block.setdefault(ci // entries, []).append(ci)
     table = []
     for b in range(nblocks):
-        blk = decode(bytes(cs))
-        chunk = counts[b * entries:(b + 1) * entries]
-        if not any(chunk) and b * entries < start:
+        if b not in by_block:
             table.append(0)
             continue
-        for i, v in enumerate(chunk):
-            blk[i] = min(v, max_refcount)
+        blk = decode(bytes(cs))
+        for ci in by_block[b]:
+            blk[ci - b * entries] = min(counts[ci], max_refcount)
         off = (start + b) << bits
         drv.f.pwrite(off, encode(blk))
         table.append(off)

@@ -174,6 +174,8 @@ class ClusterMixin:
             if not self._needs_alloc(entry):
                 host = entry & OFFSET_MASK
                 self._check_data_offset(host, entry)
+                if host >= self.f.size():  # we never leave an owned data cluster past EOF: hostile
+                    self._corrupt(f"Data cluster offset {host:#x} is past the end of the image file")
                 n = min(cs - in_off, end - pos)
                 if entry & ZERO:  # preallocated zero cluster: the rest of it must read as zeros
                     buf = bytearray(cs)
@@ -404,13 +406,8 @@ class ClusterMixin:
         if self._prealloc_detected is None:
             real = self.f.allocated_size() // self.cs
             threshold = max(real * 10 // 9, real + 2)
-            count = 0
-            for ci in range(-(-self.f.size() // self.cs)):
-                if self.rc.get(ci):
-                    count += 1
-                    if count >= threshold:
-                        break
-            self._prealloc_detected = count >= threshold
+            used = self.rc.used_clusters(-(-self.f.size() // self.cs))
+            self._prealloc_detected = len(used) >= threshold
         return self._prealloc_detected
 
     # --- preallocation ------------------------------------------------------------------------------

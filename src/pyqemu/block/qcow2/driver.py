@@ -490,9 +490,7 @@ class Qcow2Driver(ClusterMixin, SnapshotMixin, BlockDriver):
     def _truncate_file(self) -> None:
         """Cut the host file after its last used cluster (QEMU does this after shrinking)."""
         n = -(-self.f.size() // self.cs)
-        last = n
-        while last > 1 and self.rc.get(last - 1) == 0:
-            last -= 1
+        last = max(self.rc.used_clusters(n), default=0) + 1
         if last < n:
             self.f.truncate(last << self.cluster_bits)
 

@@ -110,6 +110,18 @@ class Refcounts:
             return 0
         return self.blocks.get(self.table[t])[ci % self.entries]
 
+    def used_clusters(self, limit: int) -> list[int]:
+        """Cluster indices below ``limit`` with a nonzero refcount, ascending; cost follows the
+        refcount blocks that exist, not the size of a (possibly huge, sparse) file."""
+        out: list[int] = []
+        for t, off in enumerate(self.table):
+            base = t * self.entries
+            if not off or base >= limit:
+                continue
+            blk = self.blocks.get(off)
+            out.extend(base + i for i, v in enumerate(blk) if v and base + i < limit)
+        return out
+
     def _block(self, t: int) -> array:
         self._ensure_block(t)
         return self.blocks.get(self.table[t])

@@ -304,9 +304,13 @@ class SnapshotMixin:
         snap = next((s for s in self.snapshots if s.id == snapshot.id), None)
         if snap is None:
             raise BlockError("Can't find snapshot", errno.ENOENT)
-        l1 = self._read_l1(snap.l1_table_offset, snap.l1_size)
         per_l1 = self.cs << self.l2_bits
         start = -(-snap.disk_size // per_l1) * per_l1 if snap.disk_size else self.vmstate_offset()
+        # saved VM state is written data: it cannot be larger than the file or than the L1 maps
+        if snap.vm_state_size > self.f.size() or start + snap.vm_state_size > snap.l1_size * per_l1:
+            raise ImageCorruptError(f"Snapshot '{snap.name}' claims {snap.vm_state_size} bytes of VM state, "
+                                    "more than the image holds")
+        l1 = self._read_l1(snap.l1_table_offset, snap.l1_size)
         out = bytearray()
         pos, end = start, start + snap.vm_state_size
         while pos < end:

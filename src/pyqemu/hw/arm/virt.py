@@ -151,7 +151,7 @@ class VirtCPU(Protocol):
     def boot_reset(self, pc: int, regs: Mapping[int, int], powered_off: bool) -> None: ...
 
 
-CPUFactory = Callable[[str, int, int], VirtCPU]   # (cpu type, index, mp_affinity) -> CPU
+CPUFactory = Callable[[Machine, str, int, int], VirtCPU]   # (machine, cpu type, index, mp_affinity)
 _cpu_factory: CPUFactory | None = None
 
 
@@ -278,7 +278,7 @@ class VirtBoard:
         if _cpu_factory is None:
             return
         for i in range(self.smp_cpus):
-            self.cpus.append(_cpu_factory(self.cpu_type, i, virt_cpu_mp_affinity(i)))
+            self.cpus.append(_cpu_factory(self.machine, self.cpu_type, i, virt_cpu_mp_affinity(i)))
         self.machine.cpus = list(self.cpus)
 
     def create_ram(self) -> None:

@@ -121,12 +121,17 @@ class PL011(SysBusDevice):
             if chr is None:
                 raise QOMError(f"Property 'pl011.chardev' can't find value '{self.chardev}'")
         if chr is not None:
-            try:
-                self.chr = CharBackend(chr)
-            except ChardevError:
-                raise QOMError(f"Property 'pl011.chardev' can't take value '{chr.id}', "
-                               "it's in use") from None
-            self.chr.set_handlers(self.can_receive, self.receive, self.event)
+            self.connect_chardev(chr)
+
+    def connect_chardev(self, chr: Chardev) -> None:
+        """Become ``chr``'s frontend (at realize, or when the board's serial chardev comes later)."""
+        try:
+            self.chr = CharBackend(chr)
+        except ChardevError:
+            raise QOMError(f"Property 'pl011.chardev' can't take value '{chr.id}', "
+                           "it's in use") from None
+        self._chr_obj = chr
+        self.chr.set_handlers(self.can_receive, self.receive, self.event)
 
     def _init_regs(self) -> None:
         self.readbuff = 0

@@ -110,7 +110,9 @@ CORTEX_A57 = CpuModel(
         "MVFR0_EL1": 0x10110222, "MVFR1_EL1": 0x12111111, "MVFR2_EL1": 0x00000043,
         "ID_AA64PFR0_EL1": 0x00000022,   # EL0/EL1 AArch64+AArch32, FP, AdvSIMD; no EL2/EL3
         "ID_AA64DFR0_EL1": 0x10305106,   # debug v8, PMUv3, 6 breakpoints, 4 watchpoints
-        "ID_AA64ISAR0_EL1": 0x00011120,  # AES+PMULL, SHA1, SHA2, CRC32
+        # QEMU: 0x00011120 (AES+PMULL, SHA1, SHA2, CRC32). The translator has no crypto
+        # instructions yet, so pyqemu advertises CRC32 only: software falls back to generic code.
+        "ID_AA64ISAR0_EL1": 0x00010000,
         "ID_AA64MMFR0_EL1": 0x00001124,  # 44-bit PA, 16-bit ASID, 4K/64K granules
     }),
     impdef=MappingProxyType({

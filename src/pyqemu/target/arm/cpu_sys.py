@@ -21,7 +21,7 @@ from typing import Any
 
 from pyqemu.accel.tcg import cpu_exec as cpu_exec_mod
 from pyqemu.accel.tcg import cputlb
-from pyqemu.accel.tcg.cputlb import ACCESS_EXEC, ACCESS_WRITE, PROT_EXEC, PROT_READ, PROT_WRITE, SoftTLB
+from pyqemu.accel.tcg.cputlb import ACCESS_WRITE, PROT_EXEC, PROT_READ, PROT_WRITE, SoftTLB
 from pyqemu.accel.tcg.excp import GuestException
 from pyqemu.accel.tcg.tb_sys import SysTBCache, set_flags
 from pyqemu.target.arm import cpregs, cpu_models, mmu
@@ -180,7 +180,7 @@ class ARMSysCPU(C.ARMCPU):
                 log.log(f"MMU fault: va {va:#x} {kind.name} mmu_idx {mmu_idx}: "
                         f"{res.type.name} level {res.level}\n")
             same_el = self.el == 1
-            raise ArchException(res.esr(same_el), far=va if access != ACCESS_EXEC else None)
+            raise ArchException(res.esr(same_el), far=va)
         prot = 0
         if res.prot & mmu.PROT_R:
             prot |= PROT_READ
@@ -191,7 +191,7 @@ class ARMSysCPU(C.ARMCPU):
         needed = (PROT_READ, PROT_WRITE, PROT_EXEC)[access]
         if not prot & needed:  # the walk answered for this context; double-check the access
             raise ArchException(mmu.Fault(mmu.FaultType.PERMISSION, 3, va, mmu.Access(kind)).esr(
-                self.el == 1), far=va if access != ACCESS_EXEC else None)
+                self.el == 1), far=va)
         return res.pa, prot
 
     # --- the CPU loop's interface -------------------------------------------------------------
@@ -264,7 +264,7 @@ class ARMSysCPU(C.ARMCPU):
         sr = self.sr
         pstate = self.full_pstate()
         entry = X.take_exception(exc, pstate, return_pc, sr["VBAR_EL1"], target=1,
-                                 sctlr=sr["SCTLR_EL1"], esr=esr, far=far)
+                                 sctlr=sr["SCTLR_EL1"], esr=esr, far=far, have_pan=self.model.has_pan)
         if log.enabled("int"):
             log.log(f"Taking exception {exc.name} [EL{X.pstate_el(pstate)} -> EL1] at pc {return_pc:#x}"
                     + (f" ESR {esr:#x}" if esr is not None else "")
@@ -304,10 +304,11 @@ class ARMSysCPU(C.ARMCPU):
                 self.set_pstate(cpregs.pstate_write(desc, self.full_pstate(), value))
             return
         fx = self.sr.write(desc, value)
+        if fx & (cpregs.FX_MMU | cpregs.FX_END_TB):
+            self._mmu_regs = None
         if fx & cpregs.FX_TLB_FLUSH:
             self.tlb.flush()
         if fx & cpregs.FX_END_TB:
-            self._mmu_regs = None
             self.update_flags()
 
     def trap(self, esr: int) -> ArchException:

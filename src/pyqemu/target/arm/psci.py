@@ -71,11 +71,10 @@ def call(host: PSCIHost, cpu: Any) -> bool:
         _ret(cpu, SUCCESS if (r[1] & 0xFFFFFFFF) in SUPPORTED else NOT_SUPPORTED)
     elif fn == MIGRATE_INFO_TYPE:
         _ret(cpu, MIGRATE_TRUSTED_OS_NOT_PRESENT)
-    elif fn == SYSTEM_OFF:
-        host.system_off()
-        _ret(cpu, SUCCESS)
-    elif fn == SYSTEM_RESET:
-        host.system_reset()
+    elif fn in (SYSTEM_OFF, SYSTEM_RESET):
+        # The CPU stops here, as QEMU's: the machine shuts down or resets before it runs again.
+        host.system_off() if fn == SYSTEM_OFF else host.system_reset()
+        cpu.halted = True
         _ret(cpu, SUCCESS)
     elif fn in (CPU_ON_32, CPU_ON_64):
         _ret(cpu, _cpu_on(host, r[1], r[2] if fn == CPU_ON_64 else r[2] & 0xFFFFFFFF, r[3]))
