@@ -137,6 +137,18 @@ def test_vcpu_runner_slices_and_halt(loop):
     assert loop.run_until(lambda: len(slices) == 7, 2)
 
 
+def test_timers_fire_while_vcpus_stay_busy(loop):
+    """A vCPU that never halts must not starve virtual-clock timers (the guest's timer IRQ)."""
+    slices = []
+    fired = []
+    loop.set_vcpu_runner(lambda budget: slices.append(budget) or True)
+    loop.runstate.vm_start()
+    t = loop.new_timer(ClockType.VIRTUAL, lambda: fired.append(len(slices)))
+    t.mod_ns(loop.clock_get_ns(ClockType.VIRTUAL) + 2_000_000)
+    assert loop.run_until(lambda: bool(fired), 2), f"timer starved after {len(slices)} slices"
+    assert fired[0] > 0
+
+
 def test_icount_shift(loop):
     loop.configure_icount(3, sleep=False)          # 8 ns per instruction
     fired = []

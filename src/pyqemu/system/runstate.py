@@ -9,6 +9,7 @@ thread; they are recorded and processed in the main loop by
 """
 from __future__ import annotations
 
+import contextlib
 import enum
 import sys
 import threading
@@ -270,7 +271,9 @@ class VMRunState:
         if shutdown:
             if self._shutdown_signal is not None:
                 prog = _progname()
-                sys.stderr.write(f"{prog}: terminating on signal {self._shutdown_signal}\n")
+                with contextlib.suppress(OSError, ValueError):  # stderr may be a closed pipe
+                    sys.stderr.write(f"{prog}: terminating on signal {self._shutdown_signal}\n")
+                    sys.stderr.flush()
                 self._shutdown_signal = None
             self.emit("SHUTDOWN", {"guest": shutdown.by_guest, "reason": shutdown.qapi_name})
             if self.no_shutdown and not self._force_poweroff:
