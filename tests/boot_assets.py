@@ -68,7 +68,8 @@ def _kernel_package() -> str:
         line = line.strip()
         if line.startswith("Depends: linux-image-"):
             return line.split()[1].split(":")[0]
-    raise PackageUnavailable("cannot resolve linux-image-arm64 (dpkg --add-architecture arm64; apt-get update)")
+    raise PackageUnavailable("cannot resolve linux-image-arm64 "
+                             "(dpkg --add-architecture arm64; apt-get update)")
 
 
 def linux_image_arm64() -> Path:

@@ -263,3 +263,47 @@ results:
     res_at = image.index(b"\0" * 64, len(image) - 64)
     words = [int.from_bytes(board.ram[res_at + 8 * i:res_at + 8 * i + 8], "little") for i in range(5)]
     assert words == [0x10001, 0, 0, 0, 0x80000001 + 0x77]
+
+
+def test_eret_to_a_faulting_address_keeps_the_user_stack_pointer() -> None:
+    """ERET switches the SP bank, then the first fetch at EL0 faults: the block that ran ERET
+    must not write its stale EL1 stack pointer over SP_EL0 (Linux's first /init instruction)."""
+    if baremetal.missing_tools():
+        unavailable(f"binutils for aarch64 missing: {baremetal.missing_tools()}")
+    board = Board()
+    image = baremetal.assemble(r"""
+    .global _start
+_start:
+    ldr x0, =vectors
+    msr vbar_el1, x0
+    ldr x0, =0x40080000
+    mov sp, x0
+    ldr x0, =0x1234000
+    msr sp_el0, x0
+    ldr x0, =0x7f000000              // no memory there: the instruction fetch at EL0 aborts
+    msr elr_el1, x0
+    msr spsr_el1, xzr
+    sub sp, sp, #32                  // this block writes SP_EL1 ...
+    add sp, sp, #16
+    eret                             // ... and ends with ERET
+    .ltorg
+    .balign 0x800
+vectors:
+    .skip 0x400                      // lower EL, synchronous
+    mrs x1, sp_el0
+    mrs x2, esr_el1
+    ldr x9, =0x09000100
+    str x1, [x9]
+1:  b 1b
+    .ltorg
+""", RAM_BASE)
+    board.view[:len(image)] = image
+    cpu = cpu_sys.ARMSysCPU(board, cpu_sys.make_tb_cache(board))
+    cpu.pc = RAM_BASE
+    for _ in range(20):
+        cpu_exec_mod.cpu_exec_sys(cpu, 20)
+        if board.exit_value is not None:
+            break
+    assert board.exit_value == 0x1234000
+    assert cpu.regs[2] >> 26 == 0x20  # instruction abort from a lower EL
+    assert cpu.sp_el[1] == 0x40080000 - 16

@@ -22,6 +22,7 @@ from pyqemu.system import main_loop as main_loop_mod
 from pyqemu.system import runstate as rs_mod
 from pyqemu.system.config import Config, MonitorConfig
 from pyqemu.system.main_loop import MainLoop
+from pyqemu.util import log
 
 
 class StartupError(Exception):
@@ -69,6 +70,10 @@ def _attach_qmp_to_chardev(chr_id: str, monitor: Monitor, pretty: bool) -> None:
 def run(cfg: Config) -> int:
     """Run the configured machine until it quits; returns the exit status."""
     prog = _progname(cfg)
+    if cfg.log_items:
+        log.set_mask(cfg.log_items)
+    if cfg.log_file:
+        log.set_file(cfg.log_file)
     rs = rs_mod.set_current(rs_mod.VMRunState())
     rs.no_shutdown = cfg.no_shutdown
     rs.no_reboot = cfg.no_reboot
@@ -84,8 +89,12 @@ def run(cfg: Config) -> int:
         from pyqemu.system import arm_tcg as tcg  # ARM boards get TCG vCPUs from here
         tcg.install()
     try:
+        _open_pflash_drives(cfg)
         qom_root, machine = machines.create_from_config(cfg)  # QOM tree, memory map, board
         machine.reset()  # QEMU's startup reset: images into memory, CPUs at their entry points
+    except StartupError as e:
+        sys.stderr.write(f"{prog}: {e}\n")
+        return 1
     except OSError as e:
         sys.stderr.write(f"{prog}: cannot set up guest memory 'ram': {e.strerror}\n")
         return 1
@@ -135,6 +144,48 @@ def run(cfg: Config) -> int:
         chardev.chardev_close_all()
         loop.close()
     return status
+
+
+def _open_pflash_drives(cfg: Config) -> None:
+    """``-drive if=pflash`` images by unit, for the board's two flash banks (QEMU's drive_new)."""
+    from pyqemu.block.block_backend import BlockBackend
+    from pyqemu.block.driver import BlockError
+    from pyqemu.block.registry import open_image, probe_format
+    if cfg.arch != "aarch64":
+        return
+    from pyqemu.hw.arm import virt
+    units: dict[int, BlockBackend] = {}
+    for d in cfg.drives:
+        if d.get("if") != "pflash":
+            continue
+        where = "-drive " + ",".join(f"{k}={v}" for k, v in d.items())   # QEMU names the option
+        unit_text = d.get("unit", d.get("index"))
+        if unit_text is None:
+            unit = min(set(range(len(units) + 1)) - set(units))
+        elif unit_text.isdigit():
+            unit = int(unit_text)
+        else:
+            raise StartupError(f"{where}: Parameter 'unit' expects a number")
+        if unit in units:
+            index = d.get("index", "-1")
+            raise StartupError(f"{where}: drive with bus=0, unit={unit} (index={index}) exists")
+        if unit > 1:   # virt has two banks; QEMU refuses drives no device claims
+            raise StartupError(f"{where}: machine type does not support if=pflash,bus=0,unit={unit}")
+        path = d.get("file") or ""
+        fmt = d.get("format")
+        ro = d.get("readonly", d.get("read-only", "off")) == "on"
+        try:
+            if fmt is None and (fmt := probe_format(path)) == "raw":
+                sys.stderr.write(
+                    f"WARNING: Image format was not specified for '{path}' and probing guessed raw.\n"
+                    "         Automatically detecting the format is dangerous for raw images, write "
+                    "operations on block 0 will be restricted.\n"
+                    "         Specify the 'raw' format explicitly to remove the restrictions.\n")
+            image = open_image(path, fmt, read_only=ro)
+        except BlockError as e:
+            raise StartupError(f"{where}: {e}") from None
+        units[unit] = BlockBackend(image, read_only=ro, name=f"pflash{unit}")
+    virt.set_pflash_drives([units.get(i) for i in range(max(units, default=-1) + 1)])
 
 
 def _monitors(cfg: Config) -> list[MonitorConfig]:

@@ -88,6 +88,7 @@ class PyGen:
         # System mode: each vCPU has its own jump cache (its own page tables).
         self.jc_get = "cpu.jc_get" if self.softmmu else "JC_get"
         self.tlb_names: set[str] = set()  # TR<i>/TW<i>: the running vCPU's TLB, loaded on entry
+        self.after_writeback: list[int] = []  # body lines that run after a writeback
         if self.self_loop:
             self.ind = 3
             self.self_slot = "_js"
@@ -149,6 +150,11 @@ class PyGen:
     def writeback(self) -> None:
         for g in self.written:
             self.out(f"R[{g.gidx}] = {g.name}")
+        # The statement that follows hands over to a helper or the next block; if it raises,
+        # the registers are already in R and may have changed since (an ERET switching the
+        # stack pointer bank, an interrupt taken in a lookup): the handler must not write
+        # the stale locals back over them.
+        self.after_writeback.append(len(self.lines))
 
     def reload(self) -> None:
         for g in self.used:
@@ -173,8 +179,13 @@ class PyGen:
         base = len(head) + 1
         linemap = [(ln + base, i) for ln, i in self.linemap]
         tail = ["    except BaseException as e:"]
-        for g in self.written:
-            tail.append(f"        R[{g.gidx}] = {g.name}")
+        if self.written:
+            store = "; ".join(f"R[{g.gidx}] = {g.name}" for g in self.written)
+            done = sorted({ln + base for ln in self.after_writeback})
+            if done:
+                tail.append(f"        if e.__traceback__.tb_lineno not in {set(done)!r}: {store}")
+            else:
+                tail.append(f"        {store}")
         tail.append("        raise cpu.fault_in_block(e, LINEMAP)")
         src = "\n".join(head + body + tail) + "\n"
         return Generated(src, name, self.exits, linemap, dict(b.helpers), self.written)

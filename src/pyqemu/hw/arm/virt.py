@@ -155,6 +155,16 @@ CPUFactory = Callable[[Machine, str, int, int], VirtCPU]   # (machine, cpu type,
 _cpu_factory: CPUFactory | None = None
 
 
+# The -drive if=pflash images by unit (QEMU's drive_get(IF_PFLASH, 0, unit)): a global drive table
+# as in QEMU's blockdev.c, filled by the system layer before it builds the board.
+_pflash_drives: list[Any] = []
+
+
+def set_pflash_drives(backings: list[Any]) -> None:
+    """The images (BlockBackend-like, or None) behind flash banks 0 and 1 of boards built from now."""
+    _pflash_drives[:] = backings
+
+
 def set_cpu_factory(factory: CPUFactory | None) -> None:
     """The CPU layer registers how to make a CPU of a -cpu type (None: boards have no CPUs)."""
     global _cpu_factory
@@ -290,7 +300,7 @@ class VirtBoard:
         mod = _optional("pyqemu.hw.block.pflash_cfi01")
         if mod is None:
             return
-        backings = list(getattr(self.machine, "pflash_backings", None) or [None, None])
+        backings = list(getattr(self.machine, "pflash_backings", None) or _pflash_drives or [None, None])
         flash = self.memmap["VIRT_FLASH"]
         bank = flash.size // 2
         for i, name in enumerate(("virt.flash0", "virt.flash1")):
@@ -298,6 +308,9 @@ class VirtBoard:
             self.sysbus_add(dev)
             self.map_region(dev, flash.base + i * bank)
             self.devices[f"flash{i}"] = dev
+        if self.machine.opts.get("firmware") and backings and backings[0] is not None:
+            raise QOMError("The contents of the first flash device may be specified with -bios or with "
+                           "-drive if=pflash... but you cannot use both options at once")
 
     def create_gic(self) -> None:
         gic = ARMGIC()

@@ -252,6 +252,8 @@ class ARMSysCPU(C.ARMCPU):
         elif kind == "bus":  # alignment fault on a data access
             same = self.el == 1
             self._enter(X.ExcType.SYNC, pc, X.syn_data_abort(same, X.FSC_ALIGNMENT, e.write), e.addr)
+        elif kind == "ifetch":
+            self._enter(X.ExcType.SYNC, pc, X.syn_insn_abort(self.el == 1, X.FSC_SYNC_EXTERNAL), pc)
         elif kind == "fpaccess":
             self._enter(X.ExcType.SYNC, pc, X.syn_fp_access(), None)
         elif kind == "segv":  # an external abort: no device answered at a physical address
@@ -408,8 +410,8 @@ def fetch_phys_from(phys: Any) -> Callable[[int], int]:
     """A ``fetch_phys`` for SysTBCache over a physical-memory object."""
     def fetch(pa: int) -> int:
         page = phys.ram_page(pa >> 12, False)
-        if page is None:
-            raise ArchException(X.syn_insn_abort(True, X.FSC_SYNC_EXTERNAL), far=None)
+        if page is None:  # nothing to execute there: an external abort on the fetch
+            raise GuestException("ifetch", pa)
         off = pa & 0xFFF
         return int.from_bytes(page[off:off + 4], "little")
     return fetch
