@@ -12,6 +12,7 @@ ITEMS: dict[str, str] = {
     "int": "show interrupts/exceptions in short format",
     "exec": "show trace before each executed TB (lots of logs)",
     "cpu": "show CPU registers before entering a TB (lots of logs)",
+    "mmu": "log MMU-related activities",
     "nochain": "do not chain compiled TBs so that \"exec\" and \"cpu\" show complete traces",
     "unimp": "log unimplemented functionality",
     "guest_errors": "log when the guest OS does something invalid (eg accessing a non-existent register)",
