@@ -20,6 +20,27 @@ import baremetal  # noqa: E402
 from conftest import unavailable  # noqa: E402
 from test_softmmu import RAM_BASE, Board  # noqa: E402
 
+
+def load(source: str, **cpu_args) -> tuple[Board, bytes, cpu_sys.ARMSysCPU]:
+    """A board with ``source`` assembled at RAM_BASE and one CPU about to run it."""
+    if baremetal.missing_tools():
+        unavailable(f"binutils for aarch64 missing: {baremetal.missing_tools()}")
+    board = Board()
+    image = baremetal.assemble(source, RAM_BASE)
+    board.view[:len(image)] = image
+    cpu = cpu_sys.ARMSysCPU(board, cpu_sys.make_tb_cache(board), **cpu_args)
+    cpu.pc = RAM_BASE
+    return board, image, cpu
+
+
+def run_until_exit(cpu: cpu_sys.ARMSysCPU, board: Board, slices: int = 100, blocks: int = 50) -> None:
+    for _ in range(slices):
+        cpu_exec_mod.cpu_exec_sys(cpu, blocks)
+        if board.exit_value is not None:
+            return
+    raise AssertionError(f"guest did not finish; stuck at {cpu.pc:#x}")
+
+
 PROGRAM = r"""
     .global _start
 _start:
@@ -116,19 +137,8 @@ log:
 
 
 def test_exceptions_syndromes_mmu_and_el0() -> None:
-    if baremetal.missing_tools():
-        unavailable(f"binutils for aarch64 missing: {baremetal.missing_tools()}")
-    board = Board()
-    image = baremetal.assemble(PROGRAM, RAM_BASE)
-    board.view[:len(image)] = image
-    tbs = cpu_sys.make_tb_cache(board)
-    cpu = cpu_sys.ARMSysCPU(board, tbs, model="cortex-a57")
-    cpu.pc = RAM_BASE
-    for _ in range(100):
-        cpu_exec_mod.cpu_exec_sys(cpu, 50)
-        if board.exit_value is not None:
-            break
-    assert board.exit_value is not None, f"stuck at {cpu.pc:#x}"
+    board, image, cpu = load(PROGRAM, model="cortex-a57")
+    run_until_exit(cpu, board)
     log_at = image.index(b"\x01\x04\x00\x00\x00\x00\x00\x00\x05\x07\x00\x40") + 4096
     words = [int.from_bytes(board.ram[log_at + 8 * i: log_at + 8 * i + 8], "little")
              for i in range((board.exit_value - RAM_BASE - log_at) // 8)]
@@ -151,10 +161,7 @@ def test_exceptions_syndromes_mmu_and_el0() -> None:
 
 @pytest.mark.parametrize("fpen,traps", [(0, True), (3, False)])
 def test_fp_access_trap_follows_cpacr(fpen: int, traps: bool) -> None:
-    if baremetal.missing_tools():
-        unavailable(f"binutils for aarch64 missing: {baremetal.missing_tools()}")
-    board = Board()
-    image = baremetal.assemble(f"""
+    board, _, cpu = load(f"""
     .global _start
 _start:
     ldr x0, =vectors
@@ -176,14 +183,8 @@ vectors:
     str x2, [x9]
 2:  b 2b
     .ltorg
-""", RAM_BASE)
-    board.view[:len(image)] = image
-    cpu = cpu_sys.ARMSysCPU(board, cpu_sys.make_tb_cache(board))
-    cpu.pc = RAM_BASE
-    for _ in range(20):
-        cpu_exec_mod.cpu_exec_sys(cpu, 20)
-        if board.exit_value is not None:
-            break
+""")
+    run_until_exit(cpu, board, 20, 20)
     assert board.exit_value == (0x1FE00000 if traps else 1)  # EC 0x07, IL, CV=1, COND=0xE (as QEMU)
 
 
@@ -268,10 +269,7 @@ results:
 def test_eret_to_a_faulting_address_keeps_the_user_stack_pointer() -> None:
     """ERET switches the SP bank, then the first fetch at EL0 faults: the block that ran ERET
     must not write its stale EL1 stack pointer over SP_EL0 (Linux's first /init instruction)."""
-    if baremetal.missing_tools():
-        unavailable(f"binutils for aarch64 missing: {baremetal.missing_tools()}")
-    board = Board()
-    image = baremetal.assemble(r"""
+    board, _, cpu = load(r"""
     .global _start
 _start:
     ldr x0, =vectors
@@ -296,14 +294,8 @@ vectors:
     str x1, [x9]
 1:  b 1b
     .ltorg
-""", RAM_BASE)
-    board.view[:len(image)] = image
-    cpu = cpu_sys.ARMSysCPU(board, cpu_sys.make_tb_cache(board))
-    cpu.pc = RAM_BASE
-    for _ in range(20):
-        cpu_exec_mod.cpu_exec_sys(cpu, 20)
-        if board.exit_value is not None:
-            break
+""")
+    run_until_exit(cpu, board, 20, 20)
     assert board.exit_value == 0x1234000
     assert cpu.regs[2] >> 26 == 0x20  # instruction abort from a lower EL
     assert cpu.sp_el[1] == 0x40080000 - 16

@@ -144,15 +144,10 @@ class TBCache:
         tb.linemap = linemap
 
     def _stub(self, g: dict, slot: str, target: int) -> Callable:
-        def stub(cpu, R):
+        def find() -> TranslationBlock:
             tb = self.tbs.get(target)
-            if tb is None or not tb.valid:
-                tb = self._build(target)
-            g[slot] = tb.fn
-            tb.incoming.append((g, slot))
-            return tb.fn
-        stub.guest_pc = target
-        return stub
+            return tb if tb is not None and tb.valid else self._build(target)
+        return chain_stub(g, slot, target, find)
 
     # --- invalidation ---------------------------------------------------------
     def _unlink(self, tb: TranslationBlock) -> None:
@@ -195,6 +190,18 @@ class TBCache:
 
     def pages_with_code(self) -> list[int]:
         return sorted(self.page_tbs)
+
+
+def chain_stub(g: dict, slot: str, pc: int, find: Callable[[], TranslationBlock]) -> Callable:
+    """What a jump slot holds until first taken: ``find()`` the target block (translating
+    it if needed), patch the slot to call it directly, and record the link for unlinking."""
+    def stub(cpu, R):
+        tb = find()
+        g[slot] = tb.fn
+        tb.incoming.append((g, slot))
+        return tb.fn
+    stub.guest_pc = pc
+    return stub
 
 
 def pc_at_line(linemap: list[tuple[int, int]], lineno: int) -> int | None:

@@ -23,7 +23,7 @@ from typing import Any
 
 from pyqemu.accel.tcg.cputlb import PAGE_BITS, PAGE_MASK, SoftTLB
 from pyqemu.accel.tcg.excp import GuestException
-from pyqemu.accel.tcg.tb import LOOP_BUDGET, TranslationBlock
+from pyqemu.accel.tcg.tb import LOOP_BUDGET, TranslationBlock, chain_stub
 from pyqemu.tcg import optimize as tcg_optimize
 from pyqemu.tcg.ir import Block
 from pyqemu.tcg.pygen import generate
@@ -176,16 +176,12 @@ class SysTBCache:
         return tb
 
     def _stub(self, g: dict, slot: str, target: int, delta: int, flags: int) -> Callable:
-        def stub(cpu, R):
-            key = (target, target + delta, flags)
+        key = (target, target + delta, flags)
+
+        def find() -> SysTB:
             tb = self.tbs.get(key)
-            if tb is None or not tb.valid:
-                tb = self._build(key)
-            g[slot] = tb.fn
-            tb.incoming.append((g, slot))
-            return tb.fn
-        stub.guest_pc = target
-        return stub
+            return tb if tb is not None and tb.valid else self._build(key)
+        return chain_stub(g, slot, target, find)
 
     # --- invalidation -------------------------------------------------------------------
     def _unlink(self, tb: SysTB) -> None:
