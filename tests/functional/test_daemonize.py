@@ -56,10 +56,13 @@ def qmp_quit(path: str) -> None:
     assert b'"QMP"' in f.readline()
     f.write(b'{"execute": "qmp_capabilities"}\n{"execute": "quit"}\n')
     f.flush()
-    line = f.readline()
-    while line.startswith(b'{"timestamp"'):  # an event (RESUME) may come first on a loaded machine
+    # Wait for both replies (capabilities, then quit): QEMU drops requests still queued
+    # when the client hangs up, so closing after the first reply could lose the quit.
+    for _ in range(2):
         line = f.readline()
-    assert line == b'{"return": {}}\r\n'
+        while line.startswith(b'{"timestamp"'):  # events (RESUME, SHUTDOWN) may come in between
+            line = f.readline()
+        assert line == b'{"return": {}}\r\n'
     s.close()
 
 
