@@ -26,7 +26,7 @@ from pyqemu.qom.object import Object, QOMError
 _INT_KINDS = {"uint8": (0, 0xFF), "uint16": (0, 0xFFFF), "uint32": (0, 0xFFFFFFFF),
               "uint64": (0, (1 << 64) - 1), "int32": (-(1 << 31), (1 << 31) - 1),
               "int64": (-(1 << 63), (1 << 63) - 1), "size": (0, (1 << 64) - 1)}
-_QOM_TYPE = {"chr": "str", "bool": "bool", "str": "str", **{k: k for k in _INT_KINDS}}
+_QOM_TYPE = {"chr": "str", "drive": "str", "bool": "bool", "str": "str", **{k: k for k in _INT_KINDS}}
 
 
 def _parse_bool(value: Any) -> bool:
@@ -40,7 +40,8 @@ def _parse_bool(value: Any) -> bool:
 
 
 class Prop:
-    """A typed qdev property (a descriptor): kind is bool, str, chr (a chardev id), uint8/16/32/64,
+    """A typed qdev property (a descriptor): kind is bool, str, chr (a chardev id), drive (a block
+    backend's name), uint8/16/32/64,
     int32/64 or size; ``name`` defaults to the attribute name with '_' as '-'."""
 
     def __init__(self, kind: str, default: Any = None, *, name: str | None = None,
@@ -74,7 +75,7 @@ class Prop:
 
     def convert(self, value: Any) -> Any:
         """Check and convert a value (a Python value, or a command-line string)."""
-        if value is None or self.kind in ("str", "chr"):
+        if value is None or self.kind in ("str", "chr", "drive"):
             return None if value is None else str(value)
         if self.kind == "bool":
             return _parse_bool(value)
@@ -92,7 +93,7 @@ class Prop:
         v = self.__get__(obj)
         if self.kind == "bool":
             return "true" if v else "false"
-        if self.kind in ("str", "chr"):
+        if self.kind in ("str", "chr", "drive"):
             return "<null>" if v is None else f'"{v}"'
         if v is None:
             return "<null>"
