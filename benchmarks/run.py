@@ -6,7 +6,8 @@ PYQEMU_COUNT_INSNS=1), pyqemu's CPU time, qemu-aarch64's CPU time, pyqemu's
 MIPS and the time ratio. Also process start-up (busybox echo) for both.
 
 Usage: python3 benchmarks/run.py [--only NAME] [--repeat N]   (--only img: the pyqemu-img rows;
-       --only boot: the pyqemu-system-aarch64 -M virt boot rows, benchmarks/boot_virt.py)
+       --only boot: the pyqemu-system-aarch64 -M virt boot rows, benchmarks/boot_virt.py;
+       --only storage: 64 MiB guest reads on virtio-blk and NVMe, benchmarks/storage_read.py)
 """
 from __future__ import annotations
 
@@ -98,6 +99,9 @@ def main() -> int:
     if args.only == "boot":  # minutes under pyqemu, so only on request
         import boot_virt  # benchmarks/boot_virt.py: pyqemu-system-aarch64 against qemu-system-aarch64
         return boot_virt.main(["--repeat", str(args.repeat)])
+    if args.only == "storage":  # U-Boot and Linux under pyqemu: minutes, so only on request
+        import storage_read  # benchmarks/storage_read.py
+        return storage_read.main(["--repeat", str(args.repeat)])
     print(f"{'workload':<22}{'guest insns':>14}{'pyqemu s':>10}{'qemu s':>10}{'MIPS':>8}{'ratio':>9}")
     for name in ("intloop", "memhash", "recursion"):
         if args.only and args.only != name:

@@ -25,6 +25,7 @@ import collections
 import errno
 import os
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -57,6 +58,58 @@ def _parse_mode(name: str, value: str | bool, allowed: tuple[str, ...]) -> str:
     return str(value)
 
 
+class BlockAcctStats:
+    """I/O accounting for query-blockstats (QEMU's BlockAcctStats), kept by the aio_* methods.
+
+    Kinds are ``rd``, ``wr``, ``flush``, ``unmap`` (discards) and ``zone_append``; a request
+    refused by the checks (beyond the end, oversized) counts as invalid, one the image failed as
+    failed, and only completed ones add bytes and time.
+    """
+
+    KINDS = ("rd", "wr", "zone_append", "flush", "unmap")
+
+    def __init__(self) -> None:
+        self.bytes = dict.fromkeys(self.KINDS, 0)
+        self.ops = dict.fromkeys(self.KINDS, 0)
+        self.failed = dict.fromkeys(self.KINDS, 0)
+        self.invalid = dict.fromkeys(self.KINDS, 0)
+        self.total_time_ns = dict.fromkeys(self.KINDS, 0)
+        self.merged = dict.fromkeys(self.KINDS, 0)
+        self.account_invalid = True
+        self.account_failed = True
+        self.last_access_ns: int | None = None   # monotonic time of the last completion
+        self.wr_highest_offset = 0
+
+    def done(self, kind: str, nbytes: int, start_ns: int, offset: int | None = None) -> None:
+        now = time.monotonic_ns()
+        self.bytes[kind] += nbytes
+        self.ops[kind] += 1
+        self.total_time_ns[kind] += now - start_ns
+        self.last_access_ns = now
+        if kind == "wr" and offset is not None:
+            self.wr_highest_offset = max(self.wr_highest_offset, offset + nbytes)
+
+    def fail(self, kind: str, invalid: bool, start_ns: int | None = None) -> None:
+        """QEMU block_acct_invalid/failed: always counted; the time (and, for a failed request,
+        its latency) only with account-invalid / account-failed."""
+        now = time.monotonic_ns()
+        if invalid:
+            self.invalid[kind] += 1
+            if self.account_invalid:
+                self.last_access_ns = now
+            return
+        self.failed[kind] += 1
+        if self.account_failed:
+            if start_ns is not None:
+                self.total_time_ns[kind] += now - start_ns
+            self.last_access_ns = now
+
+    def idle_time_ns(self) -> int | None:
+        if self.last_access_ns is None:
+            return None
+        return time.monotonic_ns() - self.last_access_ns
+
+
 class _Request:
     __slots__ = ("fn", "cb")
 
@@ -68,9 +121,18 @@ class BlockBackend:
     """A device's handle on an image; see the module docstring."""
 
     def __init__(self, driver: BlockDriver, *, read_only: bool | None = None, discard: str = "ignore",
-                 detect_zeroes: str = "off", loop: Any = None, name: str = "") -> None:
+                 detect_zeroes: str = "off", loop: Any = None, name: str = "", writeback: bool = True,
+                 no_flush: bool = False, direct: bool = False) -> None:
         self.driver = driver
         self.name = name              # the -drive id / node name, for messages and QMP
+        self.attached_dev: Any = None  # the device that took it (system.drives.blk_attach)
+        self.stats = BlockAcctStats()
+        # cache=: writeback is the device's write-cache default (writethrough: the device flushes
+        # after every write); no_flush (cache=unsafe) makes flushes succeed without syncing.
+        self.writeback = writeback
+        self.enable_write_cache = writeback
+        self.no_flush = no_flush
+        self.direct = direct
         self.read_only = driver.read_only if read_only is None else (read_only or driver.read_only)
         self.discard_mode = _parse_mode("discard", discard, DISCARD_MODES)
         self.detect_zeroes = _parse_mode("detect-zeroes", detect_zeroes, DETECT_ZEROES_MODES)
@@ -162,7 +224,7 @@ class BlockBackend:
     def flush(self) -> None:
         if self._closed:
             raise BlockError("No medium found", errno.ENOMEDIUM)
-        if not self.read_only:
+        if not self.read_only and not self.no_flush:   # cache=unsafe: flushes are no-ops
             self.driver.flush()
 
     def truncate(self, size: int, shrink: bool = False, preallocation: str = "off") -> None:
@@ -172,20 +234,47 @@ class BlockBackend:
     # --- asynchronous requests -----------------------------------------------------
     def aio_read(self, offset: int, length: int, cb: Callback) -> None:
         """cb(bytes, None) or cb(None, BlockError) in the main loop."""
-        self._submit(lambda: self.pread(offset, length), cb)
+        self._submit_acct("rd", offset, length, lambda: self.pread(offset, length), cb)
 
     def aio_write(self, offset: int, data: bytes | bytearray | memoryview, cb: Callback) -> None:
         data = bytes(data)   # the caller may reuse its buffer before the worker runs
-        self._submit(lambda: self.pwrite(offset, data), cb)
+        self._submit_acct("wr", offset, len(data), lambda: self.pwrite(offset, data), cb)
 
     def aio_write_zeroes(self, offset: int, length: int, cb: Callback, may_unmap: bool = False) -> None:
-        self._submit(lambda: self.pwrite_zeroes(offset, length, may_unmap), cb)
+        self._submit_acct("wr", offset, length, lambda: self.pwrite_zeroes(offset, length, may_unmap), cb)
 
     def aio_discard(self, offset: int, length: int, cb: Callback) -> None:
-        self._submit(lambda: self.pdiscard(offset, length), cb)
+        self._submit_acct("unmap", offset, length, lambda: self.pdiscard(offset, length), cb)
 
     def aio_flush(self, cb: Callback) -> None:
-        self._submit(self.flush, cb)
+        self._submit_acct("flush", None, 0, self.flush, cb)
+
+    def _submit_acct(self, kind: str, offset: int | None, length: int, fn: Callable[[], Any],
+                     cb: Callback | None) -> None:
+        """Submit with accounting: a request outside the disk counts as invalid (and fails
+        without reaching the image), others as done or failed when they complete."""
+        if offset is not None:
+            try:
+                self._check_request(offset, length)
+            except BlockError as exc:
+                if exc.errno == errno.EIO:
+                    self.stats.fail(kind, invalid=True)
+                    err = exc
+
+                    def refuse() -> None:
+                        raise err
+                    self._submit(refuse, cb)
+                    return
+        start = time.monotonic_ns()
+
+        def done(result: Any, exc: BaseException | None) -> None:
+            if exc is None:
+                self.stats.done(kind, length, start, offset)
+            else:
+                self.stats.fail(kind, invalid=False, start_ns=start)
+            if cb is not None:
+                cb(result, exc)
+        self._submit(fn, done)
 
     def _main_loop(self) -> Any:
         if self._loop is None:

@@ -116,6 +116,10 @@ class Config:
     devices: list[dict] = field(default_factory=list)  # {"driver":..., ...} (JSON form may nest)
     drives: list[dict[str, str]] = field(default_factory=list)
     blockdevs: list[dict] = field(default_factory=list)
+    # "-device ARG" / "-drive ARG" / "-blockdev ARG" of each entry above, for messages
+    device_locs: list[str] = field(default_factory=list)
+    drive_locs: list[str] = field(default_factory=list)
+    blockdev_locs: list[str] = field(default_factory=list)
     netdevs: list[dict[str, str]] = field(default_factory=list)
     nics: list[dict[str, str]] = field(default_factory=list)
     objects: list[dict] = field(default_factory=list)

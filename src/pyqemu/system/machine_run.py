@@ -8,6 +8,7 @@ the main loop, chardevs from ``-chardev``, and QMP monitors from ``-qmp`` /
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from pyqemu.chardev import char as chardev
 from pyqemu.chardev.socket import ServedSocketChardev
@@ -88,11 +89,14 @@ def run(cfg: Config) -> int:
     if cfg.arch == "aarch64":
         from pyqemu.system import arm_tcg as tcg  # ARM boards get TCG vCPUs from here
         tcg.install()
+    from pyqemu.system import drives
     try:
-        _open_pflash_drives(cfg)
-        qom_root, machine = machines.create_from_config(cfg)  # QOM tree, memory map, board
+        qom_root, machine = build_machine(cfg)
         machine.reset()  # QEMU's startup reset: images into memory, CPUs at their entry points
-    except StartupError as e:
+    except drives.DriveHelp as e:
+        sys.stdout.write(str(e))
+        return 0
+    except (StartupError, drives.DriveError) as e:
         sys.stderr.write(f"{prog}: {e}\n")
         return 1
     except OSError as e:
@@ -146,46 +150,36 @@ def run(cfg: Config) -> int:
     return status
 
 
-def _open_pflash_drives(cfg: Config) -> None:
-    """``-drive if=pflash`` images by unit, for the board's two flash banks (QEMU's drive_new)."""
-    from pyqemu.block.block_backend import BlockBackend
-    from pyqemu.block.driver import BlockError
-    from pyqemu.block.registry import open_image, probe_format
-    if cfg.arch != "aarch64":
-        return
-    from pyqemu.hw.arm import virt
-    units: dict[int, BlockBackend] = {}
-    for d in cfg.drives:
-        if d.get("if") != "pflash":
-            continue
-        where = "-drive " + ",".join(f"{k}={v}" for k, v in d.items())   # QEMU names the option
-        unit_text = d.get("unit", d.get("index"))
-        if unit_text is None:
-            unit = min(set(range(len(units) + 1)) - set(units))
-        elif unit_text.isdigit():
-            unit = int(unit_text)
-        else:
-            raise StartupError(f"{where}: Parameter 'unit' expects a number")
-        if unit in units:
-            index = d.get("index", "-1")
-            raise StartupError(f"{where}: drive with bus=0, unit={unit} (index={index}) exists")
-        if unit > 1:   # virt has two banks; QEMU refuses drives no device claims
-            raise StartupError(f"{where}: machine type does not support if=pflash,bus=0,unit={unit}")
-        path = d.get("file") or ""
-        fmt = d.get("format")
-        ro = d.get("readonly", d.get("read-only", "off")) == "on"
+def build_machine(cfg: Config) -> tuple[Any, Any]:
+    """Drives, the board, then -device and the devices drives ask for: (QOM root, machine).
+    Raises StartupError / drives.DriveError / QOMError with QEMU's message (option included)."""
+    _open_drives(cfg)
+    qom_root, machine = machines.create_from_config(cfg)  # QOM tree, memory map, board
+    _create_devices(cfg, machine)
+    return qom_root, machine
+
+
+def _open_drives(cfg: Config) -> None:
+    """-blockdev and -drive backends (system/drives.py), before the board that uses them."""
+    from pyqemu.system import drives
+    mc = cfg.machine_class
+    drives.open_drives(cfg, getattr(mc, "block_default_type", "none") if mc else "none",
+                       getattr(mc, "default_drives", ()) if mc else ())
+
+
+def _create_devices(cfg: Config, machine: Any) -> None:
+    """-device in command-line order, then the devices -drive if=virtio asks for (QEMU appends
+    them to the -device list), then the unused-drive check. Messages carry the option."""
+    from pyqemu.system import drives
+    from pyqemu.system.qdev_add import device_add
+    for i, opts in enumerate(cfg.devices):
+        loc = cfg.device_locs[i] if i < len(cfg.device_locs) else "-device " + ",".join(
+            f"{k}={v}" for k, v in opts.items())
         try:
-            if fmt is None and (fmt := probe_format(path)) == "raw":
-                sys.stderr.write(
-                    f"WARNING: Image format was not specified for '{path}' and probing guessed raw.\n"
-                    "         Automatically detecting the format is dangerous for raw images, write "
-                    "operations on block 0 will be restricted.\n"
-                    "         Specify the 'raw' format explicitly to remove the restrictions.\n")
-            image = open_image(path, fmt, read_only=ro)
-        except BlockError as e:
-            raise StartupError(f"{where}: {e}") from None
-        units[unit] = BlockBackend(image, read_only=ro, name=f"pflash{unit}")
-    virt.set_pflash_drives([units.get(i) for i in range(max(units, default=-1) + 1)])
+            device_add(dict(opts), machine)
+        except QOMError as e:
+            raise StartupError(f"{loc}: {e}") from None
+    drives.create_drive_devices(machine)
 
 
 def _monitors(cfg: Config) -> list[MonitorConfig]:

@@ -61,6 +61,8 @@ class MachineClass:
     props: tuple[MachineProp, ...] = COMMON_PROPS
     default_ram_id: str | None = None  # the RAM backend's id under /objects (QEMU default_ram_id)
     no_serial: bool = False  # no default serial port (QEMU mc->no_serial: -nographic adds none)
+    block_default_type: str = "none"  # -drive's default if= (QEMU mc->block_default_type)
+    default_drives: tuple[str, ...] = ()  # empty default drives (floppy0, sd0) unless -nodefaults
     # init(machine): builds the board on a pyqemu.hw.core.machine.Machine (CPUs, devices, map)
     init: Callable[[Any], None] | None = None
 
@@ -206,7 +208,8 @@ def _virt_init(machine: Any) -> None:
 
 register_machine(MachineClass("virt-7.2", "QEMU 7.2 ARM Virtual Machine", ("aarch64",), alias="virt",
                               max_cpus=512, default_ram_size=128 << 20, props=VIRT_PROPS,
-                              default_ram_id="mach-virt.ram", init=_virt_init))
+                              default_ram_id="mach-virt.ram", init=_virt_init,
+                              block_default_type="virtio", default_drives=("floppy", "sd")))
 
 
 # --- device types (-device help) ---------------------------------------------------------------
@@ -237,17 +240,37 @@ def register_device(info: DeviceInfo) -> None:
 
 
 def find_device(name: str, arch: str) -> DeviceInfo | None:
-    for d in _DEVICES.values():
+    for d in _all_devices():
         if arch in d.arches and name in (d.name, d.alias):
             return d
     return None
+
+
+def _category(text: str) -> str:
+    # device classes may spell QEMU's heading ("Storage devices") or the category ("Storage")
+    text = text.removesuffix(" devices")
+    return text if text in CATEGORIES else "Uncategorized"
+
+
+def _all_devices() -> list[DeviceInfo]:
+    """The static table plus every user-creatable QOM device class (system.qdev_add)."""
+    from pyqemu.system import qdev_add
+    out = dict(_DEVICES)
+    for cls in qdev_add.user_creatable_classes():
+        if cls.TYPE in out:
+            continue
+        props = tuple(MachineProp(n, t, (desc or "") + (f" (default: {d})" if d is not None else ""))
+                      for n, t, desc, d in qdev_add.device_props(cls))
+        out[cls.TYPE] = DeviceInfo(cls.TYPE, _category(cls.CATEGORY), cls.BUS_TYPE, cls.DESC,
+                                   qdev_add.alias_of(cls.TYPE), props)
+    return list(out.values())
 
 
 def device_list_help(arch: str) -> str:
     """``-device help``: devices grouped under QEMU's category headings (empty groups omitted)."""
     out: list[str] = []
     for cat in CATEGORIES:
-        devs = sorted((d for d in _DEVICES.values() if d.category == cat and arch in d.arches),
+        devs = sorted((d for d in _all_devices() if d.category == cat and arch in d.arches),
                       key=lambda d: d.name)
         if not devs:
             continue

@@ -267,6 +267,7 @@ def _h_device(s: _State, arg: str) -> None:
     if arg.startswith("{"):
         d, _ = _parse_json_or_keyval(arg, "driver")
         s.cfg.devices.append(d)
+        s.cfg.device_locs.append(s.loc or "")
         return
     opts = s.add(DEVICE, arg)
     driver = opts.get("driver")
@@ -275,6 +276,7 @@ def _h_device(s: _State, arg: str) -> None:
         return
     d = opts.to_dict()
     s.cfg.devices.append(d)
+    s.cfg.device_locs.append(s.loc or "")
 
 
 def _h_drive(s: _State, arg: str) -> None:
@@ -283,6 +285,7 @@ def _h_drive(s: _State, arg: str) -> None:
         if opts.has(k):
             qo.parse_bool(k, opts.get(k) or "")
     s.cfg.drives.append(opts.to_dict())
+    s.cfg.drive_locs.append(s.loc or "")
 
 
 def _h_blockdev(s: _State, arg: str) -> None:
@@ -292,6 +295,7 @@ def _h_blockdev(s: _State, arg: str) -> None:
     if "driver" not in d:
         raise VlError("Parameter 'driver' is missing")
     s.cfg.blockdevs.append(d)
+    s.cfg.blockdev_locs.append(s.loc or "")
 
 
 def _h_netdev(s: _State, arg: str) -> None:
@@ -418,6 +422,7 @@ def _h_vga(s: _State, arg: str) -> None:
 
 def _h_hda(s: _State, arg: str) -> None:
     s.cfg.drives.append({"file": arg, "index": "0", "media": "disk"})
+    s.cfg.drive_locs.append(s.loc or "")
 
 
 def _set(attr: str, conv: Callable[[str], object] = str) -> Callable[[_State, str], None]:

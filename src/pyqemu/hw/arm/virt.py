@@ -380,6 +380,7 @@ class VirtBoard:
 
     def create_pcie(self) -> None:
         gpex = GPEXHost()
+        gpex.dma_as = self.machine.address_space_memory   # where PCI bus masters reach
         self.sysbus_add(gpex)
         ecam = self.memmap["VIRT_HIGH_PCIE_ECAM"]
         mmio = self.memmap["VIRT_PCIE_MMIO"]
@@ -419,6 +420,7 @@ class VirtBoard:
         base = self.memmap["VIRT_MMIO"]
         for i in range(NUM_VIRTIO_TRANSPORTS):
             dev = VirtioMMIO()
+            dev.dma_as = self.machine.address_space_memory
             self.sysbus_add(dev)
             dev.mmio_map(0, base.base + i * base.size)
             dev.connect_irq(0, self.spi(self.irqmap["VIRT_MMIO"] + i))

@@ -12,14 +12,19 @@ Interface:
          Where no BAR is mapped the windows read all-ones and ignore writes
          (``allow-unmapped-accesses``, on as in QEMU 7.2).
   IRQs   4 sysbus outputs: INTA..INTD (``virt``: SPIs 3..6); a device's pin is swizzled by slot
-         (pin + slot) % 4, the map the board's DT ``interrupt-map`` describes.
-  Bus    ``pcie.0``, holding ``gpex-root`` (00:00.0, 1b36:0008, class host bridge).
+         (pin + slot) % 4, the map the board's DT ``interrupt-map`` describes; devices behind
+         bridges are swizzled at each bridge first. A line is the OR of the pins mapped to it.
+  Bus    ``pcie.0``, holding ``gpex-root`` (00:00.0, 1b36:0008, class host bridge). ECAM bus
+         numbers other than 0 reach the buses behind bridges by their programmed
+         secondary..subordinate ranges.
+  DMA    ``dma_as``: the address space bus masters reach (the board passes the machine's
+         system address space).
 """
 from __future__ import annotations
 
 from pyqemu.hw.core.sysbus import SysBusDevice
 from pyqemu.hw.pci.pci import PCIDevice, PCIExpressBus
-from pyqemu.memory import ADDR_SPACE_END, AccessConstraints, MemoryRegion, MemoryRegionOps
+from pyqemu.memory import ADDR_SPACE_END, AccessConstraints, AddressSpace, MemoryRegion, MemoryRegionOps
 from pyqemu.qom.device import Prop
 
 PCIE_MMCFG_SIZE_MAX = 1 << 28
@@ -61,6 +66,17 @@ class GPEXHost(SysBusDevice):
         self.io_mmio = MemoryRegion.container_region("gpex_mmio", ADDR_SPACE_END, owner=self)
         self.io_ioport = MemoryRegion.container_region("gpex_ioport", 0x10000, owner=self)
         self.irqs = []
+        self._dma_as: AddressSpace | None = None
+
+    @property
+    def dma_as(self) -> AddressSpace | None:
+        return self._dma_as
+
+    @dma_as.setter
+    def dma_as(self, value: AddressSpace | None) -> None:
+        self._dma_as = value
+        if getattr(self, "bus", None) is not None:
+            self.bus.dma_as = value
 
     def realize(self) -> None:
         if self.allow_unmapped_accesses:
@@ -76,7 +92,8 @@ class GPEXHost(SysBusDevice):
         self.init_mmio(self.io_mmio_window)
         self.init_mmio(self.io_ioport_window)
         self.irqs = [self.init_irq() for _ in range(GPEX_NUM_IRQS)]
-        self.bus = PCIExpressBus("pcie.0", self, self.io_mmio, self.io_ioport)
+        self.bus = PCIExpressBus("pcie.0", self, self.io_mmio, self.io_ioport,
+                                 set_irq_fn=self.set_irq_line, dma_as=self._dma_as)
         self.root = GPEXRoot()
         self.add_child("gpex_root", self.root)
         self.root.qdev_realize(self.bus)
@@ -85,23 +102,32 @@ class GPEXHost(SysBusDevice):
         for line in self.irqs:
             line.set(0)
 
+    def set_irq_line(self, n: int, level: int) -> None:
+        """The root bus's swizzled line ``n`` (QEMU gpex_set_irq)."""
+        self.irqs[n].set(level)
+
     def set_pci_irq(self, slot: int, pin: int, level: int) -> None:
         """A device's INTx pin (0 = INTA) changed: raise the swizzled host line."""
         self.irqs[(pin + slot) % GPEX_NUM_IRQS].set(level)
 
     # -- ECAM -------------------------------------------------------------------------------------
-    def _decode(self, offset: int) -> tuple[PCIDevice | None, int]:
-        dev = self.bus.find(offset >> 20, (offset >> 12) & 0xFF)
-        return dev, offset & 0xFFF
+    def _decode(self, offset: int) -> tuple[PCIDevice | None, int, int]:
+        """The function an ECAM offset selects, the register, and the config space the host
+        reaches (absent: None)."""
+        bus = self.bus.find_bus(offset >> 20)
+        dev = bus.by_devfn.get((offset >> 12) & 0xFF) if bus is not None else None
+        if dev is None or bus is None:
+            return None, 0, 0
+        return dev, offset & 0xFFF, bus.config_limit(dev)
 
     def mmcfg_read(self, offset: int, size: int) -> int:
-        dev, reg = self._decode(offset)
-        if dev is None or reg >= dev.config_size:
+        dev, reg, limit = self._decode(offset)
+        if dev is None or reg >= limit:
             return (1 << (8 * size)) - 1
-        return dev.config_read(reg, min(size, dev.config_size - reg))
+        return dev.config_read(reg, min(size, limit - reg))
 
     def mmcfg_write(self, offset: int, value: int, size: int) -> None:
-        dev, reg = self._decode(offset)
-        if dev is None or reg >= dev.config_size:
+        dev, reg, limit = self._decode(offset)
+        if dev is None or reg >= limit:
             return   # silently, as QEMU: probing absent functions is normal
-        dev.config_write(reg, value, min(size, dev.config_size - reg))
+        dev.config_write(reg, value, min(size, limit - reg))

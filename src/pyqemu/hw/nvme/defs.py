@@ -1,0 +1,141 @@
+"""NVMe definitions shared by the controller and its namespaces (QEMU ``include/block/nvme.h``).
+
+Register offsets, opcodes, status codes (the 15-bit status field without the phase tag:
+status code type << 8 | status code, plus ``DNR``), and ``NvmeError``, which command
+handlers raise to complete a command with a status.
+Spec: NVM Express Base Specification 1.4.
+"""
+from __future__ import annotations
+
+# -- controller registers (BAR0) -----------------------------------------------------------------
+REG_CAP, REG_VS, REG_INTMS, REG_INTMC, REG_CC = 0x00, 0x08, 0x0C, 0x10, 0x14
+REG_CSTS, REG_NSSR, REG_AQA, REG_ASQ, REG_ACQ = 0x1C, 0x20, 0x24, 0x28, 0x30
+REG_CMBLOC, REG_CMBSZ, REG_CMBMSC, REG_CMBSTS = 0x38, 0x3C, 0x50, 0x58
+REG_PMRCAP, REG_PMRCTL, REG_PMRSTS, REG_PMREBS, REG_PMRSWTP = 0xE00, 0xE04, 0xE08, 0xE0C, 0xE10
+REG_PMRMSCL, REG_PMRMSCU = 0xE14, 0xE18
+REG_NAMES = {REG_CAP: "CAP", REG_CAP + 4: "CAP+4", REG_VS: "VS", REG_INTMS: "INTMS",
+             REG_INTMC: "INTMC", REG_CC: "CC", REG_CSTS: "CSTS", REG_NSSR: "NSSR", REG_AQA: "AQA",
+             REG_ASQ: "ASQ", REG_ASQ + 4: "ASQ+4", REG_ACQ: "ACQ", REG_ACQ + 4: "ACQ+4",
+             REG_CMBLOC: "CMBLOC", REG_CMBSZ: "CMBSZ", REG_CMBMSC: "CMBMSC",
+             REG_CMBSTS: "CMBSTS", REG_PMRCAP: "PMRCAP", REG_PMRCTL: "PMRCTL",
+             REG_PMRSTS: "PMRSTS", REG_PMREBS: "PMREBS", REG_PMRSWTP: "PMRSWTP",
+             REG_PMRMSCL: "PMRMSCL", REG_PMRMSCU: "PMRMSCU"}
+REGS_SIZE = 0x1000            # sizeof(NvmeBar): the doorbells follow
+DB_BASE = 0x1000
+
+NVME_SPEC_VER = 0x00010400
+# CAP as QEMU 7.2 sets it without CMB/PMR: MQES 2047, CQR, TO 15 (7.5 s), DSTRD 0,
+# CSS = NVM | I/O command sets | admin only, MPSMIN 0 (4 KiB), MPSMAX 4 (64 KiB)
+CAP_MQES = 0x7FF
+CAP_CSS = 0xC1
+CAP_MPSMAX = 4
+CAP_VALUE = CAP_MQES | 1 << 16 | 0xF << 24 | CAP_CSS << 37 | CAP_MPSMAX << 52
+CAP_CMBS = 1 << 57
+
+CC_EN = 1
+CSTS_RDY, CSTS_CFS = 1, 2
+CSTS_SHST_MASK, CSTS_SHST_PROCESSING, CSTS_SHST_COMPLETE = 0xC, 0x4, 0x8
+CC_CSS_NVM, CC_CSS_CSI, CC_CSS_ADMIN_ONLY = 0, 6, 7
+NSSR_RESET = 0x4E564D65   # "NVMe"
+
+
+def cc_css(cc: int) -> int:
+    return (cc >> 4) & 7
+
+
+def cc_mps(cc: int) -> int:
+    return (cc >> 7) & 0xF
+
+
+def cc_shn(cc: int) -> int:
+    return (cc >> 14) & 3
+
+
+def cc_iosqes(cc: int) -> int:
+    return (cc >> 16) & 0xF
+
+
+def cc_iocqes(cc: int) -> int:
+    return (cc >> 20) & 0xF
+
+
+# -- commands ---------------------------------------------------------------------------------------
+SQE_SIZE, CQE_SIZE = 64, 16
+ADM_DELETE_SQ, ADM_CREATE_SQ, ADM_GET_LOG_PAGE = 0x00, 0x01, 0x02
+ADM_DELETE_CQ, ADM_CREATE_CQ, ADM_IDENTIFY, ADM_ABORT = 0x04, 0x05, 0x06, 0x08
+ADM_SET_FEATURES, ADM_GET_FEATURES, ADM_ASYNC_EV_REQ = 0x09, 0x0A, 0x0C
+ADM_NS_ATTACHMENT, ADM_VIRT_MNGMT, ADM_DBBUF_CONFIG, ADM_FORMAT_NVM = 0x15, 0x1C, 0x7C, 0x80
+CMD_FLUSH, CMD_WRITE, CMD_READ, CMD_COMPARE = 0x00, 0x01, 0x02, 0x05
+CMD_WRITE_ZEROES, CMD_DSM, CMD_VERIFY, CMD_COPY = 0x08, 0x09, 0x0C, 0x19
+ADMIN_NAMES = {ADM_DELETE_SQ: "DELETE_SQ", ADM_CREATE_SQ: "CREATE_SQ", ADM_GET_LOG_PAGE: "GET_LOG_PAGE",
+               ADM_DELETE_CQ: "DELETE_CQ", ADM_CREATE_CQ: "CREATE_CQ", ADM_IDENTIFY: "IDENTIFY",
+               ADM_ABORT: "ABORT", ADM_SET_FEATURES: "SET_FEATURES", ADM_GET_FEATURES: "GET_FEATURES",
+               ADM_ASYNC_EV_REQ: "ASYNC_EV_REQ", ADM_NS_ATTACHMENT: "NS_ATTACHMENT",
+               ADM_VIRT_MNGMT: "VIRT_MNGMT", ADM_DBBUF_CONFIG: "DBBUF_CONFIG", ADM_FORMAT_NVM: "FORMAT_NVM"}
+IO_NAMES = {CMD_FLUSH: "FLUSH", CMD_WRITE: "WRITE", CMD_READ: "READ", CMD_COMPARE: "COMPARE",
+            CMD_WRITE_ZEROES: "WRITE_ZEROES", CMD_DSM: "DSM", CMD_VERIFY: "VERIFY", CMD_COPY: "COPY"}
+NSID_BROADCAST = 0xFFFFFFFF
+MAX_NAMESPACES = 256
+DSMGMT_AD = 1 << 2
+
+# features
+FID_ARBITRATION, FID_POWER_MANAGEMENT, FID_TEMPERATURE_THRESHOLD = 0x01, 0x02, 0x04
+FID_ERROR_RECOVERY, FID_VOLATILE_WRITE_CACHE, FID_NUMBER_OF_QUEUES = 0x05, 0x06, 0x07
+FID_INTERRUPT_COALESCING, FID_INTERRUPT_VECTOR_CONF, FID_WRITE_ATOMICITY = 0x08, 0x09, 0x0A
+FID_ASYNC_EVENT_CONF, FID_TIMESTAMP, FID_HOST_BEHAVIOR, FID_COMMAND_SET_PROFILE = 0x0B, 0x0E, 0x16, 0x19
+FEAT_CAP_SAVE, FEAT_CAP_NS, FEAT_CAP_CHANGE = 1, 2, 4
+# supported features and their capabilities (QEMU nvme_feature_support / nvme_feature_cap)
+FEATURE_CAP = {FID_ARBITRATION: 0, FID_POWER_MANAGEMENT: 0, FID_TEMPERATURE_THRESHOLD: FEAT_CAP_CHANGE,
+               FID_ERROR_RECOVERY: FEAT_CAP_CHANGE | FEAT_CAP_NS,
+               FID_VOLATILE_WRITE_CACHE: FEAT_CAP_CHANGE, FID_NUMBER_OF_QUEUES: FEAT_CAP_CHANGE,
+               FID_INTERRUPT_COALESCING: 0, FID_INTERRUPT_VECTOR_CONF: 0, FID_WRITE_ATOMICITY: 0,
+               FID_ASYNC_EVENT_CONF: FEAT_CAP_CHANGE, FID_TIMESTAMP: FEAT_CAP_CHANGE,
+               FID_HOST_BEHAVIOR: FEAT_CAP_CHANGE, FID_COMMAND_SET_PROFILE: FEAT_CAP_CHANGE}
+ARB_AB_NOLIMIT = 7
+TEMPERATURE = 0x143            # 323 K, the composite temperature reported
+TEMPERATURE_WARNING = 0x157
+TEMPERATURE_CRITICAL = 0x175
+INTVC_NOCOALESCING = 1 << 16
+
+# log pages and asynchronous events
+LOG_ERROR_INFO, LOG_SMART_INFO, LOG_FW_SLOT_INFO = 0x01, 0x02, 0x03
+LOG_CHANGED_NSLIST, LOG_CMD_EFFECTS = 0x04, 0x05
+AER_TYPE_ERROR, AER_TYPE_SMART, AER_TYPE_NOTICE = 0, 1, 2
+AER_INFO_ERR_INVALID_DB_REGISTER, AER_INFO_ERR_INVALID_DB_VALUE = 0, 1
+
+# -- status codes ---------------------------------------------------------------------------------
+SUCCESS = 0x0000
+INVALID_OPCODE = 0x0001
+INVALID_FIELD = 0x0002
+DATA_TRAS_ERROR = 0x0004
+INTERNAL_DEV_ERROR = 0x0006
+CMD_ABORT_REQ = 0x0007
+CMD_ABORT_SQ_DEL = 0x0008
+INVALID_NSID = 0x000B
+CMD_SEQ_ERROR = 0x000C
+INVALID_PRP_OFFSET = 0x0013
+CMD_SET_CMB_REJECTED = 0x002B
+INVALID_CMD_SET = 0x002C
+LBA_RANGE = 0x0080
+INVALID_CQID = 0x0100
+INVALID_QID = 0x0101
+MAX_QSIZE_EXCEEDED = 0x0102
+AER_LIMIT_EXCEEDED = 0x0105
+INVALID_IRQ_VECTOR = 0x0108
+INVALID_LOG_ID = 0x0109
+INVALID_QUEUE_DEL = 0x010C
+FID_NOT_SAVEABLE = 0x010D
+FEAT_NOT_CHANGEABLE = 0x010E
+FEAT_NOT_NS_SPEC = 0x010F
+WRITE_FAULT = 0x0280
+UNRECOVERED_READ = 0x0281
+CMP_FAILURE = 0x0285
+DNR = 0x4000
+
+
+class NvmeError(Exception):
+    """Complete the command with ``status`` (a status code, maybe with DNR)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"NVMe status 0x{status:04x}")
+        self.status = status
