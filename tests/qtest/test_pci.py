@@ -21,7 +21,7 @@ from pyqemu.hw.pci.pci import (
     PCIDevice,
     pci_pm_init,
 )
-from pyqemu.hw.pci.pcie import pcie_endpoint_cap_init
+from pyqemu.hw.pci.pcie import pcie_cap_flr_init, pcie_endpoint_cap_init
 from pyqemu.memory import MemoryRegion, MemTxError
 from pyqemu.qom.object import QOMError
 
@@ -59,6 +59,7 @@ class PCITestFunction(PCIDevice):
         pci_pm_init(self, 0)
         msi_init(self, 0, 4, True, True)
         pcie_endpoint_cap_init(self, 0)
+        pcie_cap_flr_init(self)
 
 
 @pytest.fixture
@@ -188,6 +189,22 @@ def test_reset_clears_command_and_bars_and_unmaps(virt) -> None:  # noqa: ANN001
     assert s.load(ecam(0, 2, 0, 0x3C), 2) == 0x0100       # line cleared, pin A
     assert dev.bar_address(0) == PCI_BAR_UNMAPPED
     assert s.load(0x10040000, 4) == 0xFFFFFFFF
+
+
+def test_function_level_reset(virt) -> None:  # noqa: ANN001
+    dev = plug(virt, addr="2")
+    virt.reset()
+    s = virt.address_space_memory
+    devctl = 0x6C + 8
+    assert s.load(ecam(0, 2, 0, 0x6C + 4), 4) & 0x10000000    # DEVCAP.FLR
+    s.store(ecam(0, 2, 0, 0x10), 0x10040000, 4)
+    s.store(ecam(0, 2, 0, 4), 0x6, 2)
+    s.store(ecam(0, 2, 0, 0x42), 0x8000, 2)
+    s.store(ecam(0, 2, 0, devctl), 0x8000, 2)
+    assert s.load(ecam(0, 2, 0, devctl), 2) == 0             # the bit reads 0
+    assert s.load(ecam(0, 2, 0, 4), 2) == 0
+    assert dev.bar_address(0) == PCI_BAR_UNMAPPED
+    assert not msix_enabled(dev)
 
 
 def test_register_bar_rejects_non_power_of_two(virt) -> None:  # noqa: ANN001

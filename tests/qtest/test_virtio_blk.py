@@ -322,3 +322,59 @@ def test_device_add_takes_the_highest_free_transport_of_virt(loop, raw) -> None:
         for blk in blks:
             drives.unregister_backend(blk)
             blk.close()
+
+
+@pytest.mark.parametrize("modern", [False, True])
+def test_state_save_and_load_into_a_new_device(loop, raw, modern) -> None:
+    """The transport's and the device's state, with guest RAM, restored in a fresh machine:
+    the driver carries on with the same rings."""
+    import copy
+
+    from virtio_qtest import RAM, RAM_SIZE
+
+    d, dev, _, blk = bench(loop, raw, modern=modern)
+    d.init()
+    assert d.blk_req(T_OUT, 5, b"s" * 512)[0] == 0
+    t = dev.transport
+    states = (copy.deepcopy(t.vmstate_save()), copy.deepcopy(dev.vmstate_save()))
+    ram = d.b.memread(RAM, RAM_SIZE)
+    blk.close()
+
+    d2, dev2, probe2, blk2 = bench(loop, raw, modern=modern)
+    d2.b.memwrite(RAM, ram)
+    dev2.transport.vmstate_load(states[0])
+    dev2.vmstate_load(states[1])
+    for k in ("heap", "data_start", "next_desc", "avail_idx", "desc", "avail", "used"):
+        setattr(d2, k, getattr(d, k))
+    assert d2.r(STATUS) == 0xF if modern else d2.r(STATUS) == 7
+    d2.b.writew(d2.avail + 4 + 2 * d2.qsize, 1)          # used_event: interrupt after used idx 1
+    assert d2.blk_req(T_IN, 5, in_len=512)[:2] == (0, b"s" * 512)
+    assert d2.used_idx() == 2 and probe2[0] == 1
+    bad = copy.deepcopy(states[1])
+    bad["vqs"][0]["num"] = 0
+    with pytest.raises(ValueError, match="bad queue size"):
+        dev2.vmstate_load(bad)
+    blk2.close()
+
+
+def test_requests_on_the_second_queue(loop, raw) -> None:
+    d, dev, _, blk = bench(loop, raw, num_queues=2)
+    assert len(dev.vqs) == 2
+    d.init()
+    d.w(0x30, 2)
+    assert d.r(0x34) == 0                                         # no third queue
+    d.setup_queue(1)
+    assert d.blk_req(T_OUT, 4, b"2" * 512)[0] == 0
+    assert dev.vqs[1].used_idx == 1 and dev.vqs[0].used_idx == 0
+    assert d.blk_req(T_IN, 4, in_len=512)[:2] == (0, b"2" * 512)
+    blk.close()
+
+
+def test_write_cache_property_overrides_the_drive(loop, raw) -> None:
+    d, _, _, blk = bench(loop, raw, write_cache="off")
+    assert not blk.enable_write_cache and d.b.readb(d.base + CONFIG + 32) == 0
+    blk.close()
+    blk = open_blk(raw, "raw", loop)
+    with pytest.raises(QOMError, match="write-cache"):
+        make_bench(blk, modern=True, write_cache="maybe")
+    blk.close()

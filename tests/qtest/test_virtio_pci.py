@@ -136,7 +136,7 @@ def layout(m: Any, wait: Callable) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("props", ["", ",disable-legacy=on", ",disable-modern=on", ",num-queues=4",
-                                   ",vectors=0", ",modern-pio-notify=on,page-per-vq=on",
+                                   ",vectors=0", ",vectors=5000", ",modern-pio-notify=on,page-per-vq=on",
                                    ",class=0x0180,disable-legacy=off"])
 def test_config_space_bars_and_capabilities_match_qemu(image: Path, tmp_path: Path, props: str) -> None:
     expected, got = run_both(image, "virtio-blk-pci,drive=d0" + props, layout, tmp_path)

@@ -41,6 +41,7 @@ class Driver:
         self.next_desc = 0
         self.avail_idx = 0
         self.desc = self.avail = self.used = 0
+        self.queue = 0
 
     # -- registers ---------------------------------------------------------------------------------
     def r(self, off: int) -> int:
@@ -87,6 +88,7 @@ class Driver:
 
     def setup_queue(self, q: int) -> None:
         n = self.qsize
+        self.queue = q
         self.w(QSEL, q)
         assert self.r(QNUM_MAX) >= n
         self.w(QNUM, n)
@@ -150,7 +152,7 @@ class Driver:
         self.avail_idx = (self.avail_idx + 1) & 0xFFFF
         self.b.writew(self.avail + 2, self.avail_idx)
         if kick:
-            self.w(QNOTIFY, 0)
+            self.w(QNOTIFY, self.queue)
 
     def used_idx(self) -> int:
         return self.b.readw(self.used + 2)

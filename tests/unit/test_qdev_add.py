@@ -104,7 +104,8 @@ def test_bus_paths_and_their_errors(machine: Any) -> None:
         device_add({"driver": "qa-test-leaf", "bus": "main-system-bus"}, machine)
     with pytest.raises(QOMError) as e:
         find_bus(machine.sysbus, "/nodev")
-    assert str(e.value) == "Device 'nodev' not found\ndevices at \"main-system-bus\": \"qa-test-bridge\"/\"br\""
+    assert str(e.value) == ('Device \'nodev\' not found\n'
+                            'devices at "main-system-bus": "qa-test-bridge"/"br"')
     with pytest.raises(QOMError, match="^Device 'br' has multiple child buses"):
         find_bus(machine.sysbus, "/br")
 
@@ -144,6 +145,8 @@ def test_ids_and_qom_placement(machine: Any) -> None:
     ({"driver": "qa-test-hidden"}, "Parameter 'driver' expects a pluggable device type"),
     ({"driver": "qa-test-leaf", "foo": "1"}, "Property 'qa-test-leaf.foo' not found"),
     ({"driver": "qa-test-leaf", "flag": "maybe"}, "Parameter 'flag' expects 'on' or 'off'"),
+    ({"driver": "qa-test-leaf", "count": "x"}, "Parameter 'count' expects integer"),
+    ({"driver": "qa-test-leaf", "count": "300"}, "Parameter 'count' expects uint8_t"),
 ])
 def test_device_add_errors(machine: Any, opts: dict[str, str], message: str) -> None:
     device_add({"driver": "qa-test-bridge", "id": "br"}, machine)

@@ -270,6 +270,7 @@ def device_add(opts: dict[str, Any], machine: Any) -> Device:
                 continue
             if dev.property_find(key) is None:
                 raise QOMError(f"Property '{cls.TYPE}.{key}' not found")
+            _check_value(cls, key, value)
             dev.property_set(key, value)
         dev.qdev_realize(bus)
     except QOMError:
@@ -277,6 +278,31 @@ def device_add(opts: dict[str, Any], machine: Any) -> Device:
         dev.unparent()
         raise
     return dev
+
+
+_C_INT_NAMES = {"uint8": "uint8_t", "uint16": "uint16_t", "uint32": "uint32_t", "int32": "int32_t",
+                "uint64": "uint64_t", "int64": "int64_t", "size": "size"}
+_BOOL_WORDS = ("on", "yes", "true", "y", "off", "no", "false", "n")
+
+
+def _check_value(cls: type[Device], key: str, value: Any) -> None:
+    """QEMU's keyval visitor messages for a command-line value of a typed qdev property."""
+    if not isinstance(value, str):
+        return
+    prop = next((p for p in cls.qdev_props() if p.name == key), None)
+    if prop is None:
+        return
+    if prop.kind == "bool" and value not in _BOOL_WORDS:
+        raise QOMError(f"Parameter '{key}' expects 'on' or 'off'")
+    if prop.kind in _C_INT_NAMES:
+        try:
+            n = int(value, 0)
+        except ValueError:
+            raise QOMError(f"Parameter '{key}' expects integer") from None
+        try:
+            prop.convert(n)
+        except QOMError:
+            raise QOMError(f"Parameter '{key}' expects {_C_INT_NAMES[prop.kind]}") from None
 
 
 def _release_drives(dev: Device) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from typing import Any
 
 from pyqemu.hw.nvme.defs import DATA_TRAS_ERROR, DNR, INVALID_PRP_OFFSET, NvmeError
 from pyqemu.memory import MemTxError
@@ -89,3 +90,73 @@ def scatter(write: Callable[[int, bytes], None], segs: Segments, data: bytes) ->
     except MemTxError as e:
         log.guest_error(f"nvme: DMA write to 0x{e.addr:x} failed")
         raise NvmeError(DATA_TRAS_ERROR) from None
+
+
+# -- SGLs (QEMU nvme_map_sgl) ---------------------------------------------------------------------
+INVALID_SGL_SEG_DESCR, INVALID_NUM_SGL_DESCRS, DATA_SGL_LEN_INVALID = 0x0D, 0x0E, 0x0F
+SGL_DESCR_TYPE_INVALID = 0x11
+SGL_DATA_BLOCK, SGL_SEGMENT, SGL_LAST_SEGMENT = 0, 2, 3
+_SGL = struct.Struct("<QI3xB")
+
+
+def map_sgl(read: Callable[[int, int], bytes], desc: bytes, length: int) -> Segments:
+    """The segments a Scatter Gather List describes; QEMU's statuses for malformed lists."""
+    segs: Segments = []
+    addr, dlen, dtype = _SGL.unpack(desc)
+    left = [length]
+
+    def data(descs: list[tuple[int, int, int]]) -> None:
+        for a, n, t in descs:
+            t >>= 4
+            if t in (SGL_SEGMENT, SGL_LAST_SEGMENT):
+                _sgl_error(INVALID_NUM_SGL_DESCRS | DNR, "segment descriptor among data blocks")
+            if t != SGL_DATA_BLOCK:
+                _sgl_error(SGL_DESCR_TYPE_INVALID | DNR, f"descriptor type {t}")
+            if not n:
+                continue
+            if not left[0]:
+                _sgl_error(DATA_SGL_LEN_INVALID | DNR, "longer than the transfer")
+            take = min(left[0], n)
+            segs.append((a, take))
+            left[0] -= take
+
+    cur = (addr, dlen, dtype)
+    if dtype >> 4 == SGL_DATA_BLOCK:
+        data([cur])
+    else:
+        while True:
+            a, seg_len, t = cur
+            if t >> 4 not in (SGL_SEGMENT, SGL_LAST_SEGMENT) or not seg_len or seg_len & 0xF:
+                _sgl_error(INVALID_SGL_SEG_DESCR | DNR, f"bad segment descriptor (type {t >> 4}, "
+                           f"length {seg_len})")
+            try:
+                raw = read(a, seg_len)
+            except MemTxError:
+                log.guest_error(f"nvme: cannot read SGL segment at 0x{a:x}")
+                raise NvmeError(DATA_TRAS_ERROR) from None
+            descs = [_SGL.unpack_from(raw, i) for i in range(0, seg_len, 16)]
+            if descs[-1][2] >> 4 == SGL_DATA_BLOCK:
+                data(descs)
+                break
+            if t >> 4 == SGL_LAST_SEGMENT:
+                _sgl_error(INVALID_SGL_SEG_DESCR | DNR, "last segment ends with a segment descriptor")
+            data(descs[:-1])
+            cur = descs[-1]
+    if left[0]:
+        _sgl_error(DATA_SGL_LEN_INVALID | DNR, "shorter than the transfer")
+    return segs
+
+
+def _sgl_error(status: int, why: str) -> None:
+    log.guest_error(f"nvme: invalid SGL: {why}")
+    raise NvmeError(status)
+
+
+def map_dptr(ctrl: Any, req: Any, length: int) -> Segments:
+    """The guest segments of command ``req``'s data pointer (PRPs or an SGL) for ``length``."""
+    if req.psdt == 0:
+        return map_prp(ctrl.dma_read, req.qw(6), req.qw(8), length, ctrl.page_size)
+    if req.psdt in (1, 2):
+        return map_sgl(ctrl.dma_read, req.cmd[24:40], length)
+    log.guest_error("nvme: reserved PSDT value 3")
+    raise NvmeError(0x0002)

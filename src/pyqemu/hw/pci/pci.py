@@ -105,6 +105,47 @@ def pci_swizzle(slot: int, pin: int) -> int:
     return (pin + slot) % PCI_NUM_PINS
 
 
+class QEMUProp(Prop):
+    """A qdev property with QEMU's own type name and help text (``-device T,help``): bit
+    properties say ``on/off``, enums list their values; a ``None`` string prints as ``""``."""
+
+    def __init__(self, kind: str, default: Any = None, *, qom_type: str | None = None,
+                 name: str | None = None, description: str | None = None) -> None:
+        super().__init__(kind, default, name=name, description=description)
+        self._qom_type = qom_type
+
+    @property
+    def qom_type(self) -> str:
+        return self._qom_type or super().qom_type
+
+    def print(self, obj: Device) -> str:
+        if self.kind == "str" and self.__get__(obj) is None:
+            return '""'
+        return super().print(obj)
+
+
+class PCIAddrProp(QEMUProp):
+    """``addr``: QEMU's pci-devfn property, ``SLOT[.FN]`` in hex (or the devfn as a number)."""
+
+    def convert(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_pci_addr(value)
+        n = super().convert(value)
+        if n != -1 and not 0 <= n < 256:
+            raise QOMError(f"Property 'addr' doesn't take value '{value}'")
+        return n
+
+    def __set__(self, obj: Device, value: Any) -> None:
+        try:
+            super().__set__(obj, value)
+        except QOMError as e:   # QEMU names the type: Property 'nvme.addr' doesn't take ...
+            raise QOMError(str(e).replace("Property 'addr'", f"Property '{obj.type_name}.addr'")) from None
+
+    def print(self, obj: Device) -> str:
+        devfn = obj.devfn if isinstance(obj, PCIDevice) else -1   # type: ignore[attr-defined]
+        return f"{devfn >> 3:02x}.{devfn & 7:x}" if devfn >= 0 else "<unset>"
+
+
 class PCIIORegion:
     """One BAR: QEMU's PCIIORegion (size, type bits, region, current address)."""
 
@@ -190,10 +231,30 @@ class PCIBus(Bus):
         elif devfn in self.by_devfn:
             other = self.by_devfn[devfn]
             raise QOMError(f"PCI: slot {devfn >> 3} function {devfn & 7} not available for "
-                           f"{dev.type_name}, in use by {other.type_name},id={other.id or ''}")
+                           f"{dev.type_name}, in use by {other.type_name},id={other.id or '(null)'}")
+        self._check_multifunction(dev, devfn)
         super().attach(dev)
         dev.devfn = devfn
         self.by_devfn[devfn] = dev
+
+    def _check_multifunction(self, dev: PCIDevice, devfn: int) -> None:
+        """QEMU pci_init_multifunction: HEADER_TYPE bit 7, and functions > 0 only beside a
+        multifunction function 0."""
+        slot, fn = devfn >> 3, devfn & 7
+        if dev.multifunction:
+            dev.config[PCI_HEADER_TYPE] |= 0x80
+        if fn:
+            f0 = self.by_devfn.get(pci_devfn(slot, 0))
+            if f0 is not None and not f0.multifunction:
+                raise QOMError(f"PCI: single function device can't be populated in function "
+                               f"{slot:x}.{fn:x}")
+            return
+        if dev.multifunction:
+            return
+        for f in range(1, 8):
+            if pci_devfn(slot, f) in self.by_devfn:
+                raise QOMError(f"PCI: {slot:x}.0 indicates single function, but {slot:x}.{f:x} "
+                               "is already populated.")
 
     def detach(self, dev: Device) -> None:
         super().detach(dev)
@@ -266,7 +327,16 @@ class PCIDevice(Device):
     HEADER_TYPE = PCI_HEADER_TYPE_NORMAL
     IS_EXPRESS = False
     INTX_PIN = 0                      # 1 = INTA ... 4 = INTD, 0 = no INTx
-    addr = Prop("str", None, description="Slot and optional function number, example: 06.0 or 06")
+    # QEMU's pci_props, in its order (info qtree prints them after the device's own)
+    addr = PCIAddrProp("int32", -1, description="Slot and optional function number, example: 06.0 or 06")
+    romfile = QEMUProp("str", None)
+    romsize = Prop("uint32", 0xFFFFFFFF)
+    rombar = Prop("uint32", 1)
+    multifunction = QEMUProp("bool", False, description="on/off")
+    x_pcie_lnksta_dllla = QEMUProp("bool", True, name="x-pcie-lnksta-dllla", description="on/off")
+    x_pcie_extcap_init = QEMUProp("bool", True, name="x-pcie-extcap-init", description="on/off")
+    failover_pair_id = QEMUProp("str", None, name="failover_pair_id")
+    acpi_index = Prop("uint32", 0)
 
     def __init__(self) -> None:
         super().__init__()
@@ -292,9 +362,8 @@ class PCIDevice(Device):
 
     @property
     def devfn(self) -> int:
-        if self._devfn < 0 and self.addr is not None:
-            self._devfn = parse_pci_addr(self.addr)
-        return self._devfn
+        """The assigned devfn; before plugging, the ``addr`` property (-1: the first free)."""
+        return self._devfn if self._devfn >= 0 else self.addr
 
     @devfn.setter
     def devfn(self, value: int) -> None:
@@ -413,6 +482,16 @@ class PCIDevice(Device):
             self.msi_state.write_config(addr, value, size)
         if self.msix_state is not None:
             self.msix_state.write_config(addr, value, size)
+        if self.exp_cap:
+            self._flr_write_config(addr, size)
+
+    def _flr_write_config(self, addr: int, size: int) -> None:
+        """DEVCTL.BCR_FLR (writable when FLR capable) resets the function at once and reads 0
+        (QEMU pcie_cap_flr_write_config)."""
+        devctl = self.exp_cap + 8
+        if addr < devctl + 2 and devctl < addr + size and self.config[devctl + 1] & 0x80:
+            self.config[devctl + 1] &= 0x7F
+            self.cold_reset()
 
     @property
     def command(self) -> int:
@@ -662,21 +741,15 @@ class PCIDevice(Device):
         """QEMU's ``info qtree`` for a PCI function: the common PCI properties, then its class."""
         lines = super().qtree_lines(indent)
         pad = " " * (indent + 2)
-        devfn = self.devfn if self.devfn >= 0 else 0
-        lines = [ln for ln in lines if not ln.startswith(f"{pad}addr = ")]
         split = next((i for i, ln in enumerate(lines) if ln.startswith(f"{pad}bus: ")), len(lines))
-        common = [f"{pad}addr = {devfn >> 3:02x}.{devfn & 7:x}", f'{pad}romfile = ""',
-                  f"{pad}romsize = 4294967295 (0xffffffff)", f"{pad}rombar = 1 (0x1)",
-                  f"{pad}multifunction = false", f"{pad}x-pcie-lnksta-dllla = true",
-                  f"{pad}x-pcie-extcap-init = true", f'{pad}failover_pair_id = ""',
-                  f"{pad}acpi-index = 0 (0x0)"]
         if self.HEADER_TYPE == PCI_HEADER_TYPE_NORMAL:
             sub_v = self.get_word(PCI_SUBSYSTEM_VENDOR_ID)
             sub_d = self.get_word(PCI_SUBSYSTEM_ID)
         else:
             sub_v = sub_d = 0
-        common.append(f"{pad}class {self.class_desc()}, addr {self._bdf()}, "
-                      f"pci id {self.VENDOR_ID:04x}:{self.DEVICE_ID:04x} (sub {sub_v:04x}:{sub_d:04x})")
+        common = [f"{pad}class {self.class_desc()}, addr {self._bdf()}, pci id "
+                  f"{self.get_word(PCI_VENDOR_ID):04x}:{self.get_word(PCI_DEVICE_ID):04x} "
+                  f"(sub {sub_v:04x}:{sub_d:04x})"]
         m64 = (1 << 64) - 1
         for n, r in enumerate(self.io_regions):
             if r is not None:   # an unmapped BAR prints as QEMU's: at -1, ending at size - 2
@@ -686,7 +759,8 @@ class PCIDevice(Device):
         return lines[:split] + common + lines[split:]
 
     def class_desc(self) -> str:
-        return CLASS_NAMES.get(self.CLASS_ID, f"Class {self.CLASS_ID:04x}")
+        cls = self.get_word(PCI_CLASS_DEVICE)
+        return CLASS_NAMES.get(cls, f"Class {cls:04x}")
 
 
 def pci_pm_init(dev: PCIDevice, offset: int, pmc: int = PCI_PM_CAP_VER_1_2,

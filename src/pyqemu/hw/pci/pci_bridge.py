@@ -39,6 +39,7 @@ from pyqemu.hw.pci.pci import (
     PCI_VENDOR_ID_REDHAT,
     PCIBus,
     PCIDevice,
+    QEMUProp,
 )
 from pyqemu.memory import ADDR_SPACE_END, AccessConstraints, MemoryRegion, MemoryRegionOps, transaction
 from pyqemu.qom.device import Prop
@@ -250,8 +251,8 @@ class PCIBridgeDev(PCIBridge):
     VENDOR_ID = PCI_VENDOR_ID_REDHAT
     DEVICE_ID = PCI_DEVICE_ID_REDHAT_BRIDGE
     chassis_nr = Prop("uint8", 0, name="chassis_nr")
-    msi = Prop("str", "auto")
-    shpc = Prop("bool", True)
+    msi = QEMUProp("str", "auto", qom_type="OnOffAuto", description="on/off/auto")
+    shpc = QEMUProp("bool", True, description="on/off")
     bus_reserve = Prop("uint32", 0xFFFFFFFF)
     io_reserve = Prop("size", (1 << 64) - 1)
     mem_reserve = Prop("size", (1 << 64) - 1)

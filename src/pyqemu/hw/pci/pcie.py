@@ -11,7 +11,13 @@ Spec: PCI Express Base 4.0 section 7.5.3.
 """
 from __future__ import annotations
 
-from pyqemu.hw.pci.pci import PCI_CAP_ID_EXP, PCI_CONFIG_SPACE_SIZE, PCIBus, PCIDevice
+from pyqemu.hw.pci.pci import (
+    PCI_CAP_ID_EXP,
+    PCI_CONFIG_SPACE_SIZE,
+    PCIBus,
+    PCIDevice,
+    pci_pm_init,  # noqa: F401  (contract B offers it here too)
+)
 from pyqemu.qom.object import QOMError
 
 PCI_EXP_VER2_SIZEOF = 0x3C

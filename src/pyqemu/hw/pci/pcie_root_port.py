@@ -13,7 +13,7 @@ device's id (``-device pcie-root-port,id=rp1,chassis=1,slot=1`` then ``-device n
 from __future__ import annotations
 
 from pyqemu.hw.pci.msix import msix_init_exclusive_bar
-from pyqemu.hw.pci.pci import PCI_STATUS, PCI_VENDOR_ID_REDHAT, PCIExpressBus
+from pyqemu.hw.pci.pci import PCI_STATUS, PCI_VENDOR_ID_REDHAT, PCIExpressBus, QEMUProp
 from pyqemu.hw.pci.pci_bridge import (
     PCI_BRIDGE_CTL_DISCARD,
     PCI_BRIDGE_CTL_DISCARD_SERR,
@@ -78,9 +78,11 @@ class PCIERootPort(PCIBridge):
     mem_reserve = Prop("size", (1 << 64) - 1)
     pref32_reserve = Prop("size", (1 << 64) - 1)
     pref64_reserve = Prop("size", (1 << 64) - 1)
-    x_speed = Prop("str", "16", name="x-speed")
-    x_width = Prop("str", "32", name="x-width")
-    power_controller_present = Prop("bool", True, name="power_controller_present")
+    x_speed = QEMUProp("str", "16", name="x-speed", qom_type="PCIELinkSpeed", description="2_5/5/8/16")
+    x_width = QEMUProp("str", "32", name="x-width", qom_type="PCIELinkWidth",
+                       description="1/2/4/8/12/16/32")
+    power_controller_present = QEMUProp("bool", True, name="power_controller_present",
+                                        description="on/off")
     disable_acs = Prop("bool", False, name="disable-acs")
     chassis = Prop("uint8", 0)
     slot = Prop("uint16", 0)

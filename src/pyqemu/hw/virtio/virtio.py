@@ -336,7 +336,7 @@ class VirtIODevice(Device):
         if len(qs) != len(self.vqs):
             raise ValueError(f"{self.NAME}: {len(qs)} queues in the state, device has {len(self.vqs)}")
         for q, s in zip(self.vqs, qs, strict=True):
-            if not 0 <= int(s["num"]) <= VIRTQUEUE_MAX_SIZE:
+            if not 1 <= int(s["num"]) <= VIRTQUEUE_MAX_SIZE:
                 raise ValueError(f"{self.NAME}: bad queue size {s['num']}")
             for k in ("num", "desc", "avail", "used", "vector", "last_avail_idx", "used_idx",
                       "signalled_used", "inuse"):

@@ -7,9 +7,8 @@ Interface:
   IRQs   one sysbus output (``virt`` wires transport n to SPI 16 + n, edge-rising in the DT).
   Props  ``force-legacy`` (default on, as QEMU 7.2: Version reads 1),
          ``format_transport_address`` and ``ioeventfd`` (kept for ``info qtree``).
-  Bus    ``virtio-mmio-bus.N``; a virtio device plugged into it gets the transport.
+  Bus    ``virtio-mmio-bus.N`` (one device); a virtio device plugged into it gets the transport.
   Spec   Virtio 1.1 section 4.2 (and 4.2.4, the legacy interface).
-
   DMA    ``dma_as`` (the board sets the machine's system address space; by default the
          address space of the system memory the transport is mapped in).
 

@@ -20,6 +20,8 @@ The device type that a user creates (``virtio-blk-pci``) lives in ``virtio_pci_b
 """
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
 from pyqemu.hw.pci import msix, pcie
@@ -294,7 +296,13 @@ class VirtIOPCIProxy(PCIDevice):
         if self.is_modern:
             self._init_modern()
         if self.nvectors:
-            msix.msix_init_exclusive_bar(self, self.nvectors, MSIX_BAR)
+            try:
+                msix.msix_init_exclusive_bar(self, self.nvectors, MSIX_BAR)
+            except QOMError:
+                # as QEMU: no MSI-X (INTx only) rather than no device
+                prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "pyqemu"
+                sys.stderr.write(f"{prog}: warning: unable to init msix vectors to {self.nvectors}\n")
+                self.nvectors = 0
         if self.is_legacy:
             size = pow2ceil(legacy_config_offset(self.nvectors > 0) + vdev.config_len())
             self.legacy_bar = MemoryRegion.mmio_region("virtio-pci", size, _ops(
