@@ -5,6 +5,7 @@ Debian's qemu-system-aarch64 on the same command lines and compares its stderr.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -63,6 +64,11 @@ CASES: list[tuple[list[str], str | None]] = [
       "-device", "virtio-blk-pci,drive=x"],
      "-device virtio-blk-pci,drive=x: Drive 'x' is already in use by another device"),
     (["-drive", "if=none,id=e"], None),
+    (["-drive", "file=d.img,format=raw,id=v", "-device", "virtio-blk-pci,drive=v"],
+     "-drive file=d.img,format=raw,id=v: Drive 'v' is already in use because it has been automatically "
+     "connected to another device (did you need 'if=none' in the drive options?)"),
+    (["-M", "none", "-drive", "file=d.img,format=raw,if=virtio"],
+     "-drive file=d.img,format=raw,if=virtio: No 'PCI' bus found for device 'virtio-blk-pci'"),
     (["-drive", "if=none,id=e", "-device", "virtio-blk-pci,drive=e"],
      "-device virtio-blk-pci,drive=e: Device needs media, but drive is empty"),
     (["-device", "foo"], "-device foo: 'foo' is not a valid device model name"),
@@ -109,7 +115,13 @@ CASES: list[tuple[list[str], str | None]] = [
      "by block device '/machine/peripheral-anon/device[0]/virtio-backend' (uses node 'a' as 'root' "
      "child) and unshared by block device '/machine/peripheral-anon/device[1]/virtio-backend' (uses node "
      "'a' as 'root' child)."),
+    (["-device", "nvme"], "-device nvme: serial property not set"),
+    (["-device", "nvme-ns"], "-device nvme-ns: No 'nvme-bus' bus found for device 'nvme-ns'"),
+    (["-device", "nvme,serial=x,id=n0", "-device", "nvme-ns,drive=nope"],
+     "-device nvme-ns,drive=nope: Property 'nvme-ns.drive' can't find value 'nope'"),
     # accepted
+    (["-drive", "if=none,id=d0,file=d.img,format=raw", "-device", "nvme,serial=x,id=n0,addr=0x1f.7",
+      "-drive", "if=none,id=d1,file=e.img,format=raw", "-device", "nvme-ns,drive=d1,bus=n0,nsid=2"], None),
     (["-drive", "file=d.img,format=raw,cache=none,aio=native,discard=on,detect-zeroes=unmap,werror=stop,"
       "rerror=report"], None),
     (["-drive", "file=d.img,if=none,format=raw,detect-zeroes=unmap"], None),
@@ -234,3 +246,58 @@ def test_same_as_qemu(images: Path) -> None:
             assert r.returncode == 0, (args, r.stderr)
         else:
             assert r.returncode == 1 and _last_line(r.stderr).removeprefix(f"{QEMU}: ") == message, args
+
+
+def _help(args: list[str]) -> str:
+    with pytest.raises(vl.Exit) as e:
+        vl.parse(args, "aarch64", PROG)
+    assert e.value.status == 0
+    return e.value.stdout
+
+
+def test_device_help_lists_the_qom_device_types() -> None:
+    text = _help(["-device", "help"])
+    groups = {g.split(" devices:\n")[0]: g + "\n" for g in text.rstrip("\n").split("\n\n")}
+    # QEMU 7.2's lines for these types
+    assert 'name "nvme", bus PCI, desc "Non-Volatile Memory Express"\n' in groups["Storage"]
+    assert 'name "nvme-ns", bus nvme-bus, desc "Virtual NVMe namespace"\n' in groups["Storage"]
+    assert 'name "pcie-root-port", bus PCI, desc "PCI Express Root Port"\n' in groups["Controller/Bridge/Hub"]
+    assert 'name "virtio-blk-pci", bus PCI, alias "virtio-blk"' in groups["Storage"]
+    assert 'name "virtio-blk-device", bus virtio-bus' in groups["Storage"]
+
+
+def test_device_property_help() -> None:
+    lines = _help(["-device", "virtio-blk,help"]).splitlines()   # an alias works too
+    assert lines[0] == "virtio-blk-pci options:"
+    assert lines[1:] == sorted(lines[1:])
+    assert "  drive=<str>" in [ln[:len("  drive=<str>")] for ln in lines]
+    nvme = _help(["-device", "nvme,help"]).splitlines()
+    assert nvme[0] == "nvme options:"
+    assert any(ln.startswith("  serial=<str>") for ln in nvme)
+
+
+PLACEMENT = ["-nodefaults", "-drive", "if=none,id=d0,file=d.img,format=raw",
+             "-drive", "if=none,id=d1,file=e.img,format=raw", "-drive", "if=none,id=d2,file=q.qcow2",
+             "-device", "pcie-root-port,id=rp1,chassis=1,slot=1",
+             "-device", "virtio-blk-pci,drive=d0,bus=rp1,id=a", "-device", "virtio-blk-pci,drive=d1,id=b",
+             "-device", "virtio-blk-device,drive=d2"]
+
+
+def _tree(text: str) -> list[str]:
+    """The bus/device skeleton of ``info qtree`` (property values are the devices' business)."""
+    return [ln for ln in text.replace("\r\n", "\n").splitlines() if ln.strip().startswith(("bus:", "dev:"))]
+
+
+def test_device_placement_same_as_qemu(images: Path) -> None:
+    """Default and named buses: the same qtree skeleton as QEMU (a virtio-mmio transport from the
+    top, root port's bus by id, pcie.0 before buses below it)."""
+    if shutil.which(QEMU) is None:
+        unavailable(f"{QEMU} not found (apt-get install qemu-system-arm)")
+    err, machine = start(PLACEMENT)
+    assert err == ""
+    mine = _tree(machine.qtree_info())
+    r = subprocess.run([QEMU, *BASE, "-qmp", "stdio", *PLACEMENT], capture_output=True, text=True, timeout=60,
+                       input='{"execute": "qmp_capabilities"}\n{"execute": "human-monitor-command", '
+                       '"arguments": {"command-line": "info qtree"}}\n{"execute": "quit"}\n')
+    theirs = _tree(json.loads(r.stdout.splitlines()[2])["return"])
+    assert mine == theirs

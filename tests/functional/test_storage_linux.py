@@ -155,7 +155,7 @@ def test_linux_ext4_write_trim_flush(emulator: str, assets: tuple[Path, Path], t
     kernel, initrd = assets
     images: dict[str, Path] = {}
     host_bins: dict[str, bytes] = {}
-    argv = ["strace", "-f", "--seccomp-bpf", "-qq", "-y", "-s", "256", "-e", "signal=none",
+    argv = ["strace", "-f", "--seccomp-bpf", "-qq", "-y", "-s", "65536", "-e", "signal=none",
             "-e", "trace=write,writev,fdatasync,fsync", "-o", str(tmp_path / "strace.log"),
             exe, "-M", "virt", "-cpu", "cortex-a57", "-m", "512", "-nographic", "-nic", "none",
             "-kernel", str(kernel), "-initrd", str(initrd),

@@ -271,3 +271,142 @@ def test_qemu_errors(virt) -> None:  # noqa: ANN001
     with pytest.raises(QOMError, match="Can't add chassis slot, error -16"):
         add(virt, driver="pcie-root-port", chassis="1")
     add(virt, driver="pcie-root-port", chassis="1", slot="1")
+    with pytest.raises(QOMError, match=r"^Property 'pci-bridge.addr' doesn't take value '1.8'$"):
+        add(virt, driver="pci-bridge", chassis_nr="5", addr="1.8")
+    add(virt, driver="pci-bridge", chassis_nr="5", addr="4", id="b5")
+    with pytest.raises(QOMError, match=r"slot 4 function 0 not available for pci-bridge, in use by "
+                                       r"pci-bridge,id=b5"):
+        add(virt, driver="pci-bridge", chassis_nr="6", addr="4")
+    with pytest.raises(QOMError, match=r"single function device can't be populated in function 4.1"):
+        add(virt, driver="pci-bridge", chassis_nr="6", addr="4.1")
+
+
+def test_multifunction(virt) -> None:  # noqa: ANN001
+    add(virt, driver="pcie-root-port", chassis="1", addr="5.1")
+    with pytest.raises(QOMError, match=r"5.0 indicates single function, but 5.1 is already populated"):
+        add(virt, driver="pcie-root-port", chassis="2", addr="5")
+    add(virt, driver="pcie-root-port", chassis="2", addr="5", multifunction="on")
+    virt.reset()
+    s = virt.address_space_memory
+    assert s.load(ecam(0, 5, 0, 0xE), 1) == 0x81
+    assert s.load(ecam(0, 5, 1, 0xE), 1) == 0x01
+    assert s.load(ecam(0, 5, 1), 4) == 0x000C1B36
+
+
+def _slot_command_sequence(t) -> list[int]:  # noqa: ANN001
+    """A root port's hot-plug command-completed interrupt through its MSI-X vector (what Linux's
+    pciehp waits for): SLTSTA after each command, whether SPI 48 fired, SLTSTA after clearing CC."""
+    out = []
+    t.writel(ecam(0, 1, 0, 0x10), 0x10400000)               # BAR0: MSI-X table
+    t.writew(ecam(0, 1, 0, 4), 0x6)
+    t.writel(0x10400000, 0x08020040)                        # GICv2m SETSPI_NS
+    t.writel(0x10400008, 80)                                # INTID 80 = SPI 48
+    t.writel(0x1040000C, 0)
+    t.writew(ecam(0, 1, 0, 0x4A), 0x8000)                   # MSI-X enable
+    t.fired()
+    for ctl in (0x07C0, 0x07F8, 0x07F8, 0x06F8, 0x06E8):
+        t.writew(ecam(0, 1, 0, 0x6C), ctl)                  # a command
+        out += [t.readw(ecam(0, 1, 0, 0x6E)), t.fired()]
+        t.writew(ecam(0, 1, 0, 0x6E), 0x10)                 # clear CC
+        out += [t.readw(ecam(0, 1, 0, 0x6E)), t.fired()]
+    return out
+
+
+def test_slot_command_completion_interrupt_matches_qemu(virt) -> None:  # noqa: ANN001
+    if not qemu_available():
+        unavailable("qemu-system-aarch64 (Debian qemu-system-arm) is not installed")
+    with QemuQtest(["-device", "pcie-root-port,id=rp1,chassis=1,slot=1"]) as q:
+        q.intercept_gic()                                   # SPI pulses are reported
+
+        def qemu_fired() -> int:
+            seen = 48 in q.spi
+            q.spi.clear()
+            return int(seen)
+
+        q.fired = qemu_fired   # type: ignore[attr-defined]
+        expected = _slot_command_sequence(q)
+    add(virt, driver="pcie-root-port", id="rp1", chassis="1", slot="1")
+    virt.reset()
+    s = virt.address_space_memory
+    s.store(0x08000100 + 8, 1 << 16, 4)                     # GIC: INTID 80 enabled, pends on a pulse
+
+    class T:
+        readw = staticmethod(lambda a: s.load(a, 2))
+        writew = staticmethod(lambda a, v: s.store(a, v, 2))
+        writel = staticmethod(lambda a, v: s.store(a, v, 4))
+
+        @staticmethod
+        def fired() -> int:
+            seen = spi_pending(s, 48)
+            s.store(0x08000280 + 8, 1 << 16, 4)             # ICPENDR
+            return int(seen)
+
+    got = _slot_command_sequence(T)
+    assert got == expected
+    assert expected[4:6] == [0x10, 1]                       # HPIE|CCIE: the interrupt came
+
+
+def _shpc_sequence(t) -> list[int]:  # noqa: ANN001
+    """pci-bridge 00:02.0 with a pci-bridge in its slot 3: the SHPC registers through the config
+    window and BAR 0, a slot command, its completion interrupt on INTA (SPI 3 + 2) and W1C."""
+    br = 2
+    out = []
+
+    def window(i: int) -> int:
+        t.writeb(ecam(0, br, 0, 0x42), i)
+        return t.readl(ecam(0, br, 0, 0x44))
+
+    out += [window(i) for i in range(0x28)]
+    t.writel(ecam(0, br, 0, 0x10), 0x10400000)
+    t.writew(ecam(0, br, 0, 4), 0x2)
+    out += [t.readl(0x10400000 + 4 * i) for i in range(0x28)] + [t.readb(0x10400024 + 8)]
+    t.writel(0x10400014, 0x0308)                             # slot 3: power indicator blinks
+    out += [t.readl(0x10400014), t.readl(0x10400018), t.readl(0x10400020), t.readl(0x1040002C),
+            t.irq()]
+    t.writel(0x10400020, 0x00010000)                          # clear CMD_DETECTED; ints still off
+    t.writel(0x10400020, 0x0)                                # enable command interrupts
+    t.writel(0x10400014, 0x0336)                             # slot 3: enable, power on, attn blink
+    out += [t.readl(0x10400018), t.readl(0x10400020), t.readl(0x1040002C), t.irq()]
+    t.writel(0x10400020, 0x00010000)                          # W1C: the line drops
+    out += [t.readl(0x10400018), t.irq()]
+    t.writeb(ecam(0, br, 0, 0x42), 0x5)                      # CMD code/target/status via the window
+    t.writel(ecam(0, br, 0, 0x44), 0x1F01)                   # invalid target 0x1f
+    out += [t.readl(ecam(0, br, 0, 0x44)), t.readl(0x10400018), t.irq()]
+    return out
+
+
+def test_shpc_matches_qemu(virt) -> None:  # noqa: ANN001
+    if not qemu_available():
+        unavailable("qemu-system-aarch64 (Debian qemu-system-arm) is not installed")
+    devices = ["-device", "pcie-root-port,id=rp1,chassis=1", "-device", "pci-bridge,id=br,chassis_nr=3",
+               "-device", "pci-bridge,id=br2,chassis_nr=4,bus=br,addr=3"]
+    with QemuQtest(devices) as q:
+        q.intercept_gic()
+        q.irq = lambda: q.spi.get(SPI_INTX_BASE + 2, 0)     # type: ignore[attr-defined]
+        expected = _shpc_sequence(q)
+    add(virt, driver="pcie-root-port", id="rp1", chassis="1")
+    add(virt, driver="pci-bridge", id="br", chassis_nr="3")
+    add(virt, driver="pci-bridge", id="br2", chassis_nr="4", bus="br", addr="3")
+    virt.reset()
+    s = virt.address_space_memory
+
+    class T:
+        readb = staticmethod(lambda a: s.load(a, 1))
+        readw = staticmethod(lambda a: s.load(a, 2))
+        readl = staticmethod(lambda a: s.load(a, 4))
+        writeb = staticmethod(lambda a, v: s.store(a, v, 1))
+        writew = staticmethod(lambda a, v: s.store(a, v, 2))
+        writel = staticmethod(lambda a, v: s.store(a, v, 4))
+        irq = staticmethod(lambda: int(spi_pending(s, SPI_INTX_BASE + 2)))
+
+    assert _shpc_sequence(T) == expected
+    assert expected[-4:-1].count(0) < 3
+
+
+def test_shpc_refuses_slot_0(virt) -> None:  # noqa: ANN001
+    add(virt, driver="pci-bridge", id="br", chassis_nr="3")
+    with pytest.raises(QOMError, match=r"^Unsupported PCI slot 0 for standard hotplug controller. "
+                                       r"Valid slots are between 1 and 31.$"):
+        add(virt, driver="pci-bridge", chassis_nr="4", bus="br")
+    add(virt, driver="pci-bridge", id="plain", chassis_nr="5", shpc="off")
+    add(virt, driver="pci-bridge", chassis_nr="6", bus="plain")

@@ -144,16 +144,30 @@ def test_config_space_bars_and_capabilities_match_qemu(image: Path, tmp_path: Pa
     assert got == expected
 
 
-def test_behind_a_pcie_root_port_it_is_modern_and_express(image: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("driver", ["virtio-blk-pci-non-transitional", "virtio-blk-pci-transitional"])
+def test_transitional_type_variants_match_qemu(image: Path, tmp_path: Path, driver: str) -> None:
+    expected, got = run_both(image, driver + ",drive=d0", layout, tmp_path)
+    assert got == expected
+
+
+@pytest.mark.parametrize("props", ["", ",aer=on", ",disable-legacy=off,x-pcie-flr-init=off"])
+def test_behind_a_pcie_root_port_it_is_modern_and_express(image: Path, tmp_path: Path,
+                                                         props: str) -> None:
     def scenario(m: Any, wait: Callable) -> dict[str, Any]:
         rp = ecam(0, 1)
         m.writel(rp + 0x18, 0x010100)   # primary 0, secondary 1, subordinate 1
         d = VirtioPCI(m, wait, dev=0, bus=1)
-        return {"cfg": d.dump(0x200), "bars": d.bar_sizes(),
-                "caps": [(p, i) for p, i, _ in d.walk_caps()]}
-    expected, got = run_both(image, "virtio-blk-pci,drive=d0,bus=rp1", scenario, tmp_path,
+        out = {"cfg": d.dump(0x200), "bars": d.bar_sizes(),
+               "caps": [(p, i) for p, i, _ in d.walk_caps()]}
+        masks = []
+        for reg in range(0x40, 0x200, 4):    # the capabilities' writable bits
+            d.cfg_w(reg, 0xFFFFFFFF)
+            masks.append(d.cfg(reg))
+        out["masks"] = masks
+        return out
+    expected, got = run_both(image, "virtio-blk-pci,drive=d0,bus=rp1" + props, scenario, tmp_path,
                              ("-device", "pcie-root-port,id=rp1,chassis=1,slot=1"))
-    assert got["cfg"][:4] == bytes.fromhex("f41a4210")            # 1af4:1042
+    assert got["cfg"][:4] == bytes.fromhex("f41a4210" if not props.startswith(",dis") else "f41a0110")
     assert got == expected
 
 

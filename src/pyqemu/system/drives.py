@@ -184,9 +184,27 @@ def unregister_backend(blk: BlockBackend) -> None:
         node.attached.remove(blk)
 
 
+def close_all() -> None:
+    """At exit (QEMU's bdrv_close_all): wait for each backend's requests, then flush and close
+    every image (qcow2 writes its caches and clears its dirty bit)."""
+    from pyqemu.block.driver import BlockError
+    for blk in list(_BACKENDS):
+        try:
+            blk.close()
+        except (BlockError, OSError) as e:
+            sys.stderr.write(f"{blk.name or 'drive'}: {e}\n")
+    for node in _NODES:
+        if node.image is not None:
+            try:
+                node.image.close()
+            except (BlockError, OSError):
+                pass   # already reported through its backend, or nothing to flush
+
+
 def clear() -> None:
     """Forget every backend, node and drive (a new machine run; tests)."""
     global _node_counter
+    close_all()   # the images of the previous configuration
     _BACKENDS.clear()
     _LISTED.clear()
     _NODES.clear()
@@ -246,6 +264,10 @@ def blk_attach(dev: Device, name: str | None, prop: str = "drive") -> BlockBacke
             raise QOMError(f"Property '{dev.type_name}.{prop}' can't find value '{name}'")
         return _attach_node(dev, node)
     if blk.attached_dev is not None and blk.attached_dev is not dev:
+        drive = drive_of(blk)
+        if drive is not None and drive.type != "none":
+            raise QOMError(f"Drive '{name}' is already in use because it has been automatically connected "
+                           "to another device (did you need 'if=none' in the drive options?)")
         raise QOMError(f"Drive '{name}' is already in use by another device")
     blk.attached_dev = dev
     _set_iostatus(blk, dev)
@@ -583,8 +605,11 @@ def _bd_bool(opts: dict[str, Any], key: str, shown: str) -> bool | None:
     return b
 
 
-def blockdev_add(opts: dict[str, Any], prefix: str = "", inherit_ro: bool = False) -> BlockNode:
-    """One ``-blockdev`` (keyval or JSON; nested ``file`` children allowed): a named node."""
+def blockdev_add(opts: dict[str, Any], prefix: str = "", inherit_ro: bool = False,
+                 inherit_cache: tuple[bool, bool] = (False, False)) -> BlockNode:
+    """One ``-blockdev`` (keyval or JSON; nested ``file`` children allowed): a named node.
+    A nested child inherits read-only and cache.direct/no-flush unless it sets them
+    (QEMU's bdrv_inherited_options)."""
     from pyqemu.block.driver import BlockError
     from pyqemu.block.registry import open_image
     driver = opts.get("driver")
@@ -613,8 +638,10 @@ def blockdev_add(opts: dict[str, Any], prefix: str = "", inherit_ro: bool = Fals
     for k in cache_d:
         if k not in ("direct", "no-flush"):
             raise DriveError(f"Parameter '{prefix}cache.{k}' is unexpected")
-    direct = bool(_bd_bool(cache_d, "direct", f"{prefix}cache.direct"))
-    no_flush = bool(_bd_bool(cache_d, "no-flush", f"{prefix}cache.no-flush"))
+    direct = _bd_bool(cache_d, "direct", f"{prefix}cache.direct")
+    direct = inherit_cache[0] if direct is None else direct
+    no_flush = _bd_bool(cache_d, "no-flush", f"{prefix}cache.no-flush")
+    no_flush = inherit_cache[1] if no_flush is None else no_flush
     discard = opts.get("discard", "ignore")
     if discard not in ("ignore", "unmap"):
         raise DriveError(f"Parameter '{prefix}discard' does not accept value '{discard}'")
@@ -644,7 +671,7 @@ def blockdev_add(opts: dict[str, Any], prefix: str = "", inherit_ro: bool = Fals
         if child is None:
             raise DriveError(f"Parameter '{prefix}file' is missing")
         if isinstance(child, dict):
-            file_node = blockdev_add(child, f"{prefix}file.", ro)
+            file_node = blockdev_add(child, f"{prefix}file.", ro, (direct, no_flush))
         else:
             file_node = node_by_name(str(child))
             if file_node is None:

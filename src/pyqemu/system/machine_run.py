@@ -145,6 +145,7 @@ def run(cfg: Config) -> int:
         for server, _ in servers:
             server.close_clients()
             loop.aio.run_until_complete(server.close())
+        drives.close_all()   # bdrv_close_all: in-flight requests done, images flushed and closed
         chardev.chardev_close_all()
         loop.close()
     return status

@@ -247,9 +247,9 @@ def find_device(name: str, arch: str) -> DeviceInfo | None:
 
 
 def _category(text: str) -> str:
-    # device classes may spell QEMU's heading ("Storage devices") or the category ("Storage")
-    text = text.removesuffix(" devices")
-    return text if text in CATEGORIES else "Uncategorized"
+    # device classes may spell QEMU's heading ("Storage devices") or the category ("storage")
+    text = text.lower().removesuffix(" devices")
+    return next((c for c in CATEGORIES if c.lower() == text), "Uncategorized")
 
 
 def _all_devices() -> list[DeviceInfo]:

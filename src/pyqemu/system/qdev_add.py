@@ -24,7 +24,7 @@ import pkgutil
 import re
 from typing import Any
 
-from pyqemu.qom.device import Bus, Device
+from pyqemu.qom.device import Bus, Device, Prop
 from pyqemu.qom.object import Object, QOMError, type_lookup, type_names
 
 # QEMU's qdev_alias_table entries for a PCI-virtio target (QEMU_ARCH_VIRTIO_PCI: arm, x86, ...).
@@ -290,7 +290,7 @@ def _check_value(cls: type[Device], key: str, value: Any) -> None:
     if not isinstance(value, str):
         return
     prop = next((p for p in cls.qdev_props() if p.name == key), None)
-    if prop is None:
+    if prop is None or type(prop).convert is not Prop.convert:   # a property with its own parser
         return
     if prop.kind == "bool" and value not in _BOOL_WORDS:
         raise QOMError(f"Parameter '{key}' expects 'on' or 'off'")

@@ -283,7 +283,8 @@ def _h_drive(s: _State, arg: str) -> None:
     opts = s.add(DRIVE, arg)
     for k in DRIVE_BOOLS:
         if opts.has(k):
-            qo.parse_bool(k, opts.get(k) or "")
+            # QEMU renames the legacy 'readonly' before checking it
+            qo.parse_bool("read-only" if k == "readonly" else k, opts.get(k) or "")
     s.cfg.drives.append(opts.to_dict())
     s.cfg.drive_locs.append(s.loc or "")
 

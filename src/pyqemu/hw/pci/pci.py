@@ -125,15 +125,15 @@ class QEMUProp(Prop):
 
 
 class PCIAddrProp(QEMUProp):
-    """``addr``: QEMU's pci-devfn property, ``SLOT[.FN]`` in hex (or the devfn as a number)."""
+    """``addr``: QEMU's pci-devfn property (an int32 devfn, -1 = the first free slot) set as
+    ``SLOT[.FN]`` in hex or as a number; kept out of the generic integer parsing."""
 
     def convert(self, value: Any) -> Any:
         if isinstance(value, str):
             return parse_pci_addr(value)
-        n = super().convert(value)
-        if n != -1 and not 0 <= n < 256:
+        if isinstance(value, bool) or not isinstance(value, int) or not -1 <= value < 256:
             raise QOMError(f"Property 'addr' doesn't take value '{value}'")
-        return n
+        return value
 
     def __set__(self, obj: Device, value: Any) -> None:
         try:
@@ -233,6 +233,8 @@ class PCIBus(Bus):
             raise QOMError(f"PCI: slot {devfn >> 3} function {devfn & 7} not available for "
                            f"{dev.type_name}, in use by {other.type_name},id={other.id or '(null)'}")
         self._check_multifunction(dev, devfn)
+        if isinstance(self.parent_dev, PCIDevice):
+            self.parent_dev.check_child_plug(dev, devfn)
         super().attach(dev)
         dev.devfn = devfn
         self.by_devfn[devfn] = dev
@@ -328,7 +330,8 @@ class PCIDevice(Device):
     IS_EXPRESS = False
     INTX_PIN = 0                      # 1 = INTA ... 4 = INTD, 0 = no INTx
     # QEMU's pci_props, in its order (info qtree prints them after the device's own)
-    addr = PCIAddrProp("int32", -1, description="Slot and optional function number, example: 06.0 or 06")
+    addr = PCIAddrProp("str", -1, qom_type="int32",
+                       description="Slot and optional function number, example: 06.0 or 06")
     romfile = QEMUProp("str", None)
     romsize = Prop("uint32", 0xFFFFFFFF)
     rombar = Prop("uint32", 1)
@@ -429,6 +432,9 @@ class PCIDevice(Device):
         parent = self.parent_bus.parent_dev if self.parent_bus is not None else None
         if isinstance(parent, PCIDevice):
             parent.child_realized(self)
+
+    def check_child_plug(self, dev: PCIDevice, devfn: int) -> None:
+        """A bridge may refuse ``dev`` at ``devfn`` on its secondary bus (QOMError)."""
 
     def child_realized(self, dev: PCIDevice) -> None:
         """A function on this bridge's secondary bus was realized (slot presence, link)."""

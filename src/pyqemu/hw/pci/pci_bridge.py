@@ -12,8 +12,8 @@ Interface:
   IRQs    INTx from the secondary bus is swizzled (pin + slot) % 4 on to the parent bus.
   ``pci-bridge`` (1b36:0001): props ``chassis_nr`` (required, > 0), ``msi`` (on/off/auto),
           ``shpc``; slot ID capability, 64-bit MSI with per-vector mask, and (with ``shpc``)
-          the SHPC capability and its 256-byte BAR 0. Standard hot-plug controller registers
-          are not implemented (they read as zero).
+          the standard hot-plug controller (shpc.py) in its 256-byte BAR 0; with it, devices
+          go in slots 1..31 (QEMU's refusal of slot 0).
 Spec: PCI-to-PCI Bridge Architecture 1.2 ch. 3.
 """
 from __future__ import annotations
@@ -26,7 +26,6 @@ from pyqemu.hw.pci.pci import (
     PCI_BASE_ADDRESS_MEM_TYPE_64,
     PCI_BASE_ADDRESS_SPACE_IO,
     PCI_BASE_ADDRESS_SPACE_MEMORY,
-    PCI_CAP_ID_SHPC,
     PCI_CAP_ID_SLOTID,
     PCI_CAP_ID_SSVID,
     PCI_COMMAND,
@@ -41,10 +40,10 @@ from pyqemu.hw.pci.pci import (
     PCIDevice,
     QEMUProp,
 )
-from pyqemu.memory import ADDR_SPACE_END, AccessConstraints, MemoryRegion, MemoryRegionOps, transaction
+from pyqemu.hw.pci.shpc import SHPC
+from pyqemu.memory import ADDR_SPACE_END, MemoryRegion, transaction
 from pyqemu.qom.device import Prop
 from pyqemu.qom.object import QOMError
-from pyqemu.util import log
 
 PCI_PRIMARY_BUS, PCI_SECONDARY_BUS, PCI_SUBORDINATE_BUS, PCI_SEC_LATENCY_TIMER = 0x18, 0x19, 0x1A, 0x1B
 PCI_IO_BASE, PCI_IO_LIMIT, PCI_SEC_STATUS = 0x1C, 0x1D, 0x1E
@@ -65,7 +64,6 @@ PCI_BRIDGE_CTL_DISCARD, PCI_BRIDGE_CTL_SEC_DISCARD = 0x100, 0x200
 PCI_BRIDGE_CTL_DISCARD_STATUS, PCI_BRIDGE_CTL_DISCARD_SERR = 0x400, 0x800
 PCI_DEVICE_ID_REDHAT_BRIDGE = 0x0001
 PCI_SID_ESR_FIC = 0x20                    # slot ID: first in chassis
-SHPC_CAP_LENGTH, SHPC_CAP_DWORD_SELECT = 8, 2
 SHPC_BAR_SIZE = 0x100                     # pow2ceil(SHPC_SIZEOF) for 32 slots
 
 
@@ -265,13 +263,12 @@ class PCIBridgeDev(PCIBridge):
         if self.msi == "on" and not self.shpc:
             raise QOMError("MSI support for pci-bridge requires SHPC (set shpc=on)")
         self.bridge_initfn()
+        self.shpc_ctrl: SHPC | None = None
         if self.shpc:
             self.config[0x3D] = 1    # INTA, the SHPC's interrupt
-            self.shpc_bar = MemoryRegion.mmio_region("shpc-bar", SHPC_BAR_SIZE, MemoryRegionOps(
-                self._shpc_read, self._shpc_write, AccessConstraints(1, 4), AccessConstraints(1, 4)),
-                owner=self)
-            pos = self.add_capability(PCI_CAP_ID_SHPC, 0, SHPC_CAP_LENGTH)
-            self.wmask[pos + SHPC_CAP_DWORD_SELECT] = 0xFF
+            self.shpc_bar = MemoryRegion.container_region("shpc-bar", SHPC_BAR_SIZE, owner=self)
+            assert self.sec_bus is not None
+            self.shpc_ctrl = SHPC(self, self.sec_bus, self.shpc_bar, 0)
         slotid_cap_init(self, 0, self.chassis_nr, 0)
         if self.shpc and self.msi != "off":
             msi_init(self, 0, 1, True, True)
@@ -279,10 +276,16 @@ class PCIBridgeDev(PCIBridge):
             self.register_bar(0, self.shpc_bar,
                               PCI_BASE_ADDRESS_SPACE_MEMORY | PCI_BASE_ADDRESS_MEM_TYPE_64)
 
-    def _shpc_read(self, offset: int, size: int) -> int:
-        log.unimp(f"pci-bridge: SHPC register 0x{offset:x} is not implemented")
-        return 0
+    def check_child_plug(self, dev: PCIDevice, devfn: int) -> None:
+        if getattr(self, "shpc_ctrl", None) is not None:
+            self.shpc_ctrl.check_plug(devfn)
 
-    def _shpc_write(self, offset: int, value: int, size: int) -> None:
-        log.unimp(f"pci-bridge: SHPC register 0x{offset:x} is not implemented")
+    def config_write(self, addr: int, value: int, size: int) -> None:
+        super().config_write(addr, value, size)
+        if getattr(self, "shpc_ctrl", None) is not None:
+            self.shpc_ctrl.cap_write_config(addr, size)
 
+    def reset(self) -> None:
+        super().reset()
+        if getattr(self, "shpc_ctrl", None) is not None:
+            self.shpc_ctrl.reset()

@@ -49,9 +49,11 @@ PCI_EXP_SLTCTL_WMASK = 0x0FF9           # ABPE PDCE CCIE HPIE AIC PIC PCC EIC (E
 PCI_EXP_SLTCTL_EIC = 0x0800
 PCI_EXP_SLTCTL_AIC_OFF, PCI_EXP_SLTCTL_PIC_ON, PCI_EXP_SLTCTL_PIC_OFF = 0x00C0, 0x0100, 0x0300
 PCI_EXP_SLTCTL_PCC = 0x0400
-PCI_EXP_SLTSTA_W1C = 0x011F             # ABP PFD MRLSC PDC CC DLLSC
+PCI_EXP_SLTSTA_W1C = 0x0019             # the supported events: ABP PDC CC
 PCI_EXP_SLTSTA_CC, PCI_EXP_SLTSTA_PDS, PCI_EXP_SLTSTA_EIS = 0x10, 0x40, 0x80
 PCIE_SLOT_EVENTS = 0x001F               # ABP PFD MRLSC PDC CC
+PCI_EXP_HP_EV_SUPPORTED = 0x0019        # ABP PDC CC events (enabled by ABPE PDCE CCIE)
+PCI_EXP_SLTCTL_HPIE = 0x0020
 PCI_EXP_RTCTL_ERRORS = 0x0007
 PCI_EXP_RTSTA_PME = 0x00010000
 # link speeds (LNKCAP.SLS encoding) and widths QEMU's pcie-root-port defaults to (x-speed/x-width)
@@ -164,25 +166,62 @@ def pcie_cap_slot_init(dev: PCIDevice, slot: int, speed: int = LNK_16GT, width: 
     dev._set_w(dev.w1cmask, pos + PCI_EXP_SLTSTA, PCI_EXP_SLTSTA_W1C)
 
 
+def _hpev_pending(dev: PCIDevice) -> bool:
+    pos = dev.exp_cap
+    ctl = dev.get_word(pos + PCI_EXP_SLTCTL)
+    sta = dev.get_word(pos + PCI_EXP_SLTSTA)
+    return bool(ctl & PCI_EXP_SLTCTL_HPIE) and bool(sta & ctl & PCI_EXP_HP_EV_SUPPORTED)
+
+
+def hotplug_event_notify(dev: PCIDevice) -> None:
+    """Signal a change of the slot's enabled-event state: MSI-X/MSI with the capability's
+    interrupt message number, else INTx follows it (QEMU hotplug_event_notify)."""
+    prev = getattr(dev, "hpev_notified", False)
+    dev.hpev_notified = _hpev_pending(dev)   # type: ignore[attr-defined]
+    if prev == dev.hpev_notified:            # type: ignore[attr-defined]
+        return
+    vector = (dev.get_word(dev.exp_cap + PCI_EXP_FLAGS) >> 9) & 0x1F
+    from pyqemu.hw.pci import msi, msix
+    if msix.msix_enabled(dev):
+        msix.msix_notify(dev, vector)
+    elif msi.msi_enabled(dev):
+        msi.msi_notify(dev, vector)
+    else:
+        dev.set_irq(1 if dev.hpev_notified else 0)   # type: ignore[attr-defined]
+
+
+def hotplug_event_clear(dev: PCIDevice) -> None:
+    from pyqemu.hw.pci import msi, msix
+    dev.hpev_notified = _hpev_pending(dev)   # type: ignore[attr-defined]
+    if not msix.msix_enabled(dev) and not msi.msi_enabled(dev) and not dev.hpev_notified:  # type: ignore[attr-defined]
+        dev.set_irq(0)
+
+
 def pcie_cap_slot_write_config(dev: PCIDevice, old_ctl: int, old_sta: int, addr: int, value: int,
                                size: int) -> None:
     """After a config write (QEMU pcie_cap_slot_write_config): clearing events that were not
     set keeps the ones that were; a slot control write toggles the electromechanical
-    interlock on EIC and completes at once (STA.CC). Hot-plug itself is not implemented."""
+    interlock on EIC and completes at once: STA.CC, with an interrupt when CCIE and HPIE are
+    set (Linux's pciehp waits for it). Hot-plug itself is not implemented."""
     pos = dev.exp_cap
     sta_off, ctl_off = pos + PCI_EXP_SLTSTA, pos + PCI_EXP_SLTCTL
-    sta = dev.get_word(sta_off)
     if addr < sta_off + 2 and sta_off < addr + size:
         val = value >> (8 * (sta_off - addr)) if sta_off >= addr else value << (8 * (addr - sta_off))
         if val & ~old_sta & PCIE_SLOT_EVENTS:
-            sta = (sta & ~PCIE_SLOT_EVENTS) | (old_sta & PCIE_SLOT_EVENTS)
-    if addr < ctl_off + 2 and ctl_off < addr + size:
-        ctl = dev.get_word(ctl_off)
-        if ctl & PCI_EXP_SLTCTL_EIC:
-            dev._set_w(dev.config, ctl_off, ctl & ~PCI_EXP_SLTCTL_EIC)
-            sta ^= PCI_EXP_SLTSTA_EIS
-        sta |= PCI_EXP_SLTSTA_CC
-    dev._set_w(dev.config, sta_off, sta)
+            sta = dev.get_word(sta_off)
+            dev._set_w(dev.config, sta_off, (sta & ~PCIE_SLOT_EVENTS) | (old_sta & PCIE_SLOT_EVENTS))
+        hotplug_event_clear(dev)
+    if not (addr < ctl_off + 2 and ctl_off < addr + size):
+        return
+    ctl = dev.get_word(ctl_off)
+    if ctl & PCI_EXP_SLTCTL_EIC:
+        dev._set_w(dev.config, ctl_off, ctl & ~PCI_EXP_SLTCTL_EIC)
+        dev._set_w(dev.config, sta_off, dev.get_word(sta_off) ^ PCI_EXP_SLTSTA_EIS)
+    hotplug_event_notify(dev)
+    sta = dev.get_word(sta_off)
+    if not sta & PCI_EXP_SLTSTA_CC:      # the command completed event (pcie_cap_slot_event)
+        dev._set_w(dev.config, sta_off, sta | PCI_EXP_SLTSTA_CC)
+        hotplug_event_notify(dev)
 
 
 def pcie_add_capability(dev: PCIDevice, cap_id: int, ver: int, offset: int, size: int) -> int:

@@ -32,7 +32,6 @@ from pyqemu.hw.pci.pci_bridge import (
 from pyqemu.hw.pci.pcie import (
     LNK_2_5GT,
     LNK_X1,
-    PCI_EXP_LNKCAP,
     PCI_EXP_LNKSTA,
     PCI_EXP_LNKSTA_DLLLA,
     PCI_EXP_SLTCTL,
@@ -150,6 +149,7 @@ class PCIERootPort(PCIBridge):
         """QEMU rp_reset_hold plus the cold-plug state: a populated slot shows presence
         detect, power on, and its link up at the downstream device's width and speed."""
         super().reset()
+        self.hpev_notified = False
         self.update_slot_state()
 
     def update_slot_state(self) -> None:
@@ -166,11 +166,14 @@ class PCIERootPort(PCIBridge):
         if self.sec_bus.devices:
             sta |= PCI_EXP_SLTSTA_PDS
             ctl = (ctl & ~(PCI_EXP_SLTCTL_PIC_OFF | PCI_EXP_SLTCTL_PCC)) | PCI_EXP_SLTCTL_PIC_ON
-            c_speed, c_width = LNK_2_5GT, LNK_X1
-            if child is not None and child.exp_cap:
-                cap = child.get_long(child.exp_cap + PCI_EXP_LNKCAP)
-                c_speed, c_width = cap & 0xF, (cap >> 4) & 0x3F
-            lnksta = PCI_EXP_LNKSTA_DLLLA | min(width, c_width) << 4 | min(speed, c_speed)
+            if child is not None and child.exp_cap:   # pcie_sync_bridge_lnk: the child's link
+                c_sta = child.get_word(child.exp_cap + PCI_EXP_LNKSTA)
+                c_speed, c_width = c_sta & 0xF, (c_sta >> 4) & 0x3F
+                c_speed = speed if c_speed > speed else (c_speed or LNK_2_5GT)
+                c_width = width if c_width > width else (c_width or LNK_X1)
+            else:
+                c_speed, c_width = speed, width
+            lnksta = PCI_EXP_LNKSTA_DLLLA | c_width << 4 | c_speed
         self._set_w(self.config, pos + PCI_EXP_SLTSTA, sta)
         self._set_w(self.config, pos + PCI_EXP_SLTCTL, ctl)
         self._set_w(self.config, pos + PCI_EXP_LNKSTA, lnksta)

@@ -65,9 +65,8 @@ MODERN_HIDDEN = (VIRTIO_LEGACY_FEATURES | 1 << VIRTIO_F_BAD_FEATURE | 1 << VIRTI
 PCI_DEVICE_ID_VIRTIO_10_BASE = 0x1040
 LEGACY_IO_BAR, MSIX_BAR, MODERN_IO_BAR, MODERN_MEM_BAR = 0, 1, 2, 4
 PCI_PM_SIZEOF, PCI_PM_PMC, PCI_PM_CTRL = 8, 2, 4
-PCI_EXP_DEVCAP, PCI_EXP_DEVCTL = 4, 8
-PCI_EXP_DEVCAP_FLR = 1 << 28
-PCI_EXP_DEVCTL_BCR_FLR = 0x8000
+PCI_EXP_LNKCTL, PCI_EXP_LNKCTL_CCC, PCI_EXP_LNKCTL_ES = 0x10, 0x40, 0x80
+PCI_ERR_CAP = 0x18
 CFG_CAP_DATA = 16       # offset of pci_cfg_data in struct virtio_pci_cfg_cap
 
 
@@ -241,25 +240,29 @@ class VirtIOPCIProxy(PCIDevice):
         self.set_express(False)
 
     def _init_pcie_caps(self) -> None:
-        pos = pcie.pcie_endpoint_cap_init(self, 0)
-        if self.x_pcie_flr_init:
-            self._or_config(pos + PCI_EXP_DEVCAP, PCI_EXP_DEVCAP_FLR, 4)
-            self._or_mask(pos + PCI_EXP_DEVCTL, PCI_EXP_DEVCTL_BCR_FLR, 2)
+        """The PCI Express endpoint capability, PM, and their init flags (virtio_pci_realize)."""
+        exp = pcie.pcie_endpoint_cap_init(self, 0)
         pm = self.add_capability(PCI_CAP_ID_PM, 0, PCI_PM_SIZEOF)
-        self.config[pm + PCI_PM_PMC:pm + PCI_PM_PMC + 2] = (0x3).to_bytes(2, "little")
-        if self.x_pcie_pm_init:
-            self._or_mask(pm + PCI_PM_CTRL, 0x3, 2)   # PCI_PM_CTRL_STATE_MASK
         self.pm_cap = pm
-        if self.aer or self.ats:
-            log.unimp(f"{self.type_name}: aer/ats capabilities are not implemented")
-
-    def _or_config(self, off: int, bits: int, n: int) -> None:
-        v = int.from_bytes(self.config[off:off + n], "little") | bits
-        self.config[off:off + n] = v.to_bytes(n, "little")
-
-    def _or_mask(self, off: int, bits: int, n: int) -> None:
-        v = int.from_bytes(self.wmask[off:off + n], "little") | bits
-        self.wmask[off:off + n] = v.to_bytes(n, "little")
+        # PCI PM 1.2 compliant
+        self.config[pm + PCI_PM_PMC:pm + PCI_PM_PMC + 2] = (0x3).to_bytes(2, "little")
+        if self.aer:
+            aer = pcimod.PCI_CONFIG_SPACE_SIZE
+            pcie.pcie_aer_init(self, aer)
+            # an endpoint has no header log (QEMU aer_log.log_max = 0): no MHRC, no MHRE
+            self.config[aer + PCI_ERR_CAP + 1] &= ~0x02 & 0xFF
+            self.wmask[aer + PCI_ERR_CAP + 1] &= ~0x04 & 0xFF
+        if self.x_pcie_deverr_init:
+            pcie.pcie_cap_deverr_init(self)
+        if self.x_pcie_lnkctl_init:
+            # QEMU pcie_cap_lnkctl_init: common clock configuration and extended synch
+            self.wmask[exp + PCI_EXP_LNKCTL] |= PCI_EXP_LNKCTL_CCC | PCI_EXP_LNKCTL_ES
+        if self.x_pcie_pm_init:
+            self.wmask[pm + PCI_PM_CTRL] |= 0x3     # PCI_PM_CTRL_STATE_MASK
+        if self.ats:
+            log.unimp(f"{self.type_name}: the ATS capability is not implemented")
+        if self.x_pcie_flr_init:
+            pcie.pcie_cap_flr_init(self)
 
     def realize_vdev(self) -> None:
         """Realize ``self.vdev`` on the virtio bus, then lay out the PCI side for it

@@ -22,12 +22,25 @@ def _drives() -> Any:
 def _image_info(node: Any) -> dict[str, Any]:
     """ImageInfo of a node and, nested as backing-image, of its backing chain."""
     from pyqemu.tools.img_info import image_info
-    info = image_info(node.image, node.filename) if node.image is not None else {
-        "virtual-size": 0, "filename": node.filename, "format": node.driver, "dirty-flag": False}
+    info = image_info(node.image, node.filename) if node.image is not None else _file_info(node)
     if node.driver == "file":
         info["format"] = "file"
     if node.backing is not None:
         info["backing-image"] = _image_info(node.backing)
+    return info
+
+
+def _file_info(node: Any) -> dict[str, Any]:
+    """ImageInfo of a protocol (``file``) node: the host file, sized in whole sectors."""
+    import os
+    info: dict[str, Any] = {"virtual-size": 0, "filename": node.filename, "format": node.driver}
+    try:
+        st = os.stat(node.filename)
+        info["virtual-size"] = -(-st.st_size // 512) * 512
+        info["actual-size"] = st.st_blocks * 512
+    except OSError:
+        pass
+    info["dirty-flag"] = False
     return info
 
 
@@ -158,7 +171,8 @@ def query_blockstats(query_nodes: bool = False) -> list[dict[str, Any]]:
 
 # --- HMP --------------------------------------------------------------------------------------------
 
-def _print_block_info(info: dict[str, Any] | None, inserted: dict[str, Any] | None) -> str:
+def _print_block_info(info: dict[str, Any] | None, inserted: dict[str, Any] | None,
+                      verbose: bool = False) -> str:
     """print_block_info() of block-hmp-cmds.c."""
     if info is not None and info["device"]:
         out = info["device"]
@@ -191,6 +205,13 @@ def _print_block_info(info: dict[str, Any] | None, inserted: dict[str, Any] | No
                 f"(chain depth: {inserted['backing_file_depth']})\n")
     if inserted["detect_zeroes"] != "off":
         out += f"    Detect zeroes:    {inserted['detect_zeroes']}\n"
+    if verbose and "image" in inserted:
+        from pyqemu.tools.img_info import human_info
+        out += "\nImages:\n"
+        image: dict[str, Any] | None = inserted["image"]
+        while image is not None:
+            out += human_info(image)
+            image = image.get("backing-image")
     return out
 
 
@@ -198,21 +219,24 @@ def hmp_info_block(args: str) -> str:
     """``info block [-n] [-v] [device]``."""
     words = args.split()
     nodes = "-n" in words
+    verbose = "-v" in words
     device = next((w for w in words if not w.startswith("-")), None)
-    parts: list[str] = []
+    out = ""
     if not nodes:
-        for info in query_block():
+        for i, info in enumerate(query_block()):
             if device is not None and info["device"] != device:
                 continue
-            parts.append(_print_block_info(info, info.get("inserted")))
-    if nodes:
-        drives = _drives()
-        for node in reversed(drives.all_nodes()):
-            if device is not None and node.name != device:
-                continue
-            blk = node.attached[0] if node.attached else None
-            parts.append(_print_block_info(None, block_device_info(node, blk)))
-    return "\n".join(parts)
+            if i:   # QEMU separates by list position, even after skipped entries
+                out += "\n"
+            out += _print_block_info(info, info.get("inserted"), verbose)
+        return out
+    for i, node in enumerate(reversed(_drives().all_nodes())):
+        if device is not None and node.name != device:
+            continue
+        if i:
+            out += "\n"
+        out += _print_block_info(None, block_device_info(node), verbose)
+    return out
 
 
 def hmp_info_blockstats(_args: str = "") -> str:
