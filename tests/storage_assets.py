@@ -9,8 +9,9 @@
 * ``fat_read(image, name)`` / ``ext4_read(image, name)``: a file's bytes from an image (raw or
   qcow2, converted to raw first) with mtools / debugfs, None when the file is not there.
 * ``modules_initramfs(script)``: boot_assets' busybox initramfs plus the kernel modules (from the
-  same linux-image deb as the kernel) for virtio-mmio, virtio-pci, virtio-blk, NVMe and ext4, and
-  an /init that loads them, runs ``script`` with ``sh -e``-less busybox sh and powers off.
+  same linux-image deb as the kernel) for virtio-mmio, virtio-pci, virtio-blk, NVMe and ext4 with
+  their dependencies (read from each module's .modinfo: the deb has no modules.dep), and an /init
+  that insmods them, runs ``script`` (busybox sh), prints INIT_DONE and powers off (``-f``).
   Debian's modules are plain ``.ko`` files (not compressed): busybox insmod loads them as they are.
 * ``data(seed, n)``: deterministic test bytes.
 
@@ -30,6 +31,7 @@ import tempfile
 from pathlib import Path
 
 import boot_assets
+import debian_pkgs
 from debian_pkgs import CACHE_ROOT, PackageUnavailable
 
 TOOLS = {"mkfs.vfat": "dosfstools", "mcopy": "mtools", "mkfs.ext4": "e2fsprogs",
@@ -196,7 +198,7 @@ poweroff -f
 
 def modules_initramfs(script: str) -> Path:
     """The busybox + modules initramfs running ``script`` (cached by content)."""
-    busybox = boot_assets.debian_pkgs.busybox().read_bytes()
+    busybox = debian_pkgs.busybox().read_bytes()
     mods = kernel_modules()
     init = INIT.format(modules=" ".join(n for n, _ in mods), done=INIT_DONE).encode()
     dirs = [(d, 0o040755, b"") for d in ("bin", "dev", "proc", "sys", "tmp", "root", "etc", "mnt", "lib",

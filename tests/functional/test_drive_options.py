@@ -57,6 +57,8 @@ CASES: list[tuple[list[str], str | None]] = [
     (["-drive", "if=virtio"], "-drive if=virtio: Device needs media, but drive is empty"),
     (["-drive", "file=d.img,if=ide,format=raw"],
      "-drive file=d.img,if=ide,format=raw: machine type does not support if=ide,bus=0,unit=0"),
+    (["-M", "none", "-drive", "if=pflash,file=d.img,format=raw"],
+     "-drive if=pflash,file=d.img,format=raw: machine type does not support if=pflash,bus=0,unit=0"),
     (["-device", "virtio-blk-device,drive=nope"],
      "-device virtio-blk-device,drive=nope: Property 'virtio-blk-device.drive' can't find value 'nope'"),
     (["-device", "virtio-blk-device"], "-device virtio-blk-device: drive property not set"),

@@ -81,7 +81,10 @@ def mask(obj: Any) -> Any:
 
 def ours(args: list[str]) -> dict[str, str]:
     build(args)
-    out = {"query-block": mask(block.query_block()), "query-blockstats": mask(block.query_blockstats())}
+    out = {"query-block": mask(block.query_block()), "query-blockstats": mask(block.query_blockstats()),
+           "query-named-block-nodes": mask(block.query_named_block_nodes()),
+           "flat": mask(block.query_named_block_nodes(flat=True)),
+           "query-nodes": mask(block.query_blockstats(query_nodes=True))}
     for cmd in HMP:
         if cmd == "info blockstats":
             out[cmd] = mask(block.hmp_info_blockstats())
@@ -91,15 +94,20 @@ def ours(args: list[str]) -> dict[str, str]:
 
 
 def theirs(args: list[str]) -> dict[str, str]:
-    cmds = [{"execute": "qmp_capabilities"}, {"execute": "query-block"}, {"execute": "query-blockstats"}]
+    cmds = [{"execute": "qmp_capabilities"}, {"execute": "query-block"}, {"execute": "query-blockstats"},
+            {"execute": "query-named-block-nodes"},
+            {"execute": "query-named-block-nodes", "arguments": {"flat": True}},
+            {"execute": "query-blockstats", "arguments": {"query-nodes": True}}]
     cmds += [{"execute": "human-monitor-command", "arguments": {"command-line": c}} for c in HMP]
     cmds.append({"execute": "quit"})
     r = subprocess.run([QEMU, *BASE, "-qmp", "stdio", *args], capture_output=True, text=True, timeout=60,
                        input="".join(json.dumps(c) + "\n" for c in cmds))
     replies = [json.loads(line) for line in r.stdout.splitlines()[1:]]
     replies = [x["return"] for x in replies if "return" in x]
-    out = {"query-block": mask(replies[1]), "query-blockstats": mask(replies[2])}
-    for cmd, text in zip(HMP, replies[3:], strict=False):
+    out = {"query-block": mask(replies[1]), "query-blockstats": mask(replies[2]),
+           "query-named-block-nodes": mask(replies[3]), "flat": mask(replies[4]),
+           "query-nodes": mask(replies[5])}
+    for cmd, text in zip(HMP, replies[6:], strict=False):
         out[cmd] = mask(text.replace("\r\n", "\n"))
     return out
 

@@ -142,12 +142,7 @@ def test_uboot_disk_commands(emulator: str, bus: str, uboot: Path, tmp_path: Pat
     heads = {"fat": fat_raw.read_bytes()[:0x10000], "ext": ext.read_bytes()[:0x10000]}
     images = {"fat": sa.to_qcow2(fat_raw, tmp_path / "fat.qcow2"), "ext": ext}
     fat_raw.unlink()
-    try:
-        result = _session(emulator, uboot, iface, devices, images, heads)
-    except AssertionError as exc:
-        if emulator == "pyqemu" and "is not a valid device model name" in str(exc):
-            pytest.xfail(f"device not implemented in pyqemu yet: {str(exc)[:200]}")   # TODO: remove (issue 6)
-        raise
+    result = _session(emulator, uboot, iface, devices, images, heads)
 
     check = sa.qemu_img_check(images["fat"])
     assert check.returncode == 0, (check.stdout, check.stderr)

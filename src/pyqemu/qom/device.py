@@ -29,14 +29,39 @@ _INT_KINDS = {"uint8": (0, 0xFF), "uint16": (0, 0xFFFF), "uint32": (0, 0xFFFFFFF
 _QOM_TYPE = {"chr": "str", "drive": "str", "bool": "bool", "str": "str", **{k: k for k in _INT_KINDS}}
 
 
-def _parse_bool(value: Any) -> bool:
+def _parse_bool(value: Any, name: str = "") -> bool:
     if isinstance(value, bool):
         return value
     if value in ("on", "yes", "true", "y"):
         return True
     if value in ("off", "no", "false", "n"):
         return False
-    raise QOMError(f"Parameter expects 'on' or 'off'; got '{value}'")
+    raise QOMError(f"Parameter '{name}' expects 'on' or 'off'")
+
+
+# -global driver.property=value defaults: (driver, property, value, used), applied to every device
+# of that type (or a subtype) when it is created, as QEMU's object_apply_global_props.
+_GLOBAL_PROPS: list[list[Any]] = []
+
+
+def set_global_props(props: list[tuple[str, str, str]]) -> None:
+    """Install the ``-global`` list (replacing any previous one)."""
+    _GLOBAL_PROPS[:] = [[d, p, v, False] for d, p, v in props]
+
+
+def unused_global_warnings() -> list[str]:
+    """QEMU's qdev_prop_check_globals warnings for ``-global`` entries no device type matches."""
+    from pyqemu.qom.object import type_lookup
+    out = []
+    for driver, prop, _value, used in _GLOBAL_PROPS:
+        if used:
+            continue
+        cls = type_lookup(driver)
+        if cls is None:
+            out.append(f"global {driver}.{prop} has invalid class name")
+        elif not issubclass(cls, Device):
+            out.append(f"global {driver}.{prop} is for a non-device")
+    return out
 
 
 class Prop:
@@ -78,7 +103,7 @@ class Prop:
         if value is None or self.kind in ("str", "chr", "drive"):
             return None if value is None else str(value)
         if self.kind == "bool":
-            return _parse_bool(value)
+            return _parse_bool(value, self.name)
         lo, hi = _INT_KINDS[self.kind]
         try:
             n = int(value, 0) if isinstance(value, str) else int(value)
@@ -157,6 +182,23 @@ class Device(Object):
         self.child_buses: list[Bus] = []
         # named GPIO lists, newest first (QEMU prepends them): name -> (inputs, outputs)
         self.gpios: dict[str | None, tuple[list[IRQ], list[IRQOut]]] = {}
+        if _GLOBAL_PROPS:
+            self._apply_global_props()
+
+    def _apply_global_props(self) -> None:
+        props = {p.name: p for p in self.qdev_props()}
+        for entry in _GLOBAL_PROPS:
+            driver, name, value, _used = entry
+            if not type(self).is_type(driver):
+                continue
+            entry[3] = True
+            prop = props.get(name)
+            try:
+                if prop is None:
+                    raise QOMError(f"Property '{driver}.{name}' not found")
+                prop.__set__(self, value)
+            except QOMError as e:
+                raise QOMError(f"can't apply global {driver}.{name}={value}: {e}") from None
 
     # -- lifecycle --------------------------------------------------------------------------------
     def realize(self) -> None:

@@ -744,8 +744,8 @@ def create_drive_devices(machine: Any) -> None:
     _note_board_attachments(machine)
     for d in _DRIVES:
         if d.type != "none" and not d.is_default and (d.blk is None or d.blk.attached_dev is None):
-            if d.type == "pflash" and d.unit <= 1:
-                continue   # an empty flash bank is still the board's
+            if d.type == "pflash" and d.blk is None:
+                continue   # an empty flash bank (no file=) is still the board's
             raise DriveError(f"{d.loc}: machine type does not support if={d.type},bus={d.bus},unit={d.unit}")
 
 

@@ -154,9 +154,13 @@ def run(cfg: Config) -> int:
 def build_machine(cfg: Config) -> tuple[Any, Any]:
     """Drives, the board, then -device and the devices drives ask for: (QOM root, machine).
     Raises StartupError / drives.DriveError / QOMError with QEMU's message (option included)."""
+    from pyqemu.qom import device as qdev
+    qdev.set_global_props([(g.driver, g.property, g.value) for g in cfg.globals])
     _open_drives(cfg)
     qom_root, machine = machines.create_from_config(cfg)  # QOM tree, memory map, board
     _create_devices(cfg, machine)
+    for warning in qdev.unused_global_warnings():
+        sys.stderr.write(f"{_progname(cfg)}: warning: {warning}\n")
     return qom_root, machine
 
 

@@ -7,7 +7,8 @@ bridge) and maps the working register set at ``offset`` of ``bar``; ``reset()``,
          command code/target (commands complete at once), command status, interrupt locator,
          SERR/interrupt enables, and per slot its status (state, power/attention indicators,
          MRL, presence), event latch and event mask. 31 slots, PCI slots 1..31.
-  Config capability 0x0c: DWORD SELECT and DWORD DATA give the same registers.
+  Config capability 0x0c: DWORD SELECT and DWORD DATA read the same registers (a DWORD DATA
+         write stores what QEMU 7.2 stores: see cap_write_config).
   IRQs   the bridge's MSI vector 0 when MSI is enabled, else its INTA; raised for the command
          completion (and slot events) unless masked.
   Hot-plug and unplug themselves are not implemented (cold-plugged devices show present).
@@ -121,7 +122,6 @@ class SHPC:
                 self.set_status(i, 1, SHPC_SLOT_STATUS_MRL_OPEN)
                 self.set_status(i, SHPC_SLOT_STATUS_PRSNT_EMPTY, SHPC_SLOT_STATUS_PRSNT_MASK)
                 self.set_status(i, SHPC_LED_OFF, SHPC_SLOT_PWR_LED_MASK)
-            self.set_status(i, SHPC_LED_OFF, SHPC_SLOT_ATTN_LED_MASK)
         self.msi_requested = 0
         self.interrupt_update()
         self._cap_update_dword()
@@ -228,6 +228,9 @@ class SHPC:
         if not (addr < cap + SHPC_CAP_LENGTH and cap < addr + size):
             return
         if addr < cap + 8 and cap + 4 < addr + size:
+            # QEMU 7.2 takes the value from its SHPC register file at the capability's config
+            # offset, not from the config space the guest wrote: do the same, it is what a
+            # guest sees there (Linux writes the registers through BAR 0).
             self.write(self.dev.config[cap + SHPC_CAP_DWORD_SELECT] * 4,
-                       self.dev.get_long(cap + SHPC_CAP_DWORD_DATA), 4)
+                       self.read(cap + SHPC_CAP_DWORD_DATA, 4), 4)
         self._cap_update_dword()

@@ -1,4 +1,5 @@
-"""Block monitor commands: QMP ``query-block``, ``query-blockstats``; HMP ``info block``,
+"""Block monitor commands: QMP ``query-block``, ``query-blockstats``, ``query-named-block-nodes``;
+HMP ``info block``,
 ``info blockstats`` (QEMU 7.2 block/qapi.c, block/monitor/block-hmp-cmds.c).
 
 The drives and nodes come from ``pyqemu.system.drives`` (``-drive``/``-blockdev``); a backend's
@@ -47,6 +48,19 @@ def _file_info(node: Any) -> dict[str, Any]:
 def _cache(blk: Any, node: Any) -> dict[str, bool]:
     writeback = blk.enable_write_cache if blk is not None else True
     return {"writeback": bool(writeback), "direct": bool(node.direct), "no-flush": bool(node.no_flush)}
+
+
+def query_named_block_nodes(flat: bool = False) -> list[dict[str, Any]]:
+    """Every node, newest first (QEMU's graph_bdrv_states order); ``flat`` leaves out the
+    backing images."""
+    out = []
+    for node in reversed(_drives().all_nodes()):
+        d = block_device_info(node)
+        if flat:   # QEMU counts the chain only while it walks the backing images
+            d["image"].pop("backing-image", None)
+            d["backing_file_depth"] = 0
+        out.append(d)
+    return out
 
 
 def block_device_info(node: Any, blk: Any = None) -> dict[str, Any]:
@@ -155,7 +169,7 @@ def query_blockstats(query_nodes: bool = False) -> list[dict[str, Any]]:
     drives = _drives()
     out = []
     if query_nodes:
-        for node in reversed(drives.all_nodes()):
+        for node in drives.all_nodes():   # creation order (bdrv_next_node)
             out.append(_node_stats(node, False))
         return out
     for name, blk in drives.block_list():
@@ -269,6 +283,10 @@ def register(reg: CommandRegistry) -> None:
     @reg.command("query-block", returns="[BlockInfo]")
     def _query_block(ctx: Any) -> list[dict[str, Any]]:
         return query_block()
+
+    @reg.command("query-named-block-nodes", {"*flat": "bool"}, returns="[BlockDeviceInfo]")
+    def _query_named_block_nodes(ctx: Any, flat: bool = False) -> list[dict[str, Any]]:
+        return query_named_block_nodes(flat)
 
     @reg.command("query-blockstats", {"*query-nodes": "bool"}, returns="[BlockStats]")
     def _query_blockstats(ctx: Any, query_nodes: bool = False) -> list[dict[str, Any]]:
