@@ -266,6 +266,11 @@ def transcript(m: Any, wait: Callable) -> list[Any]:
     d.cfg_w(pos + 16, 1, 4)
     d.cfg_w(pos + 8, 0x4, 4)
     out.append(d.cfg(pos + 16))                     # device_feature, high half
+    d.cfg_w(pos + 8, 0x15, 4)                       # unaligned: aligned down to status
+    out.append(d.cfg(pos + 16))
+    d.cfg_w(pos + 8, 0x14, 4)
+    d.cfg_w(pos + 12, 1, 4)
+    out.append(d.cfg(pos + 16) & 0xFF)              # device_status through the window
     io = d.bars[0]
     out += [m.readl(io + o) for o in range(0, 0x20, 4)]
     out += [m.readb(io + o) for o in range(0, 0x18)]
@@ -335,6 +340,31 @@ def test_msix_messages_match_qemu(image: Path, tmp_path: Path) -> None:
     assert got == expected
     assert got[1:] == [1, 0, "0000000011110000", 0, "0000000000000000", 2,
                        "0000000011110000", 0, 0, 1, MiB // 512]
+
+
+def multiqueue_scenario(m: Any, wait: Callable) -> list[Any]:
+    """num-queues=4: each queue its own vector (queue n -> vector n + 1) and notify address."""
+    d = VirtioPCI(m, wait)
+    d.setup()
+    m.memwrite(MSG_ADDR, bytes(20))
+    table = d.bars[1]
+    for v in range(5):
+        m.writel(table + 16 * v, MSG_ADDR + 4 * v)
+        m.writel(table + 16 * v + 8, 0x100 + v)
+        m.writel(table + 16 * v + 12, 0)
+    d.cfg_w(d.msix_cap + 2, 0x8000, 2)
+    out: list[Any] = [d.modern_init(nqueues=4, vectors=True), d.common_r(0x12, 2)]
+    for q in (2, 0, 3):
+        out.append(d.blk_request(q, VIRTIO_BLK_T_IN, q, length=512))
+        out.append(m.memread(MSG_ADDR, 20).hex())
+    return out
+
+
+def test_multiqueue_vectors_match_qemu(image: Path, tmp_path: Path) -> None:
+    expected, got = run_both(image, "virtio-blk-pci,drive=d0,num-queues=4", multiqueue_scenario,
+                             tmp_path)
+    assert got == expected
+    assert got[1] == 4 and got[-1] == "0000000001010000000000000301000004010000"
 
 
 def test_msix_reaches_the_gic_through_gicv2m(ours: Callable[..., OurMachine]) -> None:

@@ -53,7 +53,7 @@ from pyqemu.hw.virtio.virtio_pci_regs import (
     legacy_config_offset,
     pow2ceil,
 )
-from pyqemu.memory import AccessConstraints, MemoryRegion, MemoryRegionOps
+from pyqemu.memory import AccessConstraints, MemoryRegion, MemoryRegionOps, MemTxError
 from pyqemu.migration.vmstate import Field, StateDescription, StateLoadError
 from pyqemu.qom.device import Prop
 from pyqemu.qom.object import QOMError
@@ -412,11 +412,15 @@ class VirtIOPCIProxy(PCIDevice):
 
     def _window_access(self, off: int, length: int, value: int | None) -> int | None:
         """virtio_address_space_read/write: the first modern region that holds the access."""
+        off &= ~(length - 1)   # the guest picks the offset: aligned down, as QEMU
         for reg in self.regions.values():
             if reg.mr is not None and reg.offset <= off and off + length <= reg.offset + reg.size:
-                if value is None:
-                    return reg.mr.dispatch_read(off - reg.offset, length)
-                reg.mr.dispatch_write(off - reg.offset, value, length)
+                try:
+                    if value is None:
+                        return reg.mr.dispatch_read(off - reg.offset, length)
+                    reg.mr.dispatch_write(off - reg.offset, value, length)
+                except MemTxError:
+                    return 0   # an invalid access: logged, reads as 0 as in QEMU
                 return None
         return None
 
