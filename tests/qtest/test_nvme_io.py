@@ -351,3 +351,30 @@ def test_nvme_ns_errors(tmp_path: Path) -> None:
         for b in blks:
             b.close()
         drives.clear()
+
+
+def test_shadow_doorbells(make, tmp_path: Path) -> None:  # noqa: ANN001, F811
+    """Doorbell Buffer Config (as Linux uses it): I/O queue tails and heads in guest memory,
+    the controller's event indexes beside them."""
+    d = up(make, new_image(tmp_path, "raw"))
+    dbs, eis = RAM + 0x1A0000, RAM + 0x1A1000
+    d.t.memwrite(dbs, bytes(PAGE))
+    d.t.memwrite(eis, b"\xff" * PAGE)
+    assert d.admin(0x7C, prp1=dbs + 8, prp2=eis).status == INVALID_FIELD | DNR
+    assert d.admin(0x7C, prp1=dbs, prp2=eis).status == 0
+    # the existing I/O queue's doorbells were copied out (SQ1 tail 0, CQ1 head 0)
+    assert struct.unpack("<II", d.t.memread(dbs + 8, 8)) == (0, 0)
+    for i in range(3):
+        data = pattern(512, 20 + i)
+        d.t.memwrite(DATA, data)
+        q = d.queues[1]
+        d.submit(1, 0x01, nsid=1, prp1=DATA, cdw={10: i, 12: 0}, ring=False)
+        d.t.writel(dbs + 8, q.tail)                              # shadow tail, then the doorbell
+        d.ring(1)
+        c = d.reap(1, doorbell=False)
+        d.t.writel(dbs + 12, q.head)                             # shadow head
+        d.set_reg(0x1004 + 8, q.head)
+        assert c.status == 0
+    assert struct.unpack("<I", d.t.memread(eis + 8, 4))[0] == 3   # the SQ tail it has seen
+    c, got = d.read(1, 1, 0, 3)
+    assert (c.status, got) == (0, pattern(512, 20) + pattern(512, 21) + pattern(512, 22))

@@ -287,8 +287,12 @@ class VirtBoard:
     def create_cpus(self) -> None:
         if _cpu_factory is None:
             return
+        from pyqemu.qom.object import ForeignObject
         for i in range(self.smp_cpus):
             self.cpus.append(_cpu_factory(self.machine, self.cpu_type, i, virt_cpu_mp_affinity(i)))
+            # The vCPU lives outside QOM; its place in the tree keeps /machine/unattached/device[N]
+            # numbered as QEMU's (CPUs first, then the GIC at device[smp]).
+            self.machine.unattached.add_child("device[*]", ForeignObject(f"{self.cpu_type}-arm-cpu"))
         self.machine.cpus = list(self.cpus)
 
     def create_ram(self) -> None:
@@ -304,7 +308,11 @@ class VirtBoard:
         flash = self.memmap["VIRT_FLASH"]
         bank = flash.size // 2
         for i, name in enumerate(("virt.flash0", "virt.flash1")):
-            dev = mod.create_virt_flash(name, backings[i] if i < len(backings) else None)
+            backing = backings[i] if i < len(backings) else None
+            dev = mod.create_virt_flash(name, backing)
+            if backing is not None and getattr(backing, "name", None):
+                dev.drive = backing.name   # info qtree's drive = "pflash0"
+            self.machine.add_child(name, dev)   # /machine/virt.flash0, as QEMU's virt_flash_create1
             self.sysbus_add(dev)
             self.map_region(dev, flash.base + i * bank)
             self.devices[f"flash{i}"] = dev
@@ -432,8 +440,8 @@ class VirtBoard:
             return
         base = self.memmap["VIRT_FW_CFG"].base
         m = self.machine
-        dev = mod.fw_cfg_init_mem_wide(m.sysbus, base + 8, base, 8, base + 16, m.address_space_memory,
-                                       unattached=m.unattached)
+        dev = mod.fw_cfg_init_mem_wide(m.sysbus, base + 8, base, 8, base + 16, m.address_space_memory)
+        m.add_child("fw_cfg", dev)   # /machine/fw_cfg, as QEMU's fw_cfg_init_mem_wide
         dev.add_i16(mod.FW_CFG_NB_CPUS, self.smp_cpus)
         self.devices["fw_cfg"] = dev
 

@@ -18,6 +18,7 @@ from pyqemu.hw.nvme.defs import (
     ADM_ASYNC_EV_REQ,
     ADM_CREATE_CQ,
     ADM_CREATE_SQ,
+    ADM_DBBUF_CONFIG,
     ADM_DELETE_CQ,
     ADM_DELETE_SQ,
     ADM_GET_FEATURES,
@@ -81,7 +82,7 @@ if TYPE_CHECKING:
 
 QEMU_VERSION = "7.2.0"      # Identify Controller FR: the QEMU version pyqemu follows
 _UNSUPPORTED_ADMIN = {0x15: "Namespace Attachment", 0x1C: "Virtualization Management",
-                      0x7C: "Doorbell Buffer Config", 0x80: "Format NVM"}
+                      0x80: "Format NVM"}
 
 
 class Features:
@@ -498,7 +499,18 @@ def abort(n: NvmeCtrl, req: Request) -> int:
     return SUCCESS
 
 
-_HANDLERS = {ADM_DELETE_SQ: delete_sq, ADM_CREATE_SQ: create_sq, ADM_GET_LOG_PAGE: get_log_page,
+def dbbuf_config(n: NvmeCtrl, req: Request) -> int:
+    """Doorbell Buffer Config: PRP1 = shadow doorbells, PRP2 = event indexes (pages)."""
+    dbs, eis = req.qw(6), req.qw(8)
+    if dbs & (n.page_size - 1) or eis & (n.page_size - 1):
+        log.guest_error("nvme: doorbell buffer config: addresses are not page aligned")
+        return INVALID_FIELD | DNR
+    n.set_dbbuf(dbs, eis)
+    return SUCCESS
+
+
+_HANDLERS = {ADM_DBBUF_CONFIG: dbbuf_config, ADM_DELETE_SQ: delete_sq, ADM_CREATE_SQ: create_sq,
+             ADM_GET_LOG_PAGE: get_log_page,
              ADM_DELETE_CQ: delete_cq, ADM_CREATE_CQ: create_cq, ADM_IDENTIFY: identify,
              ADM_ABORT: abort, ADM_SET_FEATURES: set_features, ADM_GET_FEATURES: get_features,
              ADM_ASYNC_EV_REQ: async_event_request}

@@ -143,6 +143,7 @@ class NvmeCtrl(PCIDevice):
         self.aer_queue: list[tuple[int, int, int]] = []
         self.aer_mask = 0
         self.features = admin.Features()
+        self.dbbuf: tuple[int, int] | None = None   # shadow doorbells, event indexes (guest pages)
         self.id_ctrl = b""
         self.nvme_bus: NvmeBus | None = None
 
@@ -214,6 +215,7 @@ class NvmeCtrl(PCIDevice):
         self.aer_queue.clear()
         self.aer_mask = 0
         self.qs_created = False
+        self.dbbuf = None
         self.irq_status = 0
         self.cq_pending = 0
         self._irq_check()
@@ -405,6 +407,7 @@ class NvmeCtrl(PCIDevice):
             return
         sq.busy = True
         try:
+            self._shadow_sq_tail(sq)
             while not sq.empty() and sq.outstanding < sq.size and not sq.deleted:
                 if self._ld(REG_CSTS) & CSTS_CFS:
                     return
@@ -425,8 +428,25 @@ class NvmeCtrl(PCIDevice):
                     status = e.status
                 if status is not None:
                     self.complete(req, status)
+                self._shadow_sq_tail(sq)
         finally:
             sq.busy = False
+
+    def _shadow_sq_tail(self, sq: SQueue) -> None:
+        """With shadow doorbells, the tail is in guest memory; the event index tells the host
+        how far the controller has looked (QEMU nvme_update_sq_tail/eventidx)."""
+        if not sq.db_addr:
+            return
+        try:
+            self.dma_write(sq.ei_addr, sq.tail.to_bytes(4, "little"))
+            tail = int.from_bytes(self.dma_read(sq.db_addr, 4), "little")
+        except MemTxError:
+            log.guest_error(f"nvme: shadow doorbell of SQ {sq.sqid} is not accessible")
+            return
+        if tail < sq.size:
+            sq.tail = tail
+        else:
+            log.guest_error(f"nvme: shadow doorbell value {tail} beyond the size of SQ {sq.sqid}")
 
     def complete(self, req: Request, status: int | None = None) -> None:
         """Queue the completion of ``req`` on its CQ and post what fits."""
@@ -445,6 +465,14 @@ class NvmeCtrl(PCIDevice):
 
     def post_cqes(self, cq: CQueue) -> None:
         """Write waiting completions while the CQ has room, then interrupt (nvme_post_cqes)."""
+        if cq.db_addr:
+            try:
+                self.dma_write(cq.ei_addr, cq.head.to_bytes(4, "little"))
+                head = int.from_bytes(self.dma_read(cq.db_addr, 4), "little")
+                if head < cq.size:
+                    cq.head = head
+            except MemTxError:
+                log.guest_error(f"nvme: shadow doorbell of CQ {cq.cqid} is not accessible")
         pending = cq.head != cq.tail
         while cq.waiting and not cq.full():
             req = cq.waiting[0]
@@ -488,12 +516,33 @@ class NvmeCtrl(PCIDevice):
 
     # -- queues (admin commands call these) ---------------------------------------------------------
     def create_cq(self, cqid: int, addr: int, size: int, vector: int, ien: bool) -> None:
-        self.cqs[cqid] = CQueue(cqid, addr, size, vector, ien)
+        cq = self.cqs[cqid] = CQueue(cqid, addr, size, vector, ien)
+        self._set_shadow(cq, 8 * cqid + 4)
         self.qs_created = True
 
     def create_sq(self, sqid: int, cqid: int, addr: int, size: int) -> None:
         sq = self.sqs[sqid] = SQueue(sqid, cqid, addr, size)
+        self._set_shadow(sq, 8 * sqid)
         self.cqs[cqid].sqs.append(sq)
+
+    def set_dbbuf(self, dbs: int, eis: int) -> None:
+        """Doorbell Buffer Config: the I/O queues' doorbells move to guest memory. The admin
+        queue keeps its registers (Linux never shadows it)."""
+        self.dbbuf = (dbs, eis)
+        for q, off in [(sq, 8 * i) for i, sq in self.sqs.items()] + \
+                      [(cq, 8 * i + 4) for i, cq in self.cqs.items()]:
+            self._set_shadow(q, off)
+            if q.db_addr:
+                value = q.tail if isinstance(q, SQueue) else q.head
+                try:
+                    self.dma_write(q.db_addr, value.to_bytes(4, "little"))
+                    self.dma_write(q.ei_addr, value.to_bytes(4, "little"))
+                except MemTxError:
+                    log.guest_error("nvme: doorbell buffer is not accessible")
+
+    def _set_shadow(self, q: SQueue | CQueue, off: int) -> None:
+        if self.dbbuf is not None and off >= 8:
+            q.db_addr, q.ei_addr = self.dbbuf[0] + off, self.dbbuf[1] + off
 
     def delete_sq(self, sqid: int) -> None:
         sq = self.sqs.pop(sqid)

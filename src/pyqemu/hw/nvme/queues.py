@@ -21,6 +21,7 @@ class SQueue:
         self.outstanding = 0            # fetched, completion not yet posted
         self.deleted = False
         self.busy = False               # processing (no re-entry from completions)
+        self.db_addr = self.ei_addr = 0 # shadow doorbell and event index (Doorbell Buffer Config)
 
     def empty(self) -> bool:
         return self.head == self.tail
@@ -36,6 +37,7 @@ class CQueue:
         self.phase = 1
         self.sqs: list[SQueue] = []
         self.waiting: collections.deque[Request] = collections.deque()   # done, not yet posted
+        self.db_addr = self.ei_addr = 0
 
     def full(self) -> bool:
         return (self.tail + 1) % self.size == self.head
