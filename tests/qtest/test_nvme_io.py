@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import unavailable
-from test_nvme import SERIAL, make  # noqa: F401 - the target fixture
+from test_nvme import SERIAL, glog, make  # noqa: F401 - fixtures
 from test_nvme_support import (
     DATA,
     PAGE,
@@ -61,7 +61,9 @@ def image_bytes(path: str, fmt: str, tmp_path: Path) -> bytes:
 
 
 def pattern(n: int, seed: int) -> bytes:
-    return bytes((i * 7 + seed + (i >> 9)) & 0xFF for i in range(n))
+    """Test bytes that differ between blocks: a 509-byte (prime) cycle."""
+    cycle = bytes((i * 7 + seed) & 0xFF for i in range(509))
+    return (cycle * (n // 509 + 1))[:n]
 
 
 def up(make, path: str, fmt: str = "raw", opts: dict | None = None, msix: bool = False,  # noqa: ANN001, F811
@@ -222,7 +224,7 @@ def test_compare(make, tmp_path: Path) -> None:  # noqa: ANN001, F811
     assert d.rw(1, 0x05, 1, 4, 2).status & 0x7FF == CMP_FAILURE
 
 
-def test_bad_io_commands(make, tmp_path: Path) -> None:  # noqa: ANN001, F811
+def test_bad_io_commands(make, tmp_path: Path, glog) -> None:  # noqa: ANN001, F811
     d = up(make, new_image(tmp_path, "raw"))
     nsze = SIZE // 512
     cases = {
@@ -245,6 +247,15 @@ def test_bad_io_commands(make, tmp_path: Path) -> None:  # noqa: ANN001, F811
                                                 INVALID_PRP_OFFSET | DNR)
     got = {k: v[0].status for k, v in cases.items()}
     assert got == {k: v[1] for k, v in cases.items()}
+    if isinstance(d.t, PyTarget):   # each one is in the -d guest_errors,unimp log
+        text = glog.getvalue()
+        for msg in (f"READ LBA {nsze}+1 is beyond the namespace", f"WRITE LBA {nsze - 1}+2 is beyond",
+                    f"WRITE_ZEROES LBA {nsze - 1}+2 is beyond", "READ of 524800 bytes exceeds MDTS",
+                    "invalid I/O opcode 0x7f", "with invalid nsid 0", "with invalid nsid 300",
+                    "for inactive namespace 2", "for inactive namespace 3",
+                    "PRP2 0x40201008 is not page aligned", f"cannot read PRP list at 0x{UNASSIGNED:x}",
+                    "PRP list entry 0x40201010 is not page aligned", "fused operations are not supported"):
+            assert msg in text, msg
     # the controller is still working
     assert d.write(1, 1, 0, pattern(512, 1)).status == 0
 
@@ -376,5 +387,72 @@ def test_shadow_doorbells(make, tmp_path: Path) -> None:  # noqa: ANN001, F811
         d.set_reg(0x1004 + 8, q.head)
         assert c.status == 0
     assert struct.unpack("<I", d.t.memread(eis + 8, 4))[0] == 3   # the SQ tail it has seen
-    c, got = d.read(1, 1, 0, 3)
-    assert (c.status, got) == (0, pattern(512, 20) + pattern(512, 21) + pattern(512, 22))
+    # a doorbell write alone no longer moves the tail: the shadow value counts
+    d.t.memwrite(DATA, bytes(1536))
+    d.submit(1, 0x02, nsid=1, prp1=DATA, cdw={10: 0, 12: 2})
+    assert not d.t.settle(lambda: d.peek(1), 0.3)
+    d.t.writel(dbs + 8, d.queues[1].tail)
+    d.ring(1)
+    assert d.reap(1).status == 0
+    assert d.t.memread(DATA, 1536) == pattern(512, 20) + pattern(512, 21) + pattern(512, 22)
+
+
+def test_info_qtree_matches_qemu(tmp_path: Path) -> None:
+    """``info qtree`` of a controller with an nvme-ns: QEMU's properties, values and bus."""
+    from qtest_support import QEMU, qemu_available, qtree_device
+
+    from pyqemu.hw.core.machine import create_machine
+    from pyqemu.system.machines import find_machine
+
+    if not qemu_available():
+        unavailable("qemu-system-aarch64 not installed")
+    path = new_image(tmp_path, "raw")
+    args = ["-drive", f"if=none,id=d1,file={path},format=raw", "-device", "nvme,serial=x,id=n0",
+            "-device", "nvme-ns,drive=d1"]
+    out = subprocess.run([QEMU, "-M", "virt", "-display", "none", "-nic", "none", "-S", "-monitor", "stdio",
+                          "-serial", "null", *args], input="info qtree\nquit\n", capture_output=True,
+                         text=True, timeout=30).stdout.replace("\r", "").splitlines()
+    start = next(i for i, ln in enumerate(out) if ln.strip() == 'dev: nvme, id "n0"')
+    indent = len(out[start]) - len(out[start].lstrip())
+    want = []
+    for ln in out[start + 1:]:
+        if len(ln) - len(ln.lstrip()) <= indent:
+            break
+        want.append(ln.strip())
+
+    from pyqemu.block.block_backend import BlockBackend
+    from pyqemu.block.registry import open_image
+    from pyqemu.system import drives
+    from pyqemu.system.qdev_add import device_add
+    drives.clear()
+    blk = drives.register_backend(BlockBackend(open_image(path, "raw", read_only=False), name="d1"))
+    try:
+        _, m = create_machine(find_machine("virt", "aarch64"), 128 << 20, {})
+        ctrl = device_add({"driver": "nvme", "serial": "x", "id": "n0"}, m)
+        device_add({"driver": "nvme-ns", "drive": "d1"}, m)
+        got = qtree_device(ctrl)
+    finally:
+        blk.close()
+        drives.clear()
+    def strip(lines: list[str]) -> list[str]:   # where the BAR is is the firmware's business
+        return [ln for ln in lines if not ln.startswith("bar 0")]
+    assert strip(got) == strip(want)
+
+
+def test_reset_with_io_in_flight(make, tmp_path: Path) -> None:  # noqa: ANN001, F811
+    """CC.EN=0 while a read is in flight: no completion and no DMA after the reset."""
+    path = new_image(tmp_path, "raw")
+    Path(path).write_bytes(pattern(SIZE, 9))
+    d = up(make, path)
+    if not isinstance(d.t, PyTarget):
+        pytest.skip("QEMU may run the command before the reset arrives")
+    d.t.memwrite(DATA, b"\xee" * 4096)
+    d.submit(1, 0x02, nsid=1, prp1=DATA, cdw={10: 0, 12: 7})   # submitted to the block layer
+    d.disable()                                                 # reset before it completes
+    d.t.blks[0].drain()
+    d.t.settle(lambda: False, 0.2)
+    assert d.t.memread(DATA, 4096) == b"\xee" * 4096
+    assert d.t.memread(RAM + 0x118000 + 0x10000, 16) == bytes(16)   # I/O CQ untouched
+    assert d.enable() == 1 and d.create_io_queues()[1].status == 0
+    c, got = d.read(1, 1, 0, 8)
+    assert (c.status, got) == (0, pattern(4096, 9))

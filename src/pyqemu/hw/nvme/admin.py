@@ -158,6 +158,7 @@ def admin_cmd(n: NvmeCtrl, req: Request) -> int | None:
         log.guest_error(f"nvme: {ADMIN_NAMES[req.opcode]} with an SGL data pointer")
         return INVALID_FIELD | DNR
     if req.fuse:
+        log.unimp("nvme: fused operations are not supported")
         return INVALID_FIELD
     return handler(n, req)
 

@@ -115,9 +115,18 @@ class NvmeCtrl(PCIDevice):
     IS_EXPRESS = True
     INTX_PIN = 1
 
-    drive = Prop("drive", None, description="Node name or ID of a block device to use as a backend")
+    drive = Prop("drive", "", description="Node name or ID of a block device to use as a backend")
+    backend_defaults = Prop("str", "auto", name="backend_defaults")
     logical_block_size = Prop("size", 0, name="logical_block_size",
                               description="A power of two between 512 B and 2 MiB")
+    physical_block_size = Prop("size", 0, name="physical_block_size")
+    min_io_size = Prop("size", 0, name="min_io_size")
+    opt_io_size = Prop("size", 0, name="opt_io_size")
+    discard_granularity = Prop("size", 0xFFFFFFFF, name="discard_granularity")
+    write_cache = Prop("str", "auto", name="write-cache")
+    share_rw = Prop("bool", False, name="share-rw")
+    account_invalid = Prop("str", "auto", name="account-invalid")
+    account_failed = Prop("str", "auto", name="account-failed")
     serial = Prop("str", None)
     cmb_size_mb = Prop("uint32", 0, name="cmb_size_mb")
     num_queues = Prop("uint32", 0, name="num_queues")
@@ -128,6 +137,16 @@ class NvmeCtrl(PCIDevice):
     mdts = Prop("uint8", 7)
     vsl = Prop("uint8", 7)
     use_intel_id = Prop("bool", False, name="use-intel-id")
+    legacy_cmb = Prop("bool", False, name="legacy-cmb")
+    ioeventfd = Prop("bool", False)
+    zoned_zasl = Prop("uint8", 0, name="zoned.zasl")
+    zoned_auto_transition = Prop("bool", True, name="zoned.auto_transition")
+    sriov_max_vfs = Prop("uint16", 0, name="sriov_max_vfs")
+    sriov_vq_flexible = Prop("uint16", 0, name="sriov_vq_flexible")
+    sriov_vi_flexible = Prop("uint16", 0, name="sriov_vi_flexible")
+    sriov_max_vi_per_vf = Prop("uint8", 0, name="sriov_max_vi_per_vf")
+    sriov_max_vq_per_vf = Prop("uint8", 0, name="sriov_max_vq_per_vf")
+    msix_exclusive_bar = Prop("bool", False, name="msix-exclusive-bar")
 
     def __init__(self) -> None:
         super().__init__()
@@ -160,6 +179,11 @@ class NvmeCtrl(PCIDevice):
             raise QOMError(f"msix_qsize must be between 1 and {msix.PCI_MSIX_FLAGS_QSIZE + 1}")
         if self.cmb_size_mb:
             raise QOMError("cmb_size_mb: a controller memory buffer is not supported by pyqemu")
+        if self.sriov_max_vfs:
+            raise QOMError("sriov_max_vfs: SR-IOV is not supported by pyqemu")
+        if self.zoned_zasl > self.mdts:
+            raise QOMError("zoned.zasl (Zone Append Size Limit) must be less than or equal to mdts "
+                           "(Maximum Data Transfer Size)")
         if not self.vsl:
             raise QOMError("vsl must be non-zero")
         if self.logical_block_size:
@@ -372,8 +396,8 @@ class NvmeCtrl(PCIDevice):
             was_full = cq.full()
             cq.head = head
             if cq.tail == cq.head:
-                if cq.irq_enabled:
-                    self.cq_pending -= 1
+                if cq.irq_enabled:    # (a repeated head write must not underflow the count)
+                    self.cq_pending = max(0, self.cq_pending - 1)
                 self._irq_deassert(cq)
             if was_full or cq.waiting:
                 self.post_cqes(cq)

@@ -98,14 +98,48 @@ class NvmeNamespaceDevice(Device):
     DESC = "Virtual NVMe namespace"
     CATEGORY = "storage"
     BUS_TYPE = "nvme-bus"
-    drive = Prop("drive", None, description="Node name or ID of a block device to use as a backend")
+    drive = Prop("drive", "", description="Node name or ID of a block device to use as a backend")
+    backend_defaults = Prop("str", "auto", name="backend_defaults")
     logical_block_size = Prop("size", 0, name="logical_block_size",
                               description="A power of two between 512 B and 2 MiB")
     physical_block_size = Prop("size", 0, name="physical_block_size",
                                description="A power of two between 512 B and 2 MiB")
+    min_io_size = Prop("size", 0, name="min_io_size")
+    opt_io_size = Prop("size", 0, name="opt_io_size")
     discard_granularity = Prop("size", 0xFFFFFFFF, name="discard_granularity")
+    write_cache = Prop("str", "auto", name="write-cache")
+    share_rw = Prop("bool", False, name="share-rw")
+    account_invalid = Prop("str", "auto", name="account-invalid")
+    account_failed = Prop("str", "auto", name="account-failed")
+    detached = Prop("bool", False)
+    shared = Prop("bool", False)
     nsid = Prop("uint32", 0)
+    uuid = Prop("str", "00000000-0000-0000-0000-000000000000")
     eui64 = Prop("uint64", 0)
+    ms = Prop("uint16", 0)
+    mset = Prop("uint8", 0)
+    pi = Prop("uint8", 0)
+    pil = Prop("uint8", 0)
+    pif = Prop("uint8", 0)
+    mssrl = Prop("uint16", 128)
+    mcl = Prop("uint32", 128)
+    msrc = Prop("uint8", 127)
+    zoned = Prop("bool", False)
+    zoned_zone_size = Prop("size", 128 << 20, name="zoned.zone_size")
+    zoned_zone_capacity = Prop("size", 0, name="zoned.zone_capacity")
+    zoned_cross_read = Prop("bool", False, name="zoned.cross_read")
+    zoned_max_active = Prop("uint32", 0, name="zoned.max_active")
+    zoned_max_open = Prop("uint32", 0, name="zoned.max_open")
+    zoned_descr_ext_size = Prop("uint32", 0, name="zoned.descr_ext_size")
+    zoned_numzrwa = Prop("uint32", 0, name="zoned.numzrwa")
+    zoned_zrwas = Prop("size", 0, name="zoned.zrwas")
+    zoned_zrwafg = Prop("size", (1 << 64) - 1, name="zoned.zrwafg")
+    eui64_default = Prop("bool", False, name="eui64-default")
+    # features pyqemu does not model: refused when asked for, never silently ignored
+    UNSUPPORTED = (("detached", "detached namespaces (nvme-subsys)"),
+                   ("shared", "shared namespaces (nvme-subsys)"), ("ms", "metadata"),
+                   ("pi", "protection information"), ("zoned", "zoned namespaces"),
+                   ("uuid", "namespace UUIDs"), ("eui64_default", "default EUI-64s"))
 
     def __init__(self) -> None:
         super().__init__()
@@ -119,6 +153,10 @@ class NvmeNamespaceDevice(Device):
             raise QOMError("nvme-ns must sit on a controller's nvme-bus")
         if not self.drive:
             raise QOMError("block backend not configured")
+        for attr, what in self.UNSUPPORTED:
+            prop = type(self).__dict__[attr]
+            if getattr(self, attr) != prop.default:
+                raise QOMError(f"nvme-ns: {prop.name}: {what} not supported by pyqemu")
         if self.nsid > MAX_NAMESPACES:
             raise QOMError(f"invalid namespace id (must be between 0 and {MAX_NAMESPACES})")
         self.logical_block_size = self.logical_block_size or 512
@@ -135,7 +173,9 @@ class NvmeNamespaceDevice(Device):
         elif ctrl.ns(nsid) is not None:
             raise QOMError(f"namespace id '{nsid}' already allocated")
         blk = drives.blk_attach(self, self.drive)
-        gran = None if self.discard_granularity == 0xFFFFFFFF else self.discard_granularity
+        if self.discard_granularity == 0xFFFFFFFF:   # QEMU's default: a block, at least 4 KiB
+            self.discard_granularity = max(self.logical_block_size, MIN_DISCARD_GRANULARITY)
+        gran = self.discard_granularity
         self.ns = Namespace(blk, nsid, self.logical_block_size, gran, self.eui64)
         self.nsid = nsid
         ctrl.attach_ns(self.ns)

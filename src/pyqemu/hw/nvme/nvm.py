@@ -70,6 +70,7 @@ def io_cmd(n: NvmeCtrl, req: Request) -> int | None:
             log.guest_error(f"nvme: invalid I/O opcode 0x{req.opcode:x}")
         return INVALID_OPCODE | DNR
     if req.fuse:
+        log.unimp("nvme: fused operations are not supported")
         return INVALID_FIELD
     req.ns = ns
     return handler(n, req, ns)
@@ -122,6 +123,8 @@ def read(n: NvmeCtrl, req: Request, ns: Namespace) -> int | None:
     segs = prp.map_dptr(n, req, length)
 
     def done(data: object, exc: BaseException | None) -> None:
+        if req.sq.deleted:
+            return      # the queue or the controller was reset meanwhile: no DMA any more
         if exc is not None:
             n.complete(req, _aio_error(req, exc))
             return

@@ -496,8 +496,8 @@ class PCIDevice(Device):
         (QEMU pcie_cap_flr_write_config)."""
         devctl = self.exp_cap + 8
         if addr < devctl + 2 and devctl < addr + size and self.config[devctl + 1] & 0x80:
+            self.cold_reset()                  # pci_device_reset, then the bit reads 0
             self.config[devctl + 1] &= 0x7F
-            self.cold_reset()
 
     @property
     def command(self) -> int:
@@ -723,7 +723,7 @@ class PCIDevice(Device):
                                                             target.root.size, owner=self)
                 self._bm_region.enabled = bool(self.command & PCI_COMMAND_MASTER)
                 container.add_subregion(0, self._bm_region)
-            self._dma_as = AddressSpace(container, f"{self.id or self.type_name}")
+            self._dma_as = AddressSpace(container, self.type_name)   # QEMU names it so
         return self._dma_as
 
     def _update_bus_master(self) -> None:
