@@ -146,7 +146,7 @@ class VirtIOBlock(VirtIODevice):
     lcyls = Prop("uint32", 0)
     lheads = Prop("uint32", 0)
     lsecs = Prop("uint32", 0)
-    serial = Prop("str", None)
+    serial = Prop("str", "")   # QEMU shows serial = "" when unset
     config_wce = Prop("bool", True)
     scsi = Prop("bool", False)
     request_merging = Prop("bool", True)
