@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import random
 import shutil
 import struct
@@ -210,7 +211,7 @@ def modules_initramfs(script: str) -> Path:
     out = CACHE_ROOT / "initramfs" / f"modules-{hashlib.sha256(archive).hexdigest()[:16]}.cpio.gz"
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(".tmp")
+        tmp = out.with_suffix(f".{os.getpid()}.tmp")   # pytest -n: workers may build it at once
         tmp.write_bytes(gzip.compress(archive, 6, mtime=0))
         tmp.replace(out)
     return out

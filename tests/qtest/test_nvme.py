@@ -422,3 +422,43 @@ def test_realize_errors() -> None:
     for opts, msg in cases:
         with pytest.raises(QOMError, match=msg):
             device_add(opts, m)
+
+
+def test_shutdown_notification(drv: NvmeDriver) -> None:
+    drv.pci_setup()
+    assert drv.enable() == 1
+    drv.set_reg(0x14, 0x464001)                                  # CC.SHN = normal shutdown
+    assert drv.t.settle(lambda: drv.reg(0x1C) == 0x9)            # CSTS: RDY, SHST complete
+    drv.set_reg(0x14, 0x460001)                                  # SHN cleared
+    assert drv.reg(0x1C) == 0x1
+
+
+def test_admin_only_command_set(drv: NvmeDriver) -> None:
+    drv.pci_setup()
+    assert drv.enable(cc=0x460071) == 1                          # CC.CSS = 7: admin only
+    assert drv.identify(1)[0].status == 0
+    c1, c2 = drv.create_io_queues()
+    assert (c1.status, c2.status) == (0, 0)
+    drv.t.memwrite(DATA, bytes(512))
+    c = drv.cmd(1, 0x02, nsid=1, prp1=DATA, cdw={12: 0})
+    assert c.status == INVALID_OPCODE | DNR
+
+
+def test_function_level_reset(drv: NvmeDriver) -> None:
+    drv.pci_setup()
+    assert drv.enable() == 1
+    drv.t.writew(drv.cfg(0x88), 0x8000)                          # PCIe DEVCTL.BCR_FLR
+    assert drv.t.readl(drv.cfg(0x10)) == 0x4                     # the BAR is reset too
+    drv.pci_setup()
+    assert (drv.reg(0x14), drv.reg(0x1C)) == (0, 0)              # controller disabled
+    assert drv.enable() == 1
+    assert drv.identify(1)[0].status == 0
+
+
+def test_write_cache_property(make, image) -> None:  # noqa: ANN001
+    """``write-cache=off`` on a write-back drive: the controller reports no volatile cache."""
+    t = make(Rig([Drive("d0", image)], [f"nvme,drive=d0,serial={SERIAL},write-cache=off"]))
+    drv = NvmeDriver(t)
+    drv.pci_setup()
+    drv.enable()
+    assert drv.admin(0x0A, cdw={10: 0x06}).dw0 == 0

@@ -456,3 +456,16 @@ def test_reset_with_io_in_flight(make, tmp_path: Path) -> None:  # noqa: ANN001,
     assert d.enable() == 1 and d.create_io_queues()[1].status == 0
     c, got = d.read(1, 1, 0, 8)
     assert (c.status, got) == (0, pattern(4096, 9))
+
+
+def test_smart_log_counts_io(make, tmp_path: Path) -> None:  # noqa: ANN001, F811
+    d = up(make, new_image(tmp_path, "raw"))
+    assert d.write(1, 1, 0, pattern(4096, 1)).status == 0
+    for _ in range(3):
+        assert d.read(1, 1, 0, 2)[0].status == 0
+    d.t.memwrite(DATA, bytes(512))
+    assert d.admin(0x02, nsid=0xFFFFFFFF, prp1=DATA, cdw={10: 127 << 16 | 0x02}).status == 0
+    smart = d.t.memread(DATA, 512)
+    units_read, units_written = struct.unpack_from("<Q8xQ", smart, 32)
+    reads, writes = struct.unpack_from("<Q8xQ", smart, 64)
+    assert (units_read, units_written, reads, writes) == (1, 1, 3, 1)   # 1000-sector units, rounded up

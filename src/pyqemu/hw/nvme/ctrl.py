@@ -65,7 +65,7 @@ from pyqemu.hw.nvme.defs import (
     cc_mps,
     cc_shn,
 )
-from pyqemu.hw.nvme.ns import Namespace, NvmeBus, check_block_size
+from pyqemu.hw.nvme.ns import Namespace, NvmeBus, apply_backend_options, check_block_size
 from pyqemu.hw.nvme.queues import CQueue, Request, SQueue
 from pyqemu.hw.pci import msix
 from pyqemu.hw.pci.pci import (
@@ -191,6 +191,8 @@ class NvmeCtrl(PCIDevice):
         if self.use_intel_id:   # instance-level identity before the config header is built
             self.config[0:4] = (PCI_VENDOR_ID_INTEL | 0x5845 << 16).to_bytes(4, "little")
         blk = drives.blk_attach(self, self.drive) if self.drive else None
+        if blk is not None:
+            apply_backend_options(self, blk)
         self._init_pci()
         self.nvme_bus = NvmeBus(self.id or f"nvme-bus.{next(_bus_ids)}", self)
         self.id_ctrl = admin.identify_ctrl_data(self)

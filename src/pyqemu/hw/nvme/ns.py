@@ -28,6 +28,18 @@ LBA_FORMATS = ((0, 9), (8, 9), (16, 9), (64, 9), (0, 12), (8, 12), (16, 12), (64
 NSFEAT_DULBE, NSFEAT_OPTPERF = 1 << 2, 1 << 4
 
 
+def apply_backend_options(dev: Device, blk: BlockBackend) -> None:
+    """The block properties' OnOffAuto values; ``write-cache`` on/off overrides the drive's
+    cache mode (QEMU blkconf_apply_backend_options)."""
+    for name in ("backend_defaults", "write-cache", "account-invalid", "account-failed"):
+        value = dev.property_get(name)
+        if value not in ("on", "off", "auto"):
+            raise QOMError(f"Parameter '{name}' does not accept value '{value}'")
+    wce = dev.property_get("write-cache")
+    if wce != "auto":
+        blk.enable_write_cache = wce == "on"
+
+
 def check_block_size(prop: str, value: int) -> None:
     """QEMU's blkconf_blocksizes checks, with its messages."""
     if value & (value - 1):
@@ -173,6 +185,7 @@ class NvmeNamespaceDevice(Device):
         elif ctrl.ns(nsid) is not None:
             raise QOMError(f"namespace id '{nsid}' already allocated")
         blk = drives.blk_attach(self, self.drive)
+        apply_backend_options(self, blk)
         if self.discard_granularity == 0xFFFFFFFF:   # QEMU's default: a block, at least 4 KiB
             self.discard_granularity = max(self.logical_block_size, MIN_DISCARD_GRANULARITY)
         gran = self.discard_granularity

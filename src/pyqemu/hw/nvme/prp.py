@@ -97,6 +97,8 @@ INVALID_SGL_SEG_DESCR, INVALID_NUM_SGL_DESCRS, DATA_SGL_LEN_INVALID = 0x0D, 0x0E
 SGL_DESCR_TYPE_INVALID = 0x11
 SGL_DATA_BLOCK, SGL_SEGMENT, SGL_LAST_SEGMENT = 0, 2, 3
 _SGL = struct.Struct("<QI3xB")
+SEG_CHUNK = 256
+MAX_SGL_DESCRIPTORS = 65536    # a bound on one command's work (QEMU has none)
 
 
 def map_sgl(read: Callable[[int, int], bytes], desc: bytes, length: int) -> Segments:
@@ -120,6 +122,7 @@ def map_sgl(read: Callable[[int, int], bytes], desc: bytes, length: int) -> Segm
             segs.append((a, take))
             left[0] -= take
 
+    seen = [0]
     cur = (addr, dlen, dtype)
     if dtype >> 4 == SGL_DATA_BLOCK:
         data([cur])
@@ -129,12 +132,15 @@ def map_sgl(read: Callable[[int, int], bytes], desc: bytes, length: int) -> Segm
             if t >> 4 not in (SGL_SEGMENT, SGL_LAST_SEGMENT) or not seg_len or seg_len & 0xF:
                 _sgl_error(INVALID_SGL_SEG_DESCR | DNR, f"bad segment descriptor (type {t >> 4}, "
                            f"length {seg_len})")
-            try:
-                raw = read(a, seg_len)
-            except MemTxError:
-                log.guest_error(f"nvme: cannot read SGL segment at 0x{a:x}")
-                raise NvmeError(DATA_TRAS_ERROR) from None
-            descs = [_SGL.unpack_from(raw, i) for i in range(0, seg_len, 16)]
+            nsgld = seg_len // 16
+            seen[0] += nsgld
+            if seen[0] > MAX_SGL_DESCRIPTORS:
+                _sgl_error(INVALID_NUM_SGL_DESCRS | DNR, f"more than {MAX_SGL_DESCRIPTORS} descriptors")
+            while nsgld > SEG_CHUNK:    # long segments in 4 KiB chunks, as QEMU reads them
+                data(_read_descs(read, a, SEG_CHUNK))
+                nsgld -= SEG_CHUNK
+                a += SEG_CHUNK * 16
+            descs = _read_descs(read, a, nsgld)
             if descs[-1][2] >> 4 == SGL_DATA_BLOCK:
                 data(descs)
                 break
@@ -145,6 +151,15 @@ def map_sgl(read: Callable[[int, int], bytes], desc: bytes, length: int) -> Segm
     if left[0]:
         _sgl_error(DATA_SGL_LEN_INVALID | DNR, "shorter than the transfer")
     return segs
+
+
+def _read_descs(read: Callable[[int, int], bytes], addr: int, n: int) -> list[tuple[int, int, int]]:
+    try:
+        raw = read(addr, n * 16)
+    except MemTxError:
+        log.guest_error(f"nvme: cannot read SGL segment at 0x{addr:x}")
+        raise NvmeError(DATA_TRAS_ERROR) from None
+    return [_SGL.unpack_from(raw, i) for i in range(0, n * 16, 16)]
 
 
 def _sgl_error(status: int, why: str) -> None:

@@ -90,8 +90,8 @@ def pcie_cap_init(dev: PCIDevice, offset: int, type_: int, port: int) -> int:
     w(dev.config, pos + PCI_EXP_LNKSTA, LNK_X1 << 4 | LNK_2_5GT)
     w(dev.config, pos + PCI_EXP_DEVCAP2, PCI_EXP_DEVCAP2_EFF | PCI_EXP_DEVCAP2_EETLPP, 4)
     w(dev.wmask, pos + PCI_EXP_DEVCTL2, PCI_EXP_DEVCTL2_EETLPPB)
-    # x-pcie-extcap-init: a read-only 'NULL' extended capability header at 0x100
-    w(dev.wmask, PCI_CONFIG_SPACE_SIZE, 0, 4)
+    if getattr(dev, "x_pcie_extcap_init", True):   # a read-only 'NULL' extended cap header
+        w(dev.wmask, PCI_CONFIG_SPACE_SIZE, 0, 4)
     return pos
 
 

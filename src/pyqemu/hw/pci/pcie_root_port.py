@@ -173,7 +173,9 @@ class PCIERootPort(PCIBridge):
                 c_width = width if c_width > width else (c_width or LNK_X1)
             else:
                 c_speed, c_width = speed, width
-            lnksta = PCI_EXP_LNKSTA_DLLLA | c_width << 4 | c_speed
+            lnksta = c_width << 4 | c_speed
+            if self.x_pcie_lnksta_dllla:
+                lnksta |= PCI_EXP_LNKSTA_DLLLA
         self._set_w(self.config, pos + PCI_EXP_SLTSTA, sta)
         self._set_w(self.config, pos + PCI_EXP_SLTCTL, ctl)
         self._set_w(self.config, pos + PCI_EXP_LNKSTA, lnksta)
