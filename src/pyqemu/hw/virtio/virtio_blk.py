@@ -123,7 +123,6 @@ class VirtIOBlock(VirtIODevice):
     TYPE = "virtio-blk-device"
     VIRTIO_ID = VIRTIO_ID_BLOCK
     NAME = "virtio-blk"
-    DESC = "Virtio block device"
     CATEGORY = "Storage"
 
     # in QEMU's order (``info qtree``); the geometry is written back after the guess, as QEMU

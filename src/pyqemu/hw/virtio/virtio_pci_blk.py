@@ -50,7 +50,6 @@ class VirtIOBlkPCIBase(VirtIOPCIProxy):
     DEVICE_ID = PCI_DEVICE_ID_VIRTIO_BLOCK
     CLASS_ID = PCI_CLASS_STORAGE_SCSI
     REVISION = 0
-    DESC = "Virtio block device"
     CATEGORY = "Storage devices"
 
     @classmethod
