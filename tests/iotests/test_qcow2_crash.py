@@ -132,3 +132,20 @@ def test_kill_during_writes(tmp_path: Path, qemu_img, cluster_size: int) -> None
             if got != model[lo:hi]:
                 assert any(got == st[lo:hi] for st in states[1:]), \
                     f"iteration {it}: flushed data lost at sector {s} (after batch {done})"
+
+
+@pytest.mark.parametrize("fmt", ["qcow2", "raw"])
+def test_every_flush_after_a_write_reaches_fdatasync(tmp_path: Path, monkeypatch, fmt: str) -> None:
+    """A guest flush after any write, including an overwrite of an allocated cluster, must
+    fdatasync the image before it completes; a flush with nothing written may skip it (as QEMU)."""
+    img = tmp_path / f"d.{fmt}"
+    create_image(str(img), fmt, 1 << 20)
+    synced: list[int] = []
+    real = os.fdatasync
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (synced.append(fd), real(fd))[1])
+    with open_image(str(img), fmt, read_only=False) as drv:
+        for data in (b"a" * 512, b"b" * 512, b"c" * 4096):   # new cluster, then twice in place
+            before = len(synced)
+            drv.write(0, data)
+            drv.flush()
+            assert len(synced) > before, f"flush after writing {data[:1]!r} did not fdatasync"

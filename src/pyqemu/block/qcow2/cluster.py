@@ -187,6 +187,7 @@ class ClusterMixin:
                 else:
                     self._check_overlap(host + in_off, n)
                     self.f.pwrite(host + in_off, mv[pos:pos + n])
+                self._data_dirty = True   # an overwrite in place needs the next flush's fdatasync too
                 pos += n
                 continue
             # a run of clusters (in this L2 table) that all need new host clusters
