@@ -55,7 +55,10 @@ def listing(emu: list[str], opts: list[str], sock: str) -> tuple[list, str]:
                     {"execute": "human-monitor-command", "arguments": {"command-line": "info chardev"}}):
             f.write(json.dumps(cmd).encode() + b"\n")
             f.flush()
-            out.append(json.loads(f.readline())["return"])
+            reply = json.loads(f.readline())
+            while "event" in reply:   # RESUME may come first when the client was quicker than the start
+                reply = json.loads(f.readline())
+            out.append(reply["return"])
         s.close()
         return out[1], out[2]
     finally:
