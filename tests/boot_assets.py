@@ -6,7 +6,8 @@
   kernel Debian's ``linux-image-arm64`` metapackage points to;
 * ``initramfs(marker)``: a gzip'd newc cpio holding Debian's static busybox and
   an ``/init`` that mounts /proc and /sys, prints ``marker`` and runs a shell
-  on the console.
+  on the console; ``busybox_initramfs(init, dirs=, files=)``, the same with another /init
+  and more entries (tests/storage_assets.py's module-loading initramfs).
 
 Packages go through tests/debian_pkgs.py's cache (``PYQEMU_DEB_CACHE``).
 Command line: ``python tests/boot_assets.py uboot|kernel|initramfs``.
@@ -14,9 +15,12 @@ Command line: ``python tests/boot_assets.py uboot|kernel|initramfs``.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
+import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import debian_pkgs
@@ -99,16 +103,23 @@ def _newc(entries: list[tuple[str, int, bytes]]) -> bytes:
 
 def initramfs(marker: str = MARKER) -> Path:
     """The initramfs (cached by content under tests/.cache/initramfs/)."""
+    return busybox_initramfs(INIT_SCRIPT.replace(MARKER, marker))
+
+
+def busybox_initramfs(init: str, *, dirs: Sequence[str] = (),
+                      files: Sequence[tuple[str, int, bytes]] = (), prefix: str = "") -> Path:
+    """A gzip'd newc cpio with Debian's static busybox, ``init`` as /init, and the extra ``dirs``
+    and (path, mode, data) ``files``; cached by content as
+    tests/.cache/initramfs/``prefix``<hash>.cpio.gz."""
     busybox = debian_pkgs.busybox().read_bytes()
-    init = INIT_SCRIPT.replace(MARKER, marker).encode()
-    dirs = [(d, 0o040755, b"") for d in ("bin", "dev", "proc", "sys", "tmp", "root", "etc")]
-    archive = _newc(dirs + [("bin/busybox", 0o100755, busybox), ("init", 0o100755, init),
-                            ("dev/console", 0o020600, b"")])
-    import hashlib
-    out = CACHE_ROOT / "initramfs" / f"{hashlib.sha256(archive).hexdigest()[:16]}.cpio.gz"
+    entries = [(d, 0o040755, b"") for d in ("bin", "dev", "proc", "sys", "tmp", "root", "etc", *dirs)]
+    entries += [("bin/busybox", 0o100755, busybox), ("init", 0o100755, init.encode()),
+                ("dev/console", 0o020600, b""), *files]
+    archive = _newc(entries)
+    out = CACHE_ROOT / "initramfs" / f"{prefix}{hashlib.sha256(archive).hexdigest()[:16]}.cpio.gz"
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(".tmp")
+        tmp = out.with_suffix(f".{os.getpid()}.tmp")   # pytest -n: workers may build it at once
         tmp.write_bytes(gzip.compress(archive, 6, mtime=0))
         tmp.replace(out)
     return out

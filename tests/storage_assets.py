@@ -20,9 +20,6 @@ qemu-utils). Command line: ``python tests/storage_assets.py initramfs`` prints t
 """
 from __future__ import annotations
 
-import gzip
-import hashlib
-import os
 import random
 import shutil
 import struct
@@ -32,8 +29,7 @@ import tempfile
 from pathlib import Path
 
 import boot_assets
-import debian_pkgs
-from debian_pkgs import CACHE_ROOT, PackageUnavailable
+from debian_pkgs import PackageUnavailable
 
 TOOLS = {"mkfs.vfat": "dosfstools", "mcopy": "mtools", "mkfs.ext4": "e2fsprogs",
          "debugfs": "e2fsprogs", "qemu-img": "qemu-utils"}
@@ -199,22 +195,12 @@ poweroff -f
 
 def modules_initramfs(script: str) -> Path:
     """The busybox + modules initramfs running ``script`` (cached by content)."""
-    busybox = debian_pkgs.busybox().read_bytes()
     mods = kernel_modules()
-    init = INIT.format(modules=" ".join(n for n, _ in mods), done=INIT_DONE).encode()
-    dirs = [(d, 0o040755, b"") for d in ("bin", "dev", "proc", "sys", "tmp", "root", "etc", "mnt", "lib",
-                                         "lib/modules")]
-    files = [("bin/busybox", 0o100755, busybox), ("init", 0o100755, init),
-             ("test.sh", 0o100644, script.encode()), ("dev/console", 0o020600, b"")]
+    init = INIT.format(modules=" ".join(n for n, _ in mods), done=INIT_DONE)
+    files = [("test.sh", 0o100644, script.encode())]
     files += [(f"lib/modules/{n}.ko", 0o100644, ko) for n, ko in mods]
-    archive = boot_assets._newc(dirs + files)
-    out = CACHE_ROOT / "initramfs" / f"modules-{hashlib.sha256(archive).hexdigest()[:16]}.cpio.gz"
-    if not out.exists():
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(f".{os.getpid()}.tmp")   # pytest -n: workers may build it at once
-        tmp.write_bytes(gzip.compress(archive, 6, mtime=0))
-        tmp.replace(out)
-    return out
+    return boot_assets.busybox_initramfs(init, dirs=("mnt", "lib", "lib/modules"), files=files,
+                                         prefix="modules-")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 from pyqemu.hw.core.irq import IRQ
 from pyqemu.hw.core.sysbus import SysBusDevice, SystemBus
@@ -35,7 +36,44 @@ class IrqProbe:
         return self.levels[n]
 
 
-class Bench:
+class SpaceAccess:
+    """qtest's accessors (readb..writeq, memread/memwrite) on ``self.space``, so a test or a
+    test driver runs the same accesses on pyqemu as on ``QemuQtest``."""
+
+    space: AddressSpace
+
+    def readb(self, a: int) -> int:
+        return self.space.load(a, 1)
+
+    def readw(self, a: int) -> int:
+        return self.space.load(a, 2)
+
+    def readl(self, a: int) -> int:
+        return self.space.load(a, 4)
+
+    def readq(self, a: int) -> int:
+        return self.space.load(a, 8)
+
+    def writeb(self, a: int, v: int) -> None:
+        self.space.store(a, v, 1)
+
+    def writew(self, a: int, v: int) -> None:
+        self.space.store(a, v, 2)
+
+    def writel(self, a: int, v: int) -> None:
+        self.space.store(a, v, 4)
+
+    def writeq(self, a: int, v: int) -> None:
+        self.space.store(a, v, 8)
+
+    def memread(self, a: int, n: int) -> bytes:
+        return self.space.read(a, n)
+
+    def memwrite(self, a: int, data: bytes) -> None:
+        self.space.write(a, data)
+
+
+class Bench(SpaceAccess):
     """A machine with nothing but the devices a test maps (qtest's tiny board)."""
 
     def __init__(self, ram_base: int | None = None, ram_size: int = 0x10000) -> None:
@@ -57,42 +95,23 @@ class Bench:
         dev.reset()
         return probe
 
-    def readl(self, addr: int) -> int:
-        return self.space.load(addr, 4)
-
-    def readw(self, addr: int) -> int:
-        return self.space.load(addr, 2)
-
-    def readb(self, addr: int) -> int:
-        return self.space.load(addr, 1)
-
-    def readq(self, addr: int) -> int:
-        return self.space.load(addr, 8)
-
-    def writel(self, addr: int, v: int) -> None:
-        self.space.store(addr, v, 4)
-
-    def writew(self, addr: int, v: int) -> None:
-        self.space.store(addr, v, 2)
-
-    def writeb(self, addr: int, v: int) -> None:
-        self.space.store(addr, v, 1)
-
-    def writeq(self, addr: int, v: int) -> None:
-        self.space.store(addr, v, 8)
-
-    def memread(self, addr: int, n: int) -> bytes:
-        return self.space.read(addr, n)
-
-    def memwrite(self, addr: int, data: bytes) -> None:
-        self.space.write(addr, data)
-
     def destroy(self) -> None:
         self.space.destroy()
 
 
 def qemu_available() -> bool:
     return shutil.which(QEMU) is not None
+
+
+def poll_until(cond: Callable[[], bool], timeout: float = 5.0, interval: float = 0.001) -> bool:
+    """Poll ``cond`` in real time until it holds (True) or ``timeout`` seconds pass (False):
+    real QEMU completes requests from its own threads and timers, not at our command."""
+    end = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > end:
+            return False
+        time.sleep(interval)
+    return True
 
 
 class QemuQtest:

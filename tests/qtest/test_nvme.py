@@ -8,8 +8,7 @@ import io
 
 import pytest
 from conftest import unavailable
-from qtest_support import qemu_available
-from test_nvme_support import (
+from nvme_support import (
     ACQ,
     BAR,
     DATA,
@@ -20,6 +19,7 @@ from test_nvme_support import (
     QemuTarget,
     Rig,
 )
+from qtest_support import qemu_available
 
 from pyqemu.util import log
 

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import unavailable
-from test_nvme import SERIAL, glog, make  # noqa: F401 - fixtures
-from test_nvme_support import (
+from nvme_support import (
     DATA,
     PAGE,
     PRP_LISTS,
@@ -27,6 +26,7 @@ from test_nvme_support import (
     Queue,
     Rig,
 )
+from test_nvme import SERIAL, glog, make  # noqa: F401 - fixtures
 
 INVALID_OPCODE, INVALID_FIELD, DATA_TRAS_ERROR, INVALID_NSID = 0x1, 0x2, 0x4, 0xB
 INVALID_PRP_OFFSET, LBA_RANGE, WRITE_FAULT, CMP_FAILURE, DNR = 0x13, 0x80, 0x280, 0x285, 0x4000

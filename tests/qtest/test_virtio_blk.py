@@ -28,9 +28,11 @@ from virtio_qtest import (
     T_OUT,
     T_WZ,
     Driver,
+    loop_fixture,  # noqa: F401 - the loop fixture
     make_bench,
     new_loop,
     open_blk,
+    sparse_raw,
 )
 
 from pyqemu.hw.virtio.virtio_blk import VirtIOBlock
@@ -49,18 +51,8 @@ CONFIG_64M = bytes.fromhex("000002000000000000000000fe0000008200103f000200000000
 
 
 @pytest.fixture
-def loop():
-    ml = new_loop()
-    yield ml
-    ml.close()
-
-
-@pytest.fixture
 def raw(tmp_path):
-    path = str(tmp_path / "disk.raw")
-    with open(path, "wb") as f:
-        f.truncate(64 * MiB)
-    return path
+    return sparse_raw(tmp_path / "disk.raw", 64 * MiB)
 
 
 def bench(loop, path, *, modern=True, fmt="raw", read_only=False, blk_opts=None, **props):

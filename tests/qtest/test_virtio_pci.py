@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from conftest import unavailable
 from qtest_support import QemuQtest, qemu_available
-from test_virtio_pci_driver import (
+from virtio_pci_driver import (
     CAP_COMMON,
     CAP_DEVICE,
     CAP_PCI_CFG,

@@ -21,9 +21,10 @@ from virtio_qtest import (
     T_IN,
     T_OUT,
     Driver,
+    loop_fixture,  # noqa: F401 - the loop fixture
     make_bench,
-    new_loop,
     open_blk,
+    sparse_raw,
 )
 
 from pyqemu.util import log
@@ -31,13 +32,6 @@ from pyqemu.util import log
 MiB = 1 << 20
 EVENT_IDX = 1 << 29
 NOTIFY_ON_EMPTY = 1 << 24
-
-
-@pytest.fixture
-def loop():
-    ml = new_loop()
-    yield ml
-    ml.close()
 
 
 @pytest.fixture
@@ -50,10 +44,7 @@ def guest_errors(monkeypatch):
 
 @pytest.fixture
 def raw(tmp_path):
-    path = str(tmp_path / "disk.raw")
-    with open(path, "wb") as f:
-        f.truncate(8 * MiB)
-    return path
+    return sparse_raw(tmp_path / "disk.raw", 8 * MiB)
 
 
 def setup(loop, raw, modern=True):

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import struct
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 from qtest_support import Bench
 
 from pyqemu.block.block_backend import BlockBackend
@@ -211,3 +214,19 @@ def open_blk(path: str, fmt: str, loop: MainLoop, *, read_only: bool = False, **
 
 def new_loop() -> MainLoop:
     return MainLoop(rs.VMRunState())
+
+
+@pytest.fixture(name="loop")
+def loop_fixture() -> Iterator[MainLoop]:
+    """``loop``: a main loop of the test's own, closed after it (import ``loop_fixture`` into a
+    test file to use it)."""
+    ml = new_loop()
+    yield ml
+    ml.close()
+
+
+def sparse_raw(path: Path, size: int) -> str:
+    """A zero-filled (sparse) raw image of ``size`` bytes at ``path``."""
+    with open(path, "wb") as f:
+        f.truncate(size)
+    return str(path)

@@ -5,9 +5,10 @@ memread/memwrite) plus ``wait(cond)``: pyqemu's ``-M virt`` and real QEMU under 
 from __future__ import annotations
 
 import struct
-import time
 from collections.abc import Callable
 from typing import Any
+
+from qtest_support import SpaceAccess, poll_until
 
 ECAM = 0x4010000000
 PIO = 0x3EFF0000
@@ -26,50 +27,21 @@ def ecam(bus: int, dev: int, fn: int = 0, reg: int = 0) -> int:
     return ECAM + (bus << 20 | dev << 15 | fn << 12 | reg)
 
 
-class Ours:
+class Ours(SpaceAccess):
     """pyqemu's machine behind the qtest-style accessors."""
 
     def __init__(self, machine: Any, loop: Any) -> None:
         self.machine = machine
-        self.s = machine.address_space_memory
+        self.space = machine.address_space_memory
         self.loop = loop
-
-    def readb(self, a: int) -> int:
-        return self.s.load(a, 1)
-
-    def readw(self, a: int) -> int:
-        return self.s.load(a, 2)
-
-    def readl(self, a: int) -> int:
-        return self.s.load(a, 4)
-
-    def writeb(self, a: int, v: int) -> None:
-        self.s.store(a, v, 1)
-
-    def writew(self, a: int, v: int) -> None:
-        self.s.store(a, v, 2)
-
-    def writel(self, a: int, v: int) -> None:
-        self.s.store(a, v, 4)
-
-    def memread(self, a: int, n: int) -> bytes:
-        return self.s.read(a, n)
-
-    def memwrite(self, a: int, data: bytes) -> None:
-        self.s.write(a, data)
 
     def wait(self, cond: Callable[[], bool], timeout: float = 5.0) -> bool:
         return bool(self.loop.run_until(cond, timeout))
 
 
 def qemu_wait(q: Any, cond: Callable[[], bool], timeout: float = 5.0) -> bool:
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.001)
-        q.readl(ECAM)   # the main loop runs between qtest commands: completions land
-    return True
+    """``wait`` for real QEMU under qtest ``q`` (``cond`` reads through it)."""
+    return poll_until(cond, timeout)
 
 
 class Ring:

@@ -10,12 +10,11 @@ I/O queue pairs, build PRP lists in guest RAM.
 from __future__ import annotations
 
 import struct
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from qtest_support import QemuQtest
+from qtest_support import QemuQtest, SpaceAccess, poll_until
 
 RAM = 0x40000000
 ECAM = 0x4010000000
@@ -51,7 +50,7 @@ def _dev_opts(text: str) -> dict[str, str]:
     return opts
 
 
-class PyTarget:
+class PyTarget(SpaceAccess):
     """pyqemu's virt board with the rig's drives and devices."""
 
     name = "pyqemu"
@@ -78,30 +77,6 @@ class PyTarget:
             self.blks.append(blk)
         self.devices = [device_add(_dev_opts(t), self.machine) for t in rig.devices]
         self.space = self.machine.address_space_memory
-
-    def readl(self, a: int) -> int:
-        return self.space.load(a, 4)
-
-    def readq(self, a: int) -> int:
-        return self.space.load(a, 8)
-
-    def readw(self, a: int) -> int:
-        return self.space.load(a, 2)
-
-    def writel(self, a: int, v: int) -> None:
-        self.space.store(a, v, 4)
-
-    def writew(self, a: int, v: int) -> None:
-        self.space.store(a, v, 2)
-
-    def writeq(self, a: int, v: int) -> None:
-        self.space.store(a, v, 8)
-
-    def memread(self, a: int, n: int) -> bytes:
-        return self.space.read(a, n)
-
-    def memwrite(self, a: int, data: bytes) -> None:
-        self.space.write(a, data)
 
     def settle(self, cond: Callable[[], bool], timeout: float = 10.0) -> bool:
         return cond() or self.loop.run_until(cond, timeout)
@@ -133,12 +108,7 @@ class QemuTarget(QemuQtest):
         self.intercept_gic()
 
     def settle(self, cond: Callable[[], bool], timeout: float = 10.0) -> bool:
-        end = time.monotonic() + timeout
-        while not cond():
-            if time.monotonic() > end:
-                return False
-            time.sleep(0.0005)   # QEMU posts completions from timers on the (real-time) clock
-        return True
+        return poll_until(cond, timeout, 0.0005)
 
     def close(self) -> None:
         # SIGTERM: QEMU shuts down in order, writing out its image caches (qcow2 metadata)
