@@ -59,9 +59,11 @@ def images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     create_image(str(tmp_path / "q.qcow2"), "qcow2", 1 << 20)
     create_image(str(tmp_path / "ov.qcow2"), "qcow2", None, {"backing_file": "b.img", "backing_fmt": "raw"})
     monkeypatch.chdir(tmp_path)
+    from pyqemu.hw.arm import virt
     from pyqemu.system import arm_tcg
     arm_tcg.install()
-    return tmp_path
+    yield tmp_path
+    virt.set_cpu_factory(None)   # other tests in this process build virt boards without vCPUs
 
 
 def build(args: list[str]) -> Any:

@@ -16,6 +16,7 @@ from pyqemu.block.block_backend import BlockBackend
 from pyqemu.block.registry import create_image, open_image
 from pyqemu.hw.core.machine import create_machine
 from pyqemu.hw.core.sysbus import SysBusDevice
+from pyqemu.qom import object as qom_object
 from pyqemu.qom.device import Bus, Device, Prop
 from pyqemu.qom.object import QOMError
 from pyqemu.system import drives, machines
@@ -68,6 +69,21 @@ class QATestBridge(SysBusDevice):
         cls(self.id or "qa-bus", self)
         if self.two:
             QATestBus(f"{self.id}.b", self)
+
+
+# Registered only while a test of this module runs, so -device help elsewhere never lists them.
+_QA_TYPES = {c.TYPE: c for c in (QATestBus, QATestOneBus, QATestLeafBase, QATestLeaf, QATestHidden,
+                                 QATestBridge)}
+for _name in _QA_TYPES:
+    qom_object._TYPES.pop(_name)
+
+
+@pytest.fixture(autouse=True)
+def _qa_types() -> Any:
+    qom_object._TYPES.update(_QA_TYPES)
+    yield
+    for name in _QA_TYPES:
+        qom_object._TYPES.pop(name, None)
 
 
 @pytest.fixture()
