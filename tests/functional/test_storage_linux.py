@@ -148,6 +148,9 @@ def flush_windows(strace_log: str, tty: str, images: dict[str, Path]) -> tuple[s
     return "".join(console), syncs
 
 
+# One worker runs the storage boots one after another (scripts/test.sh: --dist loadgroup): under
+# pyqemu, U-Boot's 3 s NVMe command timeout was hit twice while the Linux storage boot ran beside it.
+@pytest.mark.xdist_group("storage-boots")
 @pytest.mark.timeout(1800)   # one long pyqemu boot instead of several (the suite's default is 600 s)
 @pytest.mark.parametrize("emulator", ["qemu", "pyqemu"])
 def test_linux_ext4_write_trim_flush(emulator: str, assets: tuple[Path, Path], tmp_path: Path) -> None:

@@ -131,6 +131,9 @@ def _session(emulator: str, bios: Path, iface: str, devices: list[str], images: 
     return {"fatwrite": written, "raw_block": raw_block}
 
 
+# One worker runs the storage boots one after another (scripts/test.sh: --dist loadgroup): under
+# pyqemu, U-Boot's 3 s NVMe command timeout was hit twice while the Linux storage boot ran beside it.
+@pytest.mark.xdist_group("storage-boots")
 @pytest.mark.parametrize("bus", list(BUSES))
 @pytest.mark.parametrize("emulator", list(EMULATORS))
 def test_uboot_disk_commands(emulator: str, bus: str, uboot: Path, tmp_path: Path) -> None:
