@@ -243,10 +243,9 @@ def test_get_set_features(drv: NvmeDriver) -> None:
     assert set_(0x07, 0x00030003)[0] == CMD_SEQ_ERROR | DNR      # after queues exist
 
 
+@pytest.mark.parametrize("make", ["pyqemu"], indirect=True)   # checks pyqemu itself
 def test_volatile_write_cache_reaches_the_drive(make, image) -> None:  # noqa: ANN001
     t = make(Rig([Drive("d0", image)], [f"nvme,drive=d0,serial={SERIAL}"]))
-    if not isinstance(t, PyTarget):
-        pytest.skip("pyqemu's drive flag")
     drv = NvmeDriver(t)
     drv.pci_setup()
     drv.enable()

@@ -22,7 +22,6 @@ from nvme_support import (
     Drive,
     NvmeDriver,
     PyTarget,
-    QemuTarget,
     Queue,
     Rig,
 )
@@ -182,13 +181,12 @@ def test_discard_ignore_keeps_clusters(make, tmp_path: Path) -> None:  # noqa: A
     assert [(m["start"], m["length"]) for m in mapping if m["data"]] == [(1 << 20, 1 << 17)]
 
 
+@pytest.mark.parametrize("make", ["pyqemu"], indirect=True)   # checks pyqemu itself
 def test_flush_reaches_fdatasync(make, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001, F811
     calls: list[int] = []
     real = os.fdatasync
     monkeypatch.setattr(os, "fdatasync", lambda fd: (calls.append(fd), real(fd))[1])
     d = up(make, new_image(tmp_path, "raw"))
-    if not isinstance(d.t, PyTarget):
-        pytest.skip("counts pyqemu's host calls")
     assert d.write(1, 1, 0, pattern(4096, 1)).status == 0
     assert calls == []                                           # write-back cache: no sync yet
     assert d.cmd(1, 0x00, nsid=1).status == 0
@@ -202,13 +200,12 @@ def test_flush_reaches_fdatasync(make, tmp_path: Path, monkeypatch) -> None:  # 
     assert len(calls) == n + 1
 
 
+@pytest.mark.parametrize("make", ["pyqemu"], indirect=True)   # checks pyqemu itself
 def test_writethrough_drive_syncs_each_write(make, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001, F811
     calls: list[int] = []
     real = os.fdatasync
     monkeypatch.setattr(os, "fdatasync", lambda fd: (calls.append(fd), real(fd))[1])
     d = up(make, new_image(tmp_path, "raw"), opts={"cache": "writethrough"})
-    if not isinstance(d.t, PyTarget):
-        pytest.skip("counts pyqemu's host calls")
     assert d.write(1, 1, 0, pattern(1024, 1)).status == 0
     assert d.cmd(1, 0x08, nsid=1, cdw={10: 8, 12: 0}).status == 0
     assert len(calls) == 2
@@ -260,11 +257,10 @@ def test_bad_io_commands(make, tmp_path: Path, glog) -> None:  # noqa: ANN001, F
     assert d.write(1, 1, 0, pattern(512, 1)).status == 0
 
 
+@pytest.mark.parametrize("make", ["pyqemu"], indirect=True)   # checks pyqemu itself
 def test_bad_data_addresses_fail_the_command(make, tmp_path: Path) -> None:  # noqa: ANN001, F811
     """pyqemu fails a transfer where nothing answers (QEMU 7.2 drops the data silently)."""
     d = up(make, new_image(tmp_path, "raw"))
-    if isinstance(d.t, QemuTarget):
-        pytest.skip("a pyqemu check beyond QEMU")
     import io
 
     from pyqemu.util import log
@@ -439,13 +435,12 @@ def test_info_qtree_matches_qemu(tmp_path: Path) -> None:
     assert strip(got) == strip(want)
 
 
+@pytest.mark.parametrize("make", ["pyqemu"], indirect=True)   # checks pyqemu itself
 def test_reset_with_io_in_flight(make, tmp_path: Path) -> None:  # noqa: ANN001, F811
     """CC.EN=0 while a read is in flight: no completion and no DMA after the reset."""
     path = new_image(tmp_path, "raw")
     Path(path).write_bytes(pattern(SIZE, 9))
     d = up(make, path)
-    if not isinstance(d.t, PyTarget):
-        pytest.skip("QEMU may run the command before the reset arrives")
     d.t.memwrite(DATA, b"\xee" * 4096)
     d.submit(1, 0x02, nsid=1, prp1=DATA, cdw={10: 0, 12: 7})   # submitted to the block layer
     d.disable()                                                 # reset before it completes
