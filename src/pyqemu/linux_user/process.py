@@ -161,8 +161,8 @@ class UserCPU(ARMCPU):
         elif signals.maybe or self.saved_sigmask is not None or RESTART_MIN <= ret <= RESTART_MAX:
             signals.do_signal(self, ret, orig_x0)
 
-    def fault_in_block(self, e, linemap):
-        return _cpu_exec.fault_in_block(self, e, linemap)
+    def fault_in_block(self, e, linemap, count=False):
+        return _cpu_exec.fault_in_block(self, e, linemap, count)
 
     def dc_zva(self, addr: int) -> None:
         self.proc.mem.write(addr, bytes(64))
@@ -194,6 +194,7 @@ class Process:
         ns = self._namespace()
         import os
         self.count_insns = bool(os.environ.get("PYQEMU_COUNT_INSNS"))
+        self.exited_insns = 0  # instructions of threads that called exit()
         self.tbs = TBCache(self._translate, ns, on_code_page=self._on_code_page,
                            count_insns=self.count_insns, code_cache=self._code_cache())
         self.mem.on_unmap = self._code_unmapped
@@ -330,10 +331,18 @@ class Process:
         finally:
             self.flush_caches()
         sys.stdout.flush()
-        if self.count_insns:
-            total = sum(getattr(c, "icount", 0) for c in self.threads.values())
-            sys.stderr.write(f"insns: {total}\n")
+        self._report_counts()
         return status
+
+    def _report_counts(self) -> None:
+        """PYQEMU_COUNT_INSNS=1: ``insns: N`` (every thread, exited ones too) and the
+        translation cost (decode+optimise+generate+compile) on stderr, for benchmarks/."""
+        if not self.count_insns or getattr(self, "_counts_reported", False):
+            return
+        self._counts_reported = True
+        total = self.exited_insns + sum(getattr(c, "icount", 0) for c in self.threads.values())
+        secs = getattr(self.tbs, "translate_seconds", 0.0)
+        sys.stderr.write(f"insns: {total}\ntranslate: {secs:.3f} s, {self.tbs.count} blocks\n")
 
     def run_thread(self, cpu: UserCPU) -> None:
         """The CPU loop of one guest thread; returns when the thread exits."""
@@ -402,6 +411,7 @@ class Process:
                 pass
         with self.lock:
             self.threads.pop(cpu.tid, None)
+            self.exited_insns += cpu.icount  # PYQEMU_COUNT_INSNS: the thread's share stays counted
             last = not self.threads
         if last:
             self.exit_status = status
@@ -422,6 +432,7 @@ class Process:
     def _hard_exit(self, status: int) -> None:
         from pyqemu.linux_user.signal import run_exit_hooks
         run_exit_hooks()
+        self._report_counts()
         for f in (sys.stdout, sys.stderr):
             try:
                 f.flush()

@@ -47,8 +47,12 @@ def _fold(op: Op):
     return None
 
 
-def _simplify(op: Op):
-    """Algebraic identities: return a replacement operand or None."""
+def _simplify(op: Op, bits_of=None):
+    """Algebraic identities: return a replacement operand or None.
+
+    ``bits_of(temp)`` bounds a value's width when known (so ``x & 0xffffffff`` of
+    a value already below 2**32, a W register read after a 32-bit write, is ``x``).
+    """
     o = op.opc
     if o not in _BIN:
         return None
@@ -59,6 +63,10 @@ def _simplify(op: Op):
             return a
         if o == "and" and b == _mask(w) and isinstance(a, Temp) and a.width <= w:
             return a
+        if o == "and" and isinstance(a, Temp) and bits_of is not None and b & (b + 1) == 0:
+            known = bits_of(a)
+            if known is not None and (1 << known) - 1 <= b:
+                return a
     if isinstance(a, int) and a == 0 and o in ("add", "or", "xor"):
         return b
     return None
@@ -70,15 +78,31 @@ def optimize(block: Block) -> None:
     _dead_code(block)
 
 
+# Ops whose result is below 2**(dst.width): their temps' widths bound their values.
+_SIZED = (set(_BIN) - {"sar"}) | {"not", "neg", "ext", "setcond", "movcond", "ld"}
+
+
 def _propagate(block: Block) -> None:
     assigned: dict[str, int] = {}
+    sized: set[str] = set()  # temps whose width bounds their value
     for op in block.ops:
         if op.dst is not None and not op.dst.is_global:
             assigned[op.dst.name] = assigned.get(op.dst.name, 0) + 1
+            if op.opc in _SIZED:
+                sized.add(op.dst.name)
     repl: dict[str, object] = {}
     # A temp may stand for a global (x + 0 -> x) only until that global is written:
     # gidx -> the temps replaced by it, forgotten at the write.
     aliases: dict[int, list[str]] = {}
+    # Globals whose value is known to fit in fewer bits (written unconditionally in this
+    # block by a 32-bit op or a narrow load): gidx -> bits.
+    narrow: dict[int, int] = {}
+
+    def bits_of(t: Temp) -> int | None:
+        if t.is_global:
+            return narrow.get(t.gidx)
+        return t.width if t.name in sized and assigned.get(t.name) == 1 else None
+
     depth = 0
     for op in block.ops:
         if repl and op.args:
@@ -88,6 +112,16 @@ def _propagate(block: Block) -> None:
         elif op.opc == "endif":
             depth -= 1
         d = op.dst
+        if d is not None and d.is_global:
+            src = op.args[0] if op.opc == "mov" else None
+            bits = (src.bit_length() if isinstance(src, int)
+                    else bits_of(src) if isinstance(src, Temp) else None)
+            if depth == 0 and bits is not None and bits < 64:
+                narrow[d.gidx] = bits
+            else:
+                narrow.pop(d.gidx, None)
+        elif op.opc == "call" and op.aux.sync:
+            narrow.clear()
         if aliases:
             if d is not None and d.is_global:
                 for name in aliases.pop(d.gidx, ()):
@@ -103,10 +137,9 @@ def _propagate(block: Block) -> None:
             continue
         val = _fold(op)
         if val is None:
-            val = _simplify(op)
-            if val is None and op.opc == "mov" and isinstance(op.args[0], Temp) \
-                    and not op.args[0].is_global:
-                val = op.args[0]
+            val = _simplify(op, bits_of)
+            if val is None and op.opc == "mov" and isinstance(op.args[0], Temp):
+                val = op.args[0]  # a global stands in until it is written (aliases)
         if val is not None:
             repl[d.name] = val
             if isinstance(val, Temp) and val.is_global:

@@ -58,9 +58,11 @@ class Generated:
     source: str
     name: str
     exits: list[tuple[str, int]] = field(default_factory=list)  # (slot, pc)
-    linemap: list[tuple[int, int]] = field(default_factory=list)  # (line, guest pc)
+    # (line, guest pc, instructions completed on the path since the last count point)
+    linemap: list[tuple[int, int, int]] = field(default_factory=list)
     helpers: dict = field(default_factory=dict)
     written: list[Temp] = field(default_factory=list)
+    members: list[int] = field(default_factory=list)  # a region's inlined blocks (tcg/region.py)
 
 
 class PyGen:
@@ -70,7 +72,7 @@ class PyGen:
         self.lines: list[str] = []
         self.ind = 2
         self.exits: list[tuple[str, int]] = []
-        self.linemap: list[tuple[int, int]] = []
+        self.linemap: list[tuple[int, int, int]] = []
         self.insn = -1
         used: dict[int, Temp] = {}
         written: dict[int, Temp] = {}
@@ -89,10 +91,12 @@ class PyGen:
         self.jc_get = "cpu.jc_get" if self.softmmu else "JC_get"
         self.tlb_names: set[str] = set()  # TR<i>/TW<i>: the running vCPU's TLB, loaded on entry
         self.after_writeback: list[int] = []  # body lines that run after a writeback
+        # The body runs in `for _ in LOOP` (a block that jumps to its own start, a region):
+        # `continue` is the back edge; when LOOP runs out, the function returns itself.
+        self.loop = self.self_loop
         if self.self_loop:
             self.ind = 3
-            self.self_slot = "_js"
-            self.exits.append((self.self_slot, block.pc))
+            self.exits.append(("_js", block.pc))
         self._plan_inlining()
 
     def _plan_inlining(self) -> None:
@@ -109,7 +113,7 @@ class PyGen:
                 if isinstance(a, Temp) and not a.is_global:
                     uses[a.name] = uses.get(a.name, 0) + 1
         self.inline: set[str] = set()
-        self.pending: dict[str, str] = {}
+        self.pending: dict[str, tuple[str, bool]] = {}  # temp -> (expression, exact)
         real = [i for i, op in enumerate(ops) if op.opc != "insn_start"]
         for k, i in enumerate(real[:-1]):
             op = ops[i]
@@ -123,25 +127,48 @@ class PyGen:
             if any(a is d for a in args) and not (nxt.opc == "st" and nxt.args[0] is d):
                 self.inline.add(d.name)
 
-    def v(self, x) -> str:
+    def v(self, x, raw_ok: int = 0) -> str:
+        """The Python expression of operand ``x``.
+
+        An inlined temp's expression may be *raw*: an add, sub, mul, shl or neg
+        whose result is not yet reduced modulo 2**width (Python ints do not
+        wrap). The low ``w`` bits of those ops (and of and/or/xor/not) depend
+        only on the low ``w`` bits of their operands, so a consumer of width
+        ``raw_ok`` <= the temp's width takes it raw and one mask at the end of
+        the expression does for all; any other consumer gets it masked.
+        """
         if isinstance(x, Temp):
             e = self.pending.pop(x.name, None)
-            return x.name if e is None else e
+            if e is None:
+                return x.name
+            expr, exact = e
+            if exact or (raw_ok and raw_ok <= x.width):
+                return expr
+            return f"({expr} & {mask(x.width)})"
         if isinstance(x, bool):
             return "1" if x else "0"
         if isinstance(x, int):
             return hex(x) if x > 9 else str(x)
         raise TypeError(f"bad operand {x!r}")
 
+    def is_exact(self, x) -> bool:
+        """Whether operand ``x`` (not yet consumed by v()) is reduced to its width."""
+        return not isinstance(x, Temp) or self.pending.get(x.name, ("", True))[1]
+
     def out(self, s: str) -> None:
         self.lines.append("    " * self.ind + s)
 
-    def assign(self, d: str, expr: str) -> None:
-        """`d = expr`, or remember `expr` for substitution into d's only use."""
+    def assign(self, d: str, expr: str, exact: bool = True, w: int = 64) -> None:
+        """`d = expr`, or remember `expr` for substitution into d's only use.
+
+        A raw ``expr`` (see v()) is masked to ``w`` bits when assigned.
+        """
         if d in self.inline:
-            self.pending[d] = f"({expr})"
-        else:
+            self.pending[d] = (f"({expr})", exact)
+        elif exact:
             self.out(f"{d} = {expr}")
+        else:
+            self.out(f"{d} = ({expr}) & {mask(w)}")
 
     def count(self) -> None:
         if self.count_insns:
@@ -160,10 +187,13 @@ class PyGen:
         for g in self.used:
             self.out(f"{g.name} = R[{g.gidx}]")
 
-    def gen(self, name: str) -> Generated:
-        b = self.block
-        for op in b.ops:
+    def emit_body(self) -> None:
+        for op in self.block.ops:
             self.op(op)
+
+    def gen(self, name: str) -> Generated:
+        self.emit_body()
+        b = self.block
         body = self.lines
         head = [f"def {name}(cpu, R):"]
         if self.used:
@@ -171,13 +201,13 @@ class PyGen:
         if self.tlb_names:
             head.append("    " + "; ".join(f"{n} = cpu.{n}" for n in sorted(self.tlb_names)))
         head.append("    try:")
-        if self.self_loop:
+        if self.loop:
             head.append("      for _ in LOOP:")
             body.append("      " + "; ".join([f"R[{g.gidx}] = {g.name}" for g in self.written]
-                                            + [f"return {self.self_slot}"]))
+                                            + ["return _js"]))
         # line numbers are 1-based; body starts after the head
         base = len(head) + 1
-        linemap = [(ln + base, i) for ln, i in self.linemap]
+        linemap = [(ln + base, pc, n) for ln, pc, n in self.linemap]
         tail = ["    except BaseException as e:"]
         if self.written:
             store = "; ".join(f"R[{g.gidx}] = {g.name}" for g in self.written)
@@ -186,18 +216,26 @@ class PyGen:
                 tail.append(f"        if e.__traceback__.tb_lineno not in {set(done)!r}: {store}")
             else:
                 tail.append(f"        {store}")
-        tail.append("        raise cpu.fault_in_block(e, LINEMAP)")
+        if self.count_insns:  # the instructions completed before a fault count too
+            done = sorted({ln + base for ln in self.after_writeback})
+            inside = f"e.__traceback__.tb_lineno not in {set(done)!r}"
+            tail.append(f"        raise cpu.fault_in_block(e, LINEMAP, {inside})")
+        else:
+            tail.append("        raise cpu.fault_in_block(e, LINEMAP)")
         src = "\n".join(head + body + tail) + "\n"
         return Generated(src, name, self.exits, linemap, dict(b.helpers), self.written)
 
     # --- one op -------------------------------------------------------------
     def op(self, op: Op) -> None:  # noqa: C901 - a dispatch table in code form
         o = op.opc
-        a = [self.v(x) for x in op.args]
         d = op.dst.name if op.dst is not None else None
+        if o in _RAW:
+            self.raw_op(op, d)
+            return
+        a = [self.v(x) for x in op.args]
         if o == "insn_start":
             self.insn += 1
-            self.linemap.append((len(self.lines), op.args[0]))
+            self.linemap.append((len(self.lines), op.args[0], self.insn))
             self.out(f"# {op.args[0]:#x}")
             return
         if o == "mov":
@@ -276,6 +314,33 @@ class PyGen:
         else:
             raise ValueError(f"pygen: unknown op {o}")
 
+    def raw_op(self, op: Op, d: str) -> None:
+        """An op whose low bits depend only on its operands' low bits (see v())."""
+        o, w = op.opc, op.aux
+        exact = [self.is_exact(x) for x in op.args]
+        if o == "shl":  # the shift amount must be exact
+            a, b = self.v(op.args[0], w), self.v(op.args[1])
+        else:
+            a = self.v(op.args[0], w)
+            b = self.v(op.args[1], w) if len(op.args) > 1 else ""
+        m = mask(w)
+        if o in ("add", "sub", "mul", "shl"):
+            self.assign(d, f"{a} {_RAW[o]} {b}", False, w)
+        elif o == "neg":
+            self.assign(d, f"-{a}", False, w)
+        elif o == "not":
+            self.assign(d, f"{a} ^ {m}", exact[0], w)
+        elif o == "and":
+            self.assign(d, f"{a} & {b}", exact[0] or exact[1], w)
+        elif o in ("or", "xor"):
+            self.assign(d, f"{a} {_RAW[o]} {b}", exact[0] and exact[1], w)
+        elif o == "andc":
+            self.assign(d, f"{a} & ({b} ^ {m})", exact[0], w)
+        elif o == "orc":
+            self.assign(d, f"{a} | ({b} ^ {m})", exact[0] and exact[1], w)
+        else:  # eqv
+            self.assign(d, f"{a} ^ {b} ^ {m}", exact[0] and exact[1], w)
+
     def load(self, d: str, addr: str, m: MemOp, w: int) -> None:
         # RP[page] is 1 when an access starting in the page needs no other check;
         # otherwise LD_SLOW checks both pages (unmapped, page-crossing) and loads.
@@ -352,6 +417,10 @@ class PyGen:
         self.out(f"if (P := TW{idx}({addr} >> 12)) is not None: {put}")
         self.out(f"else: {slow}")
 
+
+# Ops emitted by raw_op(): operator (or "" when raw_op spells it out).
+_RAW = {"add": "+", "sub": "-", "mul": "*", "shl": "<<", "and": "&", "or": "|", "xor": "^",
+        "andc": "", "orc": "", "eqv": "", "not": "", "neg": ""}
 
 _INLINABLE = {"mov", "not", "neg", "ext", "setcond", "movcond", "add", "sub", "mul", "and", "or", "xor",
               "andc", "orc", "eqv", "shl", "shr", "sar", "rotr"}

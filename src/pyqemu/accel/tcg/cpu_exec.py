@@ -10,7 +10,7 @@ import struct
 
 from pyqemu.accel.tcg.cputlb import ReplaySlow
 from pyqemu.accel.tcg.excp import GuestException, InternalError
-from pyqemu.accel.tcg.tb import TBCache, pc_at_line
+from pyqemu.accel.tcg.tb import TBCache, entry_at_line, pc_at_line
 from pyqemu.util import log
 
 # Python errors that generated code raises for a bad guest address.
@@ -36,6 +36,8 @@ def cpu_exec(cpu, tbs: TBCache, budget: int) -> None:
             cpu.pc = e.pc
         raise
     cpu.pc = fn.guest_pc
+    if tbs.regions:
+        tbs.sample(fn)
 
 
 def _exec_logged(cpu, tbs: TBCache, fn, budget: int) -> None:
@@ -51,10 +53,18 @@ def _exec_logged(cpu, tbs: TBCache, fn, budget: int) -> None:
     cpu.pc = fn.guest_pc
 
 
-def fault_in_block(cpu, e: BaseException, linemap: list[tuple[int, int]]) -> BaseException:
-    """Called by a block's exception handler: pin the exception to a guest pc."""
+def fault_in_block(cpu, e: BaseException, linemap: list[tuple[int, int, int]],
+                   count: bool = False) -> BaseException:
+    """Called by a block's exception handler: pin the exception to a guest pc.
+
+    ``count`` (instruction counting, the exception came from inside the block):
+    the instructions completed before the faulting one are added to ``cpu.icount``.
+    """
     tb = e.__traceback__
-    pc = pc_at_line(linemap, tb.tb_lineno) if tb is not None else None
+    entry = entry_at_line(linemap, tb.tb_lineno) if tb is not None else None
+    pc = entry[1] if entry is not None else None
+    if count and entry is not None:
+        cpu.icount += entry[2]
     if isinstance(e, GuestException):
         if e.pc is None:
             e.pc = pc
@@ -77,8 +87,13 @@ class CPUStop(Exception):  # noqa: N818 - a control-flow signal, not an error
     """A helper ended the slice (WFI, a stop request): ``cpu.pc`` is already where to resume."""
 
 
-def fault_in_block_sys(cpu, e: BaseException, linemap: list[tuple[int, int]]) -> BaseException:
+def fault_in_block_sys(cpu, e: BaseException, linemap: list[tuple[int, int, int]],
+                       count: bool = False) -> BaseException:
     """System mode's version: a page-crossing fast-path access becomes a slow replay."""
+    if count and isinstance(e, (struct.error, *_ADDRESS_ERRORS)) and e.__traceback__ is not None:
+        entry = entry_at_line(linemap, e.__traceback__.tb_lineno)
+        if entry is not None:
+            cpu.icount += entry[2]
     if isinstance(e, struct.error):
         tb = e.__traceback__
         pc = pc_at_line(linemap, tb.tb_lineno) if tb is not None else None
@@ -89,7 +104,7 @@ def fault_in_block_sys(cpu, e: BaseException, linemap: list[tuple[int, int]]) ->
         err = InternalError(f"internal error at guest pc {pc:#x}: {type(e).__name__}: {e}")
         err.__cause__ = e
         return err
-    return fault_in_block(cpu, e, linemap)
+    return fault_in_block(cpu, e, linemap, count)
 
 
 def cpu_exec_sys(cpu, budget: int) -> int:
@@ -101,6 +116,8 @@ def cpu_exec_sys(cpu, budget: int) -> int:
     early when a helper raises CPUStop (WFI, ...).
     """
     R = cpu.regs
+    tbs = getattr(cpu, "tbs", None)
+    sample = tbs.sample if tbs is not None and getattr(tbs, "regions", False) else None
     done = 0
     replay: int | None = None
     while done < budget:
@@ -115,6 +132,8 @@ def cpu_exec_sys(cpu, budget: int) -> int:
             for i in range(budget - done):  # noqa: B007 - i is read after an exception
                 fn = fn(cpu, R)
             cpu.pc = fn.guest_pc
+            if sample is not None:
+                sample(fn)
             return budget
         except GuestException as e:
             done += i + 1

@@ -10,20 +10,26 @@ stub that looks the target up again.
 from __future__ import annotations
 
 import bisect
+import os
+import time
 from collections.abc import Callable
 
 from pyqemu.accel.tcg.excp import GuestException
 from pyqemu.tcg import optimize as tcg_optimize
 from pyqemu.tcg.ir import Block
 from pyqemu.tcg.pygen import generate
+from pyqemu.tcg.region import generate_region, loop_header
 from pyqemu.util import log
 
 PAGE_SHIFT = 12
-LOOP_BUDGET = 512  # iterations of a block that loops to itself per call
+LOOP_BUDGET = 512  # iterations of a block (or region) that loops to itself per call
+REGION_HEAT = 3  # slice-end samples of a block before it becomes the head of a region
+REGION_MEMBERS = 16  # distinct blocks a region may inline
 
 
 class TranslationBlock:
-    __slots__ = ("pc", "size", "fn", "g", "incoming", "pages", "valid", "linemap")
+    __slots__ = ("pc", "size", "fn", "g", "incoming", "pages", "valid", "linemap", "exits",
+                 "heat", "base")
 
     def __init__(self, pc: int, size: int) -> None:
         self.pc = pc
@@ -33,7 +39,15 @@ class TranslationBlock:
         self.incoming: list[tuple[dict, str]] = []  # chaining slots that point here
         self.pages: tuple[int, ...] = ()
         self.valid = True
-        self.linemap: list[tuple[int, int]] = []
+        self.linemap: list[tuple[int, int, int]] = []
+        self.exits: list[tuple[str, int]] = []  # (chaining slot, target pc)
+        self.heat = 0  # times seen by sample(); < 0: never a region head
+        self.base: TranslationBlock | None = None  # a region: the single block of its head
+
+    def taken(self) -> set[int]:
+        """Targets of direct jumps this block has taken (their slots are chained)."""
+        tb = self.base or self
+        return {t for slot, t in tb.exits if not getattr(tb.g.get(slot), "is_stub", False)}
 
 
 class TBCache:
@@ -47,7 +61,8 @@ class TBCache:
 
     def __init__(self, translate: Callable[[int], Block], namespace: dict,
                  on_code_page: Callable[[int], None] | None = None,
-                 optimize: bool = True, count_insns: bool = False, code_cache=None) -> None:
+                 optimize: bool = True, count_insns: bool = False, code_cache=None,
+                 regions: bool = True) -> None:
         self.translate = translate
         self.ns = namespace
         self.on_code_page = on_code_page
@@ -61,6 +76,11 @@ class TBCache:
         self.ns["LOOKUP"] = self._lookup_cpu
         self.ns["LOOP"] = range(LOOP_BUDGET)
         self.count = 0
+        # Regions of hot blocks (sample()); PYQEMU_REGION_HEAT=N: after N samples, 0: never.
+        self.region_heat = int(os.environ.get("PYQEMU_REGION_HEAT", REGION_HEAT))
+        self.regions = regions and self.region_heat > 0
+        self.region_count = 0
+        self.translate_seconds = 0.0  # translating, optimising, generating, compiling
         self.hooks_invalidate: list[Callable[[int, int], None]] = []
 
     # --- lookup ---------------------------------------------------------------
@@ -82,6 +102,21 @@ class TBCache:
                 tb = TranslationBlock(pc, size)
                 self._link(tb, code, name, exits, linemap, helpers)
                 return self._install(tb)
+        t0 = time.perf_counter()
+        block = self._block_ir(pc)
+        gen = generate(block, f"tb_{pc:x}", self.count_insns)
+        if log.enabled("out_asm"):
+            log.log(f"OUT: [python] {pc:#x}\n{gen.source}\n")
+        tb = TranslationBlock(pc, block.size)
+        code = compile(gen.source, f"<tb {pc:#x}>", "exec")
+        self._link(tb, code, gen.name, gen.exits, gen.linemap, gen.helpers)
+        self.translate_seconds += time.perf_counter() - t0
+        if cache is not None:
+            cache.put(pc, code, gen.name, block.size, gen.exits, gen.linemap, gen.helpers)
+        return self._install(tb)
+
+    def _block_ir(self, pc: int) -> Block:
+        """Translate and optimise the block at ``pc`` (logging -d op/op_opt)."""
         try:
             block = self.translate(pc)
         except GuestException as e:  # the first instruction could not be fetched
@@ -94,25 +129,71 @@ class TBCache:
             tcg_optimize.optimize(block)
             if log.enabled("op_opt"):
                 log.log(f"OP after optimization:\nIN: {pc:#x}\n{block.dump()}\n")
-        gen = generate(block, f"tb_{pc:x}", self.count_insns)
+        return block
+
+    # --- regions ----------------------------------------------------------------
+    def sample(self, fn: Callable) -> None:
+        """The CPU loop saw ``fn`` run next at the end of a slice: a hot block becomes the
+        head of a region (tcg/region.py) once it has been seen REGION_HEAT times."""
+        tb = getattr(fn, "tb", None)
+        if tb is None or not tb.valid or tb.heat < 0:
+            return
+        tb.heat += 1
+        if tb.heat >= self.region_heat:
+            tb.heat = -1
+            self._form_region(tb)
+
+    def _succ(self, pc: int) -> set[int]:
+        tb = self.tbs.get(pc)
+        return tb.taken() if tb is not None and tb.valid else set()
+
+    def _form_region(self, hot: TranslationBlock) -> None:
+        head = self.tbs.get(loop_header(hot.pc, self._succ))
+        if head is None or head.heat < 0 and head is not hot:
+            return  # that loop is a region already
+        head.heat = -1
+        members = {head.pc: head}
+        queue = [head]
+        while queue and len(members) < REGION_MEMBERS:
+            for target in sorted(queue.pop(0).taken()):
+                t = self.tbs.get(target)
+                if target not in members and t is not None and t.valid and len(members) < REGION_MEMBERS:
+                    members[target] = t
+                    queue.append(t)
+        if len(members) == 1 and head.pc not in head.taken():
+            return  # nothing to gain: no loop, no successor
+        t0 = time.perf_counter()
+        try:
+            blocks = {pc: self._block_ir(pc) for pc in members}
+        except GuestException:
+            return  # a member's code is gone; the single blocks carry on
+        taken = {pc: tb.taken() for pc, tb in members.items()}
+        gen = generate_region(head.pc, blocks, lambda src, dst: dst in taken[src],
+                              f"region_{head.pc:x}", self.count_insns)
         if log.enabled("out_asm"):
-            log.log(f"OUT: [python] {pc:#x}\n{gen.source}\n")
-        tb = TranslationBlock(pc, block.size)
-        code = compile(gen.source, f"<tb {pc:#x}>", "exec")
+            log.log(f"OUT: [python region] {head.pc:#x}: {', '.join(hex(p) for p in gen.members)}\n"
+                    f"{gen.source}\n")
+        tb = TranslationBlock(head.pc, blocks[head.pc].size)
+        tb.base = head.base or head
+        tb.heat = -1
+        code = compile(gen.source, f"<region {head.pc:#x}>", "exec")
         self._link(tb, code, gen.name, gen.exits, gen.linemap, gen.helpers)
-        if cache is not None:
-            cache.put(pc, code, gen.name, block.size, gen.exits, gen.linemap, gen.helpers)
-        return self._install(tb)
+        pages: set[int] = set()
+        for pc in gen.members:
+            pages.update(members[pc].pages)
+        self.translate_seconds += time.perf_counter() - t0
+        self.region_count += 1
+        self._install(tb, tuple(sorted(pages)))
 
     @staticmethod
     def _logging() -> bool:
         return log.enabled("in_asm") or log.enabled("op") or log.enabled("op_opt") or log.enabled("out_asm")
 
-    def _install(self, tb: TranslationBlock) -> TranslationBlock:
+    def _install(self, tb: TranslationBlock, pages: tuple[int, ...] = ()) -> TranslationBlock:
         pc = tb.pc
         first = pc >> PAGE_SHIFT
         last = (pc + max(tb.size, 1) - 1) >> PAGE_SHIFT
-        tb.pages = tuple(range(first, last + 1))
+        tb.pages = pages or tuple(range(first, last + 1))
         for p in tb.pages:
             s = self.page_tbs.get(p)
             if s is None:
@@ -139,7 +220,9 @@ class TBCache:
         exec(code, g)  # noqa: S102 - our own generated code
         fn = g[name]
         fn.guest_pc = tb.pc
+        fn.tb = tb
         tb.fn = fn
+        tb.exits = list(exits)
         tb.g = g
         tb.linemap = linemap
 
@@ -201,12 +284,19 @@ def chain_stub(g: dict, slot: str, pc: int, find: Callable[[], TranslationBlock]
         tb.incoming.append((g, slot))
         return tb.fn
     stub.guest_pc = pc
+    stub.is_stub = True
     return stub
 
 
-def pc_at_line(linemap: list[tuple[int, int]], lineno: int) -> int | None:
+def pc_at_line(linemap: list[tuple[int, int, int]], lineno: int) -> int | None:
     """The guest pc of the instruction whose code contains `lineno`."""
+    entry = entry_at_line(linemap, lineno)
+    return entry[1] if entry is not None else None
+
+
+def entry_at_line(linemap: list[tuple[int, int, int]], lineno: int) -> tuple[int, int, int] | None:
+    """The line map entry (line, pc, instructions completed before it) covering `lineno`."""
     i = bisect.bisect_right(linemap, (lineno, 1 << 64)) - 1
     if i < 0:
-        return linemap[0][1] if linemap else None
-    return linemap[i][1]
+        return linemap[0] if linemap else None
+    return linemap[i]

@@ -18,16 +18,24 @@ A vCPU attached with :meth:`SysTBCache.attach` provides ``tlb`` (its SoftTLB),
 """
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable
 from typing import Any
 
 from pyqemu.accel.tcg.cputlb import PAGE_BITS, PAGE_MASK, SoftTLB
 from pyqemu.accel.tcg.excp import GuestException
-from pyqemu.accel.tcg.tb import LOOP_BUDGET, TranslationBlock, chain_stub
+from pyqemu.accel.tcg.tb import REGION_HEAT, REGION_MEMBERS, TranslationBlock, chain_stub
 from pyqemu.tcg import optimize as tcg_optimize
 from pyqemu.tcg.ir import Block
 from pyqemu.tcg.pygen import generate
+from pyqemu.tcg.region import generate_region, loop_header
 from pyqemu.util import log
+
+# Iterations of a looping block or region per call. Smaller than user mode's: the vCPU
+# sees interrupts and the main loop runs timers between slices, whose length the runner
+# measures in calls.
+SYS_LOOP_BUDGET = 64
 
 # translate(pc, flags, fetch, slow_mem) -> Block; fetch(va) reads 4 code bytes or raises.
 Translator = Callable[[int, int, Callable[[int], int], bool], Block]
@@ -69,8 +77,13 @@ class SysTBCache:
         self.cpus: list[Any] = []
         self.page_tbs: dict[int, set[Key]] = {}  # physical page -> blocks with code there
         self.slow_tbs: dict[Key, SysTB] = {}  # one-instruction replays with slow memory accesses
-        self.ns["LOOP"] = range(LOOP_BUDGET)
+        self.ns["LOOP"] = range(SYS_LOOP_BUDGET)
         self.count = 0
+        self.translate_seconds = 0.0  # translating, optimising, generating, compiling
+        # Regions of hot blocks on one page (sample()); PYQEMU_REGION_HEAT=0 turns them off.
+        self.region_heat = int(os.environ.get("PYQEMU_REGION_HEAT", REGION_HEAT))
+        self.regions = self.region_heat > 0
+        self.region_count = 0
 
     def attach(self, cpu: Any) -> None:
         """Run ``cpu`` on this cache: it gets jump caches; its TLB protects code pages."""
@@ -123,7 +136,7 @@ class SysTBCache:
             tb = self._build(key, slow=True)
         return tb.fn
 
-    def _build(self, key: Key, slow: bool = False) -> SysTB:
+    def _block_ir(self, key: Key, slow: bool) -> Block:
         pc, pa, flags = key
         delta = pa - pc
 
@@ -142,12 +155,27 @@ class SysTBCache:
             log.log(f"OP:\nIN: {pc:#x}\n{block.dump()}\n")
         if self.optimize:
             tcg_optimize.optimize(block)
+        return block
+
+    def _build(self, key: Key, slow: bool = False) -> SysTB:
+        t0 = time.perf_counter()
+        pc = key[0]
+        block = self._block_ir(key, slow)
         gen = generate(block, f"tb_{pc:x}", self.count_insns)
         if log.enabled("out_asm"):
             log.log(f"OUT: [python] {pc:#x}\n{gen.source}\n")
         tb = SysTB(pc, block.size)
         tb.key = key
         code = compile(gen.source, f"<tb {pc:#x}>", "exec")
+        tb = self._link(tb, code, gen, slow)
+        self.translate_seconds += time.perf_counter() - t0
+        return tb
+
+    def _link(self, tb: SysTB, code, gen, slow: bool) -> SysTB:
+        """Run the compiled module code of a block or region; install it under ``tb.key``."""
+        key = tb.key
+        pc, pa, flags = key
+        delta = pa - pc
         g = dict(self.ns)
         for h in gen.helpers.values():
             g[h.name] = h.func
@@ -157,10 +185,13 @@ class SysTBCache:
         exec(code, g)  # noqa: S102 - our own generated code
         fn = g[gen.name]
         fn.guest_pc = pc
+        fn.tb = tb
         tb.fn, tb.g, tb.linemap = fn, g, gen.linemap
+        tb.exits = list(gen.exits)
         pa_page = pa >> PAGE_BITS
         tb.pages = (pa_page,)
         if slow:
+            tb.heat = -1  # a one-instruction replay is never a region head
             self.slow_tbs[key] = tb
         else:
             old = self.tbs.get(key)
@@ -174,6 +205,65 @@ class SysTBCache:
                 cpu.tlb.protect_code_page(pa_page)
         self.page_tbs[pa_page].add(key)
         return tb
+
+    # --- regions ----------------------------------------------------------------------
+    def sample(self, fn: Callable) -> None:
+        """A vCPU's slice ended before ``fn``: a hot block becomes the head of a region of
+        blocks on its page (tcg/region.py) once seen REGION_HEAT times."""
+        tb = getattr(fn, "tb", None)
+        if tb is None or not tb.valid or tb.heat < 0:
+            return
+        tb.heat += 1
+        if tb.heat >= self.region_heat:
+            tb.heat = -1
+            self._form_region(tb)
+
+    def _form_region(self, hot: SysTB) -> None:
+        pc0, pa0, flags = hot.key
+        delta = pa0 - pc0
+
+        def member(pc: int) -> SysTB | None:
+            if (pc ^ pc0) >> PAGE_BITS:
+                return None  # another page: its mapping may change independently
+            tb = self.tbs.get((pc, pc + delta, flags))
+            return tb if tb is not None and tb.valid else None
+
+        def succ(pc: int) -> set[int]:
+            tb = member(pc)
+            return {t for t in tb.taken() if member(t) is not None} if tb is not None else set()
+
+        head = member(loop_header(pc0, succ))
+        if head is None or head.heat < 0 and head is not hot:
+            return
+        head.heat = -1
+        members = {head.pc: head}
+        queue = [head.pc]
+        while queue and len(members) < REGION_MEMBERS:
+            for target in sorted(succ(queue.pop(0))):
+                if target not in members and len(members) < REGION_MEMBERS:
+                    members[target] = member(target)
+                    queue.append(target)
+        if len(members) == 1 and head.pc not in head.taken():
+            return
+        t0 = time.perf_counter()
+        try:
+            blocks = {pc: self._block_ir((pc, pc + delta, flags), False) for pc in members}
+        except GuestException:
+            return
+        taken = {pc: succ(pc) for pc in members}
+        gen = generate_region(head.pc, blocks, lambda src, dst: dst in taken[src],
+                              f"region_{head.pc:x}", self.count_insns)
+        if log.enabled("out_asm"):
+            log.log(f"OUT: [python region] {head.pc:#x}: {', '.join(hex(p) for p in gen.members)}\n"
+                    f"{gen.source}\n")
+        tb = SysTB(head.pc, blocks[head.pc].size)
+        tb.key = head.key
+        tb.base = head.base or head
+        tb.heat = -1
+        code = compile(gen.source, f"<region {head.pc:#x}>", "exec")
+        self._link(tb, code, gen, False)
+        self.translate_seconds += time.perf_counter() - t0
+        self.region_count += 1
 
     def _stub(self, g: dict, slot: str, target: int, delta: int, flags: int) -> Callable:
         key = (target, target + delta, flags)

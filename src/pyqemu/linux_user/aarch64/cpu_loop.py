@@ -1,10 +1,14 @@
 """The user-mode CPU loop for AArch64: run code, turn exceptions into signals."""
 from __future__ import annotations
 
+import os
+
 from pyqemu.accel.tcg.cpu_exec import cpu_exec
 from pyqemu.accel.tcg.excp import GuestException
 
-SLICE = 4096  # blocks between checks for signals
+# Block calls between checks for signals (and between region-forming samples of the block
+# about to run: PYQEMU_SLICE makes tests sample, and so form regions, more often).
+SLICE = int(os.environ.get("PYQEMU_SLICE", "4096"))
 
 SIGILL, SIGTRAP, SIGBUS, SIGFPE, SIGSEGV = 4, 5, 7, 8, 11
 SEGV_MAPERR, SEGV_ACCERR = 1, 2

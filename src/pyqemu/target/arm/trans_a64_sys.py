@@ -70,7 +70,12 @@ def trans_CLREX(s: DisasContext, a) -> bool:
 
 
 def trans_DSB_DMB(s: DisasContext, a) -> bool:
-    return True  # ISB/DSB/DMB/SB: one thread runs at a time, memory is coherent
+    # DSB/DMB/SB: one thread runs at a time, memory is coherent. ISB ends the block with a
+    # lookup (as QEMU ends the TB): code rewritten before it (a JIT: store, IC IVAU, ISB) is
+    # retranslated, even by a region that was looping over it.
+    if a.op == 2:
+        s.jump(s.pc + 4)
+    return True
 
 
 @helper(pure=True)
