@@ -305,8 +305,14 @@ class PyGen:
             self.out(f"return {slot}")
         elif o == "exit_jump":
             self.count()
+            target = a[0]
+            if isinstance(op.args[0], Temp):
+                # Count the targets of computed jumps (a Counter per block): a region
+                # formed over this block tests for the hot ones and inlines them.
+                self.out(f"_t = {target}; _ij[_t] += 1")
+                target = "_t"
             self.writeback()
-            self.out(f"return {self.jc_get}({a[0]}) or LOOKUP(cpu, {a[0]})")
+            self.out(f"return {self.jc_get}({target}) or LOOKUP(cpu, {target})")
         elif o == "exit_call":
             self.count()
             self.writeback()

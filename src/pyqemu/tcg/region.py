@@ -20,6 +20,7 @@ handling of ``goto_tb`` differs. Each block's temporaries are renamed apart
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from pyqemu.tcg.ir import Block, Op, Temp
@@ -35,12 +36,14 @@ class RegionGen(PyGen):
     target is a member, ...)."""
 
     def __init__(self, head: int, blocks: dict[int, Block], inline_ok: Callable[[int, int], bool],
-                 count_insns: bool = False) -> None:
+                 count_insns: bool = False, indirect: dict[int, list[int]] | None = None) -> None:
         first = blocks[head]
         super().__init__(first, count_insns)
         self.head = head
         self.blocks = blocks
         self.inline_ok = inline_ok
+        self.indirect = indirect or {}
+        self.njumps = 0
         self.self_loop = False
         self.loop = True
         self.ind = 3
@@ -64,12 +67,29 @@ class RegionGen(PyGen):
         self.members: set[int] = set()
         self.cur_pc = head
         self.cur_n = 0
+        # Write-back at an exit stores only the globals written on the path to it, plus those
+        # written on any path around the loop (an earlier iteration may have taken it). The
+        # latter is known at the end: exits hold placeholders until then.
+        self.path_written: set[int] = set()
+        self.loop_written: set[int] = set()
+        self.wb_sets: list[set[int]] = []
+        self.by_gidx = {g.gidx: g for g in self.used}
 
     def emit_body(self) -> None:
         self.emit_block(self.head)
 
+    def writeback(self) -> None:
+        self.out(f"\0WB{len(self.wb_sets)}\0")
+        self.wb_sets.append(set(self.path_written))
+        self.after_writeback.append(len(self.lines))
+
     def gen(self, name: str) -> Generated:
         g = super().gen(name)
+
+        def stores(m: re.Match) -> str:
+            gidxs = sorted(self.wb_sets[int(m.group(1))] | self.loop_written)
+            return "; ".join(f"R[{i}] = {self.by_gidx[i].name}" for i in gidxs) or "pass"
+        g.source = re.sub(r"\0WB(\d+)\0", stores, g.source)
         g.members = sorted(self.members)
         for pc in g.members:
             g.helpers.update(self.blocks[pc].helpers)
@@ -77,7 +97,7 @@ class RegionGen(PyGen):
 
     def emit_block(self, pc: int) -> None:
         block = self.blocks[pc]
-        saved = self.block, self.cur_pc, self.cur_n
+        saved = self.block, self.cur_pc, self.cur_n, set(self.path_written)
         self.block = block
         self.path.append(pc)
         self.members.add(pc)
@@ -85,18 +105,24 @@ class RegionGen(PyGen):
         for op in block.ops:
             self.op(op)
         self.path.pop()
-        self.block, self.cur_pc, self.cur_n = saved
+        self.block, self.cur_pc, self.cur_n, self.path_written = saved
 
     def op(self, op: Op) -> None:
         if op.opc == "insn_start":
             self.cur_pc = op.args[0]
             self.cur_n = self.insn + 1
+        elif op.dst is not None and op.dst.is_global:
+            self.path_written.add(op.dst.gidx)
+        if op.opc == "exit_jump" and isinstance(op.args[0], Temp):
+            self.computed_jump(op)
+            return
         if op.opc != "goto_tb":
             super().op(op)
             return
         target = op.args[0]
         if target == self.head:
             self.count()
+            self.loop_written |= self.path_written
             self.out("continue")
             return
         if (target in self.blocks and target not in self.path and len(self.path) < MAX_DEPTH
@@ -108,6 +134,23 @@ class RegionGen(PyGen):
             self.linemap.append((len(self.lines), self.cur_pc, self.cur_n))
             return
         super().op(op)
+
+
+    def computed_jump(self, op: Op) -> None:
+        """A jump to a computed address: test for the targets seen most (``indirect``,
+        counted while the block ran alone) and treat each like a direct jump there."""
+        name = f"_t{self.njumps}"
+        self.njumps += 1
+        self.out(f"{name} = {self.v(op.args[0])}")
+        for target in self.indirect.get(self.block.pc, ()):
+            if target in self.blocks:
+                self.out(f"if {name} == {target:#x}:")
+                self.ind += 1
+                self.op(Op("goto_tb", None, (target,)))
+                self.ind -= 1
+        self.count()
+        self.writeback()
+        self.out(f"return {self.jc_get}({name}) or LOOKUP(cpu, {name})")
 
 
 def loop_header(start: int, succ: Callable[[int], set[int]]) -> int:
@@ -163,10 +206,12 @@ def _rename_temps(block: Block, suffix: str) -> None:
 
 
 def generate_region(head: int, blocks: dict[int, Block], inline_ok: Callable[[int, int], bool],
-                    name: str, count_insns: bool = False) -> Generated:
+                    name: str, count_insns: bool = False,
+                    indirect: dict[int, list[int]] | None = None) -> Generated:
     """The Python source of the region rooted at ``head`` (see the module docstring).
 
     ``blocks`` maps a pc to the (optimised) IR of every block that may be
-    inlined; ``Generated.members`` lists the pcs actually emitted.
+    inlined; ``indirect`` a block's hot computed-jump targets, most frequent
+    first; ``Generated.members`` lists the pcs actually emitted.
     """
-    return RegionGen(head, blocks, inline_ok, count_insns).gen(name)
+    return RegionGen(head, blocks, inline_ok, count_insns, indirect).gen(name)

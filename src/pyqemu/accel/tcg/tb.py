@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import os
 import time
+from collections import Counter
 from collections.abc import Callable
 
 from pyqemu.accel.tcg.excp import GuestException
@@ -24,7 +25,8 @@ from pyqemu.util import log
 PAGE_SHIFT = 12
 LOOP_BUDGET = 512  # iterations of a block (or region) that loops to itself per call
 REGION_HEAT = 3  # slice-end samples of a block before it becomes the head of a region
-REGION_MEMBERS = 16  # distinct blocks a region may inline
+REGION_MEMBERS = 24  # distinct blocks a region may inline
+INDIRECT_TARGETS = 6  # targets of one computed jump a region tests for
 
 
 class TranslationBlock:
@@ -48,6 +50,12 @@ class TranslationBlock:
         """Targets of direct jumps this block has taken (their slots are chained)."""
         tb = self.base or self
         return {t for slot, t in tb.exits if not getattr(tb.g.get(slot), "is_stub", False)}
+
+    def indirect(self) -> list[int]:
+        """The most frequent targets of the block's computed jump, most frequent first."""
+        tb = self.base or self
+        seen = tb.g.get("_ij")
+        return [t for t, _n in seen.most_common(INDIRECT_TARGETS)] if seen else []
 
 
 class TBCache:
@@ -145,7 +153,7 @@ class TBCache:
 
     def _succ(self, pc: int) -> set[int]:
         tb = self.tbs.get(pc)
-        return tb.taken() if tb is not None and tb.valid else set()
+        return tb.taken() | set(tb.indirect()) if tb is not None and tb.valid else set()
 
     def _form_region(self, hot: TranslationBlock) -> None:
         head = self.tbs.get(loop_header(hot.pc, self._succ))
@@ -155,7 +163,7 @@ class TBCache:
         members = {head.pc: head}
         queue = [head]
         while queue and len(members) < REGION_MEMBERS:
-            for target in sorted(queue.pop(0).taken()):
+            for target in sorted(self._succ(queue.pop(0).pc)):
                 t = self.tbs.get(target)
                 if target not in members and t is not None and t.valid and len(members) < REGION_MEMBERS:
                     members[target] = t
@@ -167,9 +175,10 @@ class TBCache:
             blocks = {pc: self._block_ir(pc) for pc in members}
         except GuestException:
             return  # a member's code is gone; the single blocks carry on
-        taken = {pc: tb.taken() for pc, tb in members.items()}
+        taken = {pc: self._succ(pc) for pc in members}
         gen = generate_region(head.pc, blocks, lambda src, dst: dst in taken[src],
-                              f"region_{head.pc:x}", self.count_insns)
+                              f"region_{head.pc:x}", self.count_insns,
+                              {pc: tb.indirect() for pc, tb in members.items()})
         if log.enabled("out_asm"):
             log.log(f"OUT: [python region] {head.pc:#x}: {', '.join(hex(p) for p in gen.members)}\n"
                     f"{gen.source}\n")
@@ -215,6 +224,7 @@ class TBCache:
         for h in helpers.values():
             g[h.name] = h.func
         g["LINEMAP"] = linemap
+        g["_ij"] = Counter()
         for slot, target in exits:
             g[slot] = self._stub(g, slot, target)
         exec(code, g)  # noqa: S102 - our own generated code

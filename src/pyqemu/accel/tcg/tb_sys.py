@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -180,6 +181,7 @@ class SysTBCache:
         for h in gen.helpers.values():
             g[h.name] = h.func
         g["LINEMAP"] = gen.linemap
+        g["_ij"] = Counter()
         for slot, target in gen.exits:
             g[slot] = self._stub(g, slot, target, delta, flags)
         exec(code, g)  # noqa: S102 - our own generated code
@@ -230,7 +232,9 @@ class SysTBCache:
 
         def succ(pc: int) -> set[int]:
             tb = member(pc)
-            return {t for t in tb.taken() if member(t) is not None} if tb is not None else set()
+            if tb is None:
+                return set()
+            return {t for t in tb.taken() | set(tb.indirect()) if member(t) is not None}
 
         head = member(loop_header(pc0, succ))
         if head is None or head.heat < 0 and head is not hot:
@@ -252,7 +256,9 @@ class SysTBCache:
             return
         taken = {pc: succ(pc) for pc in members}
         gen = generate_region(head.pc, blocks, lambda src, dst: dst in taken[src],
-                              f"region_{head.pc:x}", self.count_insns)
+                              f"region_{head.pc:x}", self.count_insns,
+                              {pc: [t for t in tb.indirect() if t in taken[pc]]
+                               for pc, tb in members.items()})
         if log.enabled("out_asm"):
             log.log(f"OUT: [python region] {head.pc:#x}: {', '.join(hex(p) for p in gen.members)}\n"
                     f"{gen.source}\n")

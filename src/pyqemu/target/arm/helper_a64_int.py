@@ -56,6 +56,12 @@ def rbit(x: int, w: int) -> int:
 
 
 @helper(pure=True)
+def rev_bytes(x: int, n: int) -> int:
+    """REV of a whole n-byte value (the common REV Wd / REV Xd), without rev()'s cases."""
+    return int.from_bytes(x.to_bytes(n, "little"), "big")
+
+
+@helper(pure=True)
 def rev(x: int, w: int, esize: int) -> int:
     """Reverse the byte order inside each `esize`-bit container of a `w`-bit value
     (REV16, REV32, REV64; the SIMD REV* use the same operation per element)."""

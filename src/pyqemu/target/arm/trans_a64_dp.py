@@ -569,11 +569,13 @@ def trans_REV16(s, a):
 
 def trans_REV32(s, a):
     """REV32 (64-bit) or REV (32-bit): bytes reversed in each word."""
-    return _helper1(s, a, H.rev, _w(a.sf), 32)
+    if not a.sf:
+        return _helper1(s, a, H.rev_bytes, 4)
+    return _helper1(s, a, H.rev, 64, 32)
 
 
 def trans_REV64(s, a):
-    return bool(a.sf) and _helper1(s, a, H.rev, 64, 64)
+    return bool(a.sf) and _helper1(s, a, H.rev_bytes, 8)
 
 
 def trans_CLZ(s, a):
