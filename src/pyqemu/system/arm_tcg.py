@@ -9,6 +9,7 @@ become run-state requests, as QEMU's ``qemu_system_shutdown_request``.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,7 +30,10 @@ class MachineTCG:
     def __init__(self, machine: Any) -> None:
         self.machine = machine
         self.phys = AddressSpacePhys(machine.address_space_memory)
-        self.tbs = make_tb_cache(self.phys)
+        # PYQEMU_COUNT_INSNS=1 (benchmarks): blocks count executed instructions in cpu.icount.
+        # The virtual clock stays on the host clock; only -icount would tie it to the count.
+        self.count_insns = bool(os.environ.get("PYQEMU_COUNT_INSNS"))
+        self.tbs = make_tb_cache(self.phys, self.count_insns)
         self.cpus: list[BoardCPU] = []
         self.phys.on_map_change.append(self.flush_tlbs)
 
@@ -153,6 +157,17 @@ def connect_serials(machine: Any, chardevs: list[Any]) -> None:
         uart.connect_chardev(chardevs[0])
 
 
+def report_counts(machine: Any) -> None:
+    """With PYQEMU_COUNT_INSNS=1: ``insns: N`` (all vCPUs) and the translation cost on stderr."""
+    ctx: MachineTCG | None = getattr(machine, "tcg", None)
+    if ctx is None or not ctx.count_insns:
+        return
+    total = sum(cpu.icount for cpu in ctx.cpus)
+    secs = getattr(ctx.tbs, "translate_seconds", 0.0)
+    sys.stderr.write(f"insns: {total}\ntranslate: {secs:.3f} s, {ctx.tbs.count} blocks\n")
+    sys.stderr.flush()
+
+
 def start(machine: Any, loop: Any) -> RoundRobinRunner | None:
     """Run the machine's vCPUs from the main loop (QEMU's round-robin TCG thread)."""
     ctx: MachineTCG | None = getattr(machine, "tcg", None)
@@ -163,7 +178,13 @@ def start(machine: Any, loop: Any) -> RoundRobinRunner | None:
     def switch(cpu: Any) -> None:  # the GIC banks its per-CPU registers on the running vCPU
         board.current_cpu = cpu.cpu_index
 
-    runner = RoundRobinRunner(ctx.cpus, on_switch=switch if board is not None else None)
+    # -icount: blocks count their instructions (translated from now on, nothing ran yet) and
+    # the runner hands the count to the virtual clock.
+    icount = getattr(getattr(loop, "clocks", None), "icount_shift", None) is not None
+    if icount:
+        ctx.tbs.count_insns = True
+    runner = RoundRobinRunner(ctx.cpus, icount_account=loop.icount_account if icount else None,
+                              on_switch=switch if board is not None else None)
     for cpu in ctx.cpus:
         cpu.on_wakeup = loop.kick
     loop.set_vcpu_runner(runner)

@@ -79,6 +79,8 @@ def run(cfg: Config) -> int:
     rs.no_shutdown = cfg.no_shutdown
     rs.no_reboot = cfg.no_reboot
     loop = MainLoop(rs)
+    if cfg.icount is not None:  # -icount: the virtual clock follows executed instructions
+        loop.configure_icount("auto" if cfg.icount.shift is None else cfg.icount.shift, cfg.icount.sleep)
     main_loop_mod.set_main(loop)  # chardevs poll their fds on main_loop.get()
     # Before any chardev or monitor exists: a SIGTERM during startup is a clean shutdown, as in QEMU.
     loop.install_signal_handlers()
@@ -142,6 +144,8 @@ def run(cfg: Config) -> int:
     try:
         status = loop.run()
     finally:
+        if tcg is not None:
+            tcg.report_counts(machine)
         for server, _ in servers:
             server.close_clients()
             loop.aio.run_until_complete(server.close())

@@ -170,6 +170,17 @@ class PyGen:
         else:
             self.out(f"{d} = ({expr}) & {mask(w)}")
 
+    def loop_back(self) -> None:
+        """The back edge of a looping block or region (after count())."""
+        if self.count_insns and self.softmmu:
+            # Counted instructions (-icount): the slice ends at an exact instruction budget,
+            # so a loop stops at ``cpu.icount_limit`` even within its LOOP iterations.
+            self.out("if cpu.icount < cpu.icount_limit: continue")
+            self.writeback()
+            self.out("return _js")
+        else:
+            self.out("continue")
+
     def count(self) -> None:
         if self.count_insns:
             self.out(f"cpu.icount += {self.insn + 1}")
@@ -290,7 +301,7 @@ class PyGen:
         elif o == "goto_tb":
             if self.self_loop and op.args[0] == self.block.pc:
                 self.count()
-                self.out("continue")
+                self.loop_back()
                 return
             if self.softmmu and (op.args[0] ^ self.block.pc) >> 12:
                 # System mode chains only within a page: another page's mapping may change.

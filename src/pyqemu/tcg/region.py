@@ -28,6 +28,7 @@ from pyqemu.tcg.pygen import Generated, PyGen
 
 MAX_EMITTED = 48  # blocks emitted in one region, counting repeats on different paths
 MAX_DEPTH = 12  # blocks on one path from the head
+SUPERBLOCK = 4  # blocks of a region that is not a loop
 
 
 class RegionGen(PyGen):
@@ -123,7 +124,7 @@ class RegionGen(PyGen):
         if target == self.head:
             self.count()
             self.loop_written |= self.path_written
-            self.out("continue")
+            self.loop_back()
             return
         if (target in self.blocks and target not in self.path and len(self.path) < MAX_DEPTH
                 and self.emitted < MAX_EMITTED and self.inline_ok(self.block.pc, target)):
@@ -151,6 +152,36 @@ class RegionGen(PyGen):
         self.count()
         self.writeback()
         self.out(f"return {self.jc_get}({name}) or LOOKUP(cpu, {name})")
+
+
+def select_members(head: int, succ: Callable[[int], set[int]], limit: int) -> list[int]:
+    """The blocks a region headed at ``head`` inlines, head first.
+
+    For a loop, the blocks on cycles through the head (reachable from it and
+    reaching back to it over taken jumps): a region's value is its loop, and
+    inlining cold branches off it only costs compile time. Otherwise a short
+    superblock: the head and its first successors.
+    """
+    order = [head]
+    seen = {head}
+    for pc in order:
+        if len(order) >= 4 * limit:
+            break
+        for t in sorted(succ(pc)):
+            if t not in seen:
+                seen.add(t)
+                order.append(t)
+    reach = {head}
+    changed = True
+    while changed:
+        changed = False
+        for pc in order:
+            if pc not in reach and succ(pc) & reach:
+                reach.add(pc)
+                changed = True
+    if len(reach) > 1 or head in succ(head):
+        return [pc for pc in order if pc in reach][:limit]
+    return order[:SUPERBLOCK]
 
 
 def loop_header(start: int, succ: Callable[[int], set[int]]) -> int:

@@ -107,8 +107,12 @@ def fault_in_block_sys(cpu, e: BaseException, linemap: list[tuple[int, int, int]
     return fault_in_block(cpu, e, linemap, count)
 
 
-def cpu_exec_sys(cpu, budget: int) -> int:
+def cpu_exec_sys(cpu, budget: int, insns: int | None = None) -> int:
     """Run up to ``budget`` blocks of a system-mode vCPU; returns how many ran.
+
+    ``insns`` (blocks translated with instruction counting, -icount): the slice
+    also ends once that many instructions ran (looping blocks and regions check
+    ``cpu.icount_limit`` at their back edges), so timers fire on time.
 
     The CPU provides ``lookup(pc)`` (interrupt check + block lookup under its
     current flags), ``take_exception(GuestException)`` (the architectural
@@ -120,7 +124,12 @@ def cpu_exec_sys(cpu, budget: int) -> int:
     sample = tbs.sample if tbs is not None and getattr(tbs, "regions", False) else None
     done = 0
     replay: int | None = None
+    limit = None
+    if insns is not None:
+        limit = cpu.icount_limit = cpu.icount + insns
     while done < budget:
+        if limit is not None and cpu.icount >= limit:
+            return done
         i = 0
         try:
             if replay is not None:
@@ -129,8 +138,14 @@ def cpu_exec_sys(cpu, budget: int) -> int:
                 fn = cpu.replay_slow(pc)(cpu, R)
             else:
                 fn = cpu.lookup(cpu.pc)
-            for i in range(budget - done):  # noqa: B007 - i is read after an exception
-                fn = fn(cpu, R)
+            if limit is None:
+                for i in range(budget - done):  # noqa: B007 - i is read after an exception
+                    fn = fn(cpu, R)
+            else:
+                for i in range(budget - done):  # noqa: B007
+                    fn = fn(cpu, R)
+                    if cpu.icount >= limit:
+                        break
             cpu.pc = fn.guest_pc
             if sample is not None:
                 sample(fn)

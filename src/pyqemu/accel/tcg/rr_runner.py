@@ -36,13 +36,16 @@ class RoundRobinRunner:
         if not running:
             return False
         self.slices += 1
-        blocks = max(1, budget // INSNS_PER_BLOCK // len(running))
+        share = max(1, budget // len(running))
+        # Counted instructions (-icount): an exact instruction budget; else blocks.
+        counted = self.icount_account is not None
+        blocks = share if counted else max(1, share // INSNS_PER_BLOCK)
         busy = False
         for cpu in running:
             if self.on_switch is not None:
                 self.on_switch(cpu)
             before = cpu.icount
-            cpu_exec_sys(cpu, blocks)
+            cpu_exec_sys(cpu, blocks, share if counted else None)
             if self.icount_account is not None:
                 self.icount_account(cpu.icount - before)
             if not cpu.halted:

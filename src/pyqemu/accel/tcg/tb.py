@@ -19,7 +19,7 @@ from pyqemu.accel.tcg.excp import GuestException
 from pyqemu.tcg import optimize as tcg_optimize
 from pyqemu.tcg.ir import Block
 from pyqemu.tcg.pygen import generate
-from pyqemu.tcg.region import generate_region, loop_header
+from pyqemu.tcg.region import generate_region, loop_header, select_members
 from pyqemu.util import log
 
 PAGE_SHIFT = 12
@@ -152,22 +152,18 @@ class TBCache:
             self._form_region(tb)
 
     def _succ(self, pc: int) -> set[int]:
+        """Known successors of block ``pc`` that are translated (region candidates)."""
         tb = self.tbs.get(pc)
-        return tb.taken() | set(tb.indirect()) if tb is not None and tb.valid else set()
+        if tb is None or not tb.valid:
+            return set()
+        return {t for t in tb.taken() | set(tb.indirect()) if t in self.tbs and self.tbs[t].valid}
 
     def _form_region(self, hot: TranslationBlock) -> None:
         head = self.tbs.get(loop_header(hot.pc, self._succ))
         if head is None or head.heat < 0 and head is not hot:
             return  # that loop is a region already
         head.heat = -1
-        members = {head.pc: head}
-        queue = [head]
-        while queue and len(members) < REGION_MEMBERS:
-            for target in sorted(self._succ(queue.pop(0).pc)):
-                t = self.tbs.get(target)
-                if target not in members and t is not None and t.valid and len(members) < REGION_MEMBERS:
-                    members[target] = t
-                    queue.append(t)
+        members = {pc: self.tbs[pc] for pc in select_members(head.pc, self._succ, REGION_MEMBERS)}
         if len(members) == 1 and head.pc not in head.taken():
             return  # nothing to gain: no loop, no successor
         t0 = time.perf_counter()

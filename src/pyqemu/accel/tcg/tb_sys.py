@@ -30,7 +30,7 @@ from pyqemu.accel.tcg.tb import REGION_HEAT, REGION_MEMBERS, TranslationBlock, c
 from pyqemu.tcg import optimize as tcg_optimize
 from pyqemu.tcg.ir import Block
 from pyqemu.tcg.pygen import generate
-from pyqemu.tcg.region import generate_region, loop_header
+from pyqemu.tcg.region import generate_region, loop_header, select_members
 from pyqemu.util import log
 
 # Iterations of a looping block or region per call. Smaller than user mode's: the vCPU
@@ -240,13 +240,7 @@ class SysTBCache:
         if head is None or head.heat < 0 and head is not hot:
             return
         head.heat = -1
-        members = {head.pc: head}
-        queue = [head.pc]
-        while queue and len(members) < REGION_MEMBERS:
-            for target in sorted(succ(queue.pop(0))):
-                if target not in members and len(members) < REGION_MEMBERS:
-                    members[target] = member(target)
-                    queue.append(target)
+        members = {pc: member(pc) for pc in select_members(head.pc, succ, REGION_MEMBERS)}
         if len(members) == 1 and head.pc not in head.taken():
             return
         t0 = time.perf_counter()

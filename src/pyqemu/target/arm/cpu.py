@@ -79,6 +79,8 @@ class ARMCPU:
         self.regs[REG_EXCL_ADDR] = -1
         self.pc = 0
         self.icount = 0  # guest instructions executed (only counted for benchmarks)
+        # With counted instructions (-icount), looping blocks stop once icount reaches this.
+        self.icount_limit = 1 << 62
         self.midr = 0x410FD034  # Cortex-A53 r0p4, what qemu-aarch64 -cpu max-ish reports
         self.mpidr = 0x80000000
         self.ctr = 0x8444C004
