@@ -98,6 +98,7 @@ class PyGen:
             self.ind = 3
             self.exits.append(("_js", block.pc))
         self._plan_inlining()
+        self.addr_only = set() if self.softmmu else _address_only_temps(block)
 
     def _plan_inlining(self) -> None:
         """Pick temps whose expression can be substituted into their only use.
@@ -341,7 +342,13 @@ class PyGen:
             a = self.v(op.args[0], w)
             b = self.v(op.args[1], w) if len(op.args) > 1 else ""
         m = mask(w)
-        if o in ("add", "sub", "mul", "shl"):
+        if o == "add" and d in self.addr_only and exact[0] and isinstance(op.args[1], int) \
+                and op.args[1] < 1 << 32:
+            # User mode: base + small offset used only as an address needs no mask. Without
+            # it the sum can only exceed 2**64 for a base past the guest's 39-bit space,
+            # where the page tables raise (a fault) either way.
+            self.assign(d, f"{a} + {b}", True, w)
+        elif o in ("add", "sub", "mul", "shl"):
             self.assign(d, f"{a} {_RAW[o]} {b}", False, w)
         elif o == "neg":
             self.assign(d, f"-{a}", False, w)
@@ -433,6 +440,17 @@ class PyGen:
         self.tlb_names.add(f"TW{idx}")
         self.out(f"if (P := TW{idx}({addr} >> 12)) is not None: {put}")
         self.out(f"else: {slow}")
+
+
+def _address_only_temps(block: Block) -> set[str]:
+    """Temps whose every use is as the address of a load or store."""
+    addr: set[str] = set()
+    other: set[str] = set()
+    for op in block.ops:
+        for i, x in enumerate(op.args):
+            if isinstance(x, Temp) and not x.is_global:
+                (addr if op.opc in ("ld", "st") and i == 0 else other).add(x.name)
+    return addr - other
 
 
 # Ops emitted by raw_op(): operator (or "" when raw_op spells it out).
