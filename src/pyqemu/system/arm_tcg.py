@@ -157,6 +157,13 @@ def connect_serials(machine: Any, chardevs: list[Any]) -> None:
         uart.connect_chardev(chardevs[0])
 
 
+def save_code_cache(machine: Any) -> None:
+    """At exit: keep the blocks compiled in this run for the next (accel/tcg/code_cache.py)."""
+    ctx: MachineTCG | None = getattr(machine, "tcg", None)
+    if ctx is not None:
+        ctx.tbs.save_code_cache()
+
+
 def report_counts(machine: Any) -> None:
     """With PYQEMU_COUNT_INSNS=1: ``insns: N`` (all vCPUs) and the translation cost on stderr."""
     ctx: MachineTCG | None = getattr(machine, "tcg", None)

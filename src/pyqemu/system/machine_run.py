@@ -146,6 +146,7 @@ def run(cfg: Config) -> int:
     finally:
         if tcg is not None:
             tcg.report_counts(machine)
+            tcg.save_code_cache(machine)
         for server, _ in servers:
             server.close_clients()
             loop.aio.run_until_complete(server.close())

@@ -24,6 +24,7 @@ from pyqemu.tcg.ir import HELPERS
 
 PAGE_SHIFT = 12
 _FORMAT = 1
+MAX_ENTRIES = 4096  # blocks kept per page digest
 
 
 def translator_digest(extra: str = "") -> str:
@@ -55,7 +56,10 @@ def default_dir() -> Path | None:
 
 
 class CodeCache:
-    """Compiled blocks keyed by (code page digest, pc), kept on disk."""
+    """Compiled blocks keyed by (code page digest, pc), kept on disk.
+
+    System mode keys its blocks by (physical page digest, (virtual pc, flags)).
+    """
 
     def __init__(self, directory: Path, variant: str,
                  page_bytes: Callable[[int], bytes | None]) -> None:
@@ -90,10 +94,18 @@ class CodeCache:
 
     def get(self, pc: int):
         """(code, name, size, exits, linemap, helpers) or None."""
-        digest = self._digest(pc >> PAGE_SHIFT)
+        return self.get_at(pc >> PAGE_SHIFT, pc)
+
+    def put(self, pc: int, code, name: str, size: int, exits, linemap, helper_names) -> None:
+        self.put_at(pc >> PAGE_SHIFT, pc, code, name, size, exits, linemap, helper_names)
+
+    def get_at(self, page: int, key):
+        """The entry ``key`` (user mode: the pc; system mode: (virtual pc, flags)) of the
+        blocks whose code is on ``page`` (system mode: a physical page), or None."""
+        digest = self._digest(page)
         if digest is None:
             return None
-        e = self._entries(digest).get(pc)
+        e = self._entries(digest).get(key)
         if e is None:
             return None
         helpers = {}
@@ -104,12 +116,16 @@ class CodeCache:
             helpers[name] = h
         return e[0], e[1], e[2], e[3], e[4], helpers
 
-    def put(self, pc: int, code, name: str, size: int, exits, linemap, helper_names) -> None:
-        digest = self._digest(pc >> PAGE_SHIFT)
+    def put_at(self, page: int, key, code, name: str, size: int, exits, linemap, helper_names) -> None:
+        digest = self._digest(page)
         if digest is None:
             return
-        self._entries(digest)[pc] = (code, name, size, list(exits), list(linemap), list(helper_names))
+        self._entries(digest)[key] = (code, name, size, list(exits), list(linemap), list(helper_names))
         self.dirty.add(digest)
+
+    def forget_all(self) -> None:
+        """Every page may have changed (nothing tracks writes to code any more)."""
+        self.digests.clear()
 
     def flush(self) -> None:
         """Write new entries to disk (merging with what other processes wrote)."""
@@ -122,6 +138,8 @@ class CodeCache:
                     merged = marshal.loads(path.read_bytes())
                 except (OSError, ValueError, EOFError, TypeError):
                     pass
+                if len(merged) > MAX_ENTRIES:  # the same bytes at ever new addresses (KASLR)
+                    merged = {}
                 merged.update(self.loaded[digest])
                 fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp")
                 with os.fdopen(fd, "wb") as f:

@@ -44,6 +44,18 @@ Translator = Callable[[int, int, Callable[[int], int], bool], Block]
 Key = tuple[int, int, int]  # (virtual pc, physical pc, flags)
 
 
+def _logging() -> bool:
+    """-d in_asm/op/op_opt/out_asm want fresh translations, not cached ones."""
+    return log.enabled("in_asm") or log.enabled("op") or log.enabled("op_opt") or log.enabled("out_asm")
+
+
+class _Cached:
+    """What _link needs of a block that comes from the persistent cache."""
+
+    def __init__(self, name: str, exits, linemap, helpers: dict) -> None:
+        self.name, self.exits, self.linemap, self.helpers = name, exits, linemap, helpers
+
+
 class SysTB(TranslationBlock):
     __slots__ = ("key",)
 
@@ -67,8 +79,12 @@ class SysTBCache:
 
     def __init__(self, translate: Translator, namespace: dict[str, Any],
                  mmu_idx_of: Callable[[int], int], fetch_phys: Callable[[int], int],
-                 optimize: bool = True, count_insns: bool = False) -> None:
+                 optimize: bool = True, count_insns: bool = False,
+                 page_bytes: Callable[[int], bytes | None] | None = None) -> None:
         self.translate = translate
+        self.page_bytes = page_bytes  # a physical page's bytes (for the persistent code cache)
+        self.code_cache: Any = None  # accel/tcg/code_cache.py, made when the first vCPU is known
+        self._cache_checked = False
         self.ns = namespace
         self.mmu_idx_of = mmu_idx_of
         self.fetch_phys = fetch_phys
@@ -158,10 +174,42 @@ class SysTBCache:
             tcg_optimize.optimize(block)
         return block
 
+    def _persistent_cache(self) -> Any:
+        """The on-disk cache of compiled blocks (PYQEMU_CACHE=0: none), keyed by the CPU model."""
+        if not self._cache_checked and self.cpus and self.page_bytes is not None:
+            self._cache_checked = True
+            from pyqemu.accel.tcg.code_cache import CodeCache, default_dir
+            d = default_dir()
+            if d is not None:
+                model = self.cpus[0]
+                variant = (f"system,{getattr(getattr(model, 'model', None), 'name', '')},"
+                           f"midr={getattr(model, 'midr', 0):#x},count={int(self.count_insns)}")
+                self.code_cache = CodeCache(d, variant, self.page_bytes)
+        return self.code_cache
+
+    def save_code_cache(self) -> None:
+        """Write newly compiled blocks to the persistent cache (at exit)."""
+        if self.code_cache is not None:
+            self.code_cache.flush()
+
     def _build(self, key: Key, slow: bool = False) -> SysTB:
         t0 = time.perf_counter()
-        pc = key[0]
-        block = self._block_ir(key, slow)
+        pc, pa, flags = key
+        page = pa >> PAGE_BITS
+        cache = None if slow or _logging() else self._persistent_cache()
+        if cache is not None:
+            hit = cache.get_at(page, (pc, flags))
+            if hit is not None:
+                code, name, size, exits, linemap, helpers = hit
+                tb = SysTB(pc, size)
+                tb.key = key
+                return self._link(tb, code, _Cached(name, exits, linemap, helpers), slow)
+        try:
+            block = self._block_ir(key, slow)
+        except GuestException:
+            if cache is not None and page not in self.page_tbs:
+                cache.forget_page(page)  # nothing protects the page: its digest may go stale
+            raise
         gen = generate(block, f"tb_{pc:x}", self.count_insns)
         if log.enabled("out_asm"):
             log.log(f"OUT: [python] {pc:#x}\n{gen.source}\n")
@@ -169,6 +217,9 @@ class SysTBCache:
         tb.key = key
         code = compile(gen.source, f"<tb {pc:#x}>", "exec")
         tb = self._link(tb, code, gen, slow)
+        if cache is not None:
+            cache.put_at(page, (pc, flags), code, gen.name, block.size, gen.exits, gen.linemap,
+                         gen.helpers)
         self.translate_seconds += time.perf_counter() - t0
         return tb
 
@@ -292,6 +343,8 @@ class SysTBCache:
 
     def invalidate_phys_page(self, pa_page: int) -> None:
         """Code on physical page ``pa_page`` changed: drop its blocks and let stores through."""
+        if self.code_cache is not None:
+            self.code_cache.forget_page(pa_page)
         keys = self.page_tbs.pop(pa_page, ())
         for key in keys:
             for table in (self.tbs, self.slow_tbs):
@@ -308,6 +361,8 @@ class SysTBCache:
                 self.invalidate_phys_page(page)
 
     def flush(self) -> None:
+        if self.code_cache is not None:
+            self.code_cache.forget_all()  # code pages are no longer write-protected
         for tb in list(self.tbs.values()) + list(self.slow_tbs.values()):
             self._unlink(tb)
         for cpu in self.cpus:
