@@ -9,7 +9,7 @@ Rows (wall-clock seconds, best of --repeat, and the ratio pyqemu/qemu):
 Target: convert within 3x of qemu-img. Outputs are checked with `qemu-img compare`.
 
 Usage: python3 benchmarks/img_convert.py [--size-mib N] [--repeat N] [--profile] [--dir DIR]
-       (also run by benchmarks/run.py, or alone with `benchmarks/run.py --only img`)
+       (also `benchmarks/run.py --only img`)
 """
 from __future__ import annotations
 

@@ -1,28 +1,58 @@
 #!/usr/bin/env python3
-"""Benchmarks: pyqemu-aarch64 against Debian's qemu-aarch64, side by side.
+"""Benchmarks: pyqemu-aarch64 against Debian's qemu-aarch64, side by side (issue 7's table).
 
-For each workload prints the guest instruction count (counted by pyqemu with
-PYQEMU_COUNT_INSNS=1), pyqemu's CPU time, qemu-aarch64's CPU time, pyqemu's
-MIPS and the time ratio. Also process start-up (busybox echo) for both.
+Rows (guest programs are ours, built with aarch64-linux-gnu-gcc -O2 -static, or Debian's arm64
+binaries, unmodified):
+  sieve+hash        programs/sieve_hash.c: sieve to 2,000,000 + 29.5 M-step hash (~292 M insns)
+  memcopy+hash      programs/memcopy_hash.c: byte copy + hash of 16 MiB, 3 passes (~629 M)
+  busybox gzip 8MiB busybox-static's `gzip -c` of 8 MiB of generated text (~1,666 M)
+  lua5.4 bench.lua  Debian's lua5.4 (dynamic, -L sysroot) on programs/bench.lua 4 (~1,899 M)
+  busybox echo      process start: `busybox echo hi` (~26 k); the target is on CPU seconds
+  intloop, memhash, recursion   small extra programs (no target)
+Columns: guest instructions (counted by pyqemu in a separate run with PYQEMU_COUNT_INSNS=1, which
+also reports its translation time), pyqemu's and qemu-aarch64's CPU seconds (user+sys of the
+child, median of --repeat runs: CPU time, because other work shares this machine), pyqemu's MIPS,
+the ratio pyqemu/qemu, issue 7's target and whether it is met, and pyqemu's translation seconds
+(decode+optimise+generate+compile, as the TB cache reports it; 0 before it reports it). The
+outputs (stdout and exit status) of both emulators are compared: DIFFERENT OUTPUT if not equal.
+pyqemu keeps compiled blocks in its on-disk code cache between runs (as a user sees it);
+--cold gives every pyqemu run an empty cache.
 
-Usage: python3 benchmarks/run.py [--only NAME] [--repeat N]   (--only img: the pyqemu-img rows;
-       --only boot: the pyqemu-system-aarch64 -M virt boot rows, benchmarks/boot_virt.py;
-       --only storage: 64 MiB guest reads on virtio-blk and NVMe, benchmarks/storage_read.py)
+Usage: python3 benchmarks/run.py [--only NAME] [--repeat N] [--cold]
+       NAME: a row (sieve, memcopy, gzip, lua, start, intloop, memhash, recursion), or
+       img (pyqemu-img rows, benchmarks/img_convert.py), boot (pyqemu-system-aarch64 -M virt
+       boots, benchmarks/boot_virt.py), storage (guest reads, benchmarks/storage_read.py).
+See docs/benchmarks.md.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+TESTS = HERE.parent / "tests"
 CACHE = HERE / ".cache"
 CC = "aarch64-linux-gnu-gcc"
+LUA_SCALE = "4"  # rounds of programs/bench.lua: ~1,899 M guest instructions
+
+
+@dataclass
+class Workload:
+    name: str
+    argv: list[str]                      # the guest command (binary first)
+    target: tuple[str, float] | None     # ("mips", minimum) or ("cpu", maximum seconds)
+    sysroot: Path | None = None
+    stdin: bytes | None = None
 
 
 def build(name: str) -> Path:
@@ -34,21 +64,18 @@ def build(name: str) -> Path:
     return out
 
 
-def busybox() -> Path | None:
-    bb = CACHE / "busybox" / "bin" / "busybox"
-    if bb.exists():
-        return bb
-    d = CACHE / "busybox"
-    d.mkdir(parents=True, exist_ok=True)
-    r = subprocess.run(["apt-get", "download", "busybox-static:arm64"], cwd=d, capture_output=True)
-    debs = list(d.glob("busybox-static_*_arm64.deb"))
-    if r.returncode != 0 or not debs:
+def _debian(what: str) -> Path | None:
+    """tests/debian_pkgs.py's busybox() or lua_sysroot() (downloaded once, cached), or None."""
+    sys.path.insert(0, str(TESTS))
+    import debian_pkgs
+    try:
+        return getattr(debian_pkgs, what)()
+    except debian_pkgs.PackageUnavailable as e:
+        print(f"{what}: Debian package unavailable ({e}); skipping its row")
         return None
-    subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(d)], check=True)
-    return bb if bb.exists() else None
 
 
-def timed(cmd: list[str], env: dict | None = None,
+def timed(cmd: list[str], env: dict[str, str] | None = None,
           stdin: bytes | None = None) -> tuple[float, bytes, bytes, int]:
     """Run `cmd`; return (child CPU seconds, stdout, stderr, status)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -63,69 +90,146 @@ def pyqemu_cmd() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "pyqemu.linux_user.main"]
 
 
-def count_insns(cmd: list[str], stdin: bytes | None) -> int | None:
-    env = dict(os.environ, PYQEMU_COUNT_INSNS="1")
-    _, _, err, _ = timed(pyqemu_cmd() + cmd, env, stdin)
-    for line in err.decode(errors="replace").splitlines():
-        if line.startswith("insns: "):
-            return int(line.split()[1])
-    return None
+def emu_argv(emu: list[str], w: Workload) -> list[str]:
+    return [*emu, *(["-L", str(w.sysroot)] if w.sysroot else []), *w.argv]
 
 
-def best(cmd: list[str], repeat: int, stdin: bytes | None = None) -> tuple[float, bytes, int]:
-    times = []
-    out, status = b"", 0
-    for _ in range(repeat):
-        t, out, _, status = timed(cmd, None, stdin)
-        times.append(t)
-    return min(times), out, status
+class Runner:
+    """Runs workloads under both emulators; `cold` gives each pyqemu run an empty code cache."""
+
+    def __init__(self, repeat: int, cold: bool) -> None:
+        self.repeat = repeat
+        self.cold = cold
+        # Byte-code caching on, as installed for a user: start-up is not a recompilation.
+        self.env = {k: v for k, v in os.environ.items()
+                    if k not in ("PYTHONDONTWRITEBYTECODE", "PYQEMU_COUNT_INSNS")}
+
+    def _pyqemu_env(self, extra: dict[str, str], tmp: str) -> dict[str, str]:
+        env = dict(self.env, **extra)
+        if self.cold:
+            env["PYQEMU_CACHE_DIR"] = tempfile.mkdtemp(dir=tmp)
+        return env
+
+    def count(self, w: Workload, tmp: str) -> tuple[int | None, float | None, int | None]:
+        """(guest instructions, translation seconds, blocks) from a PYQEMU_COUNT_INSNS=1 run."""
+        env = self._pyqemu_env({"PYQEMU_COUNT_INSNS": "1"}, tmp)
+        _, _, err, _ = timed(emu_argv(pyqemu_cmd(), w), env, w.stdin)
+        text = err.decode(errors="replace")
+        n = re.search(r"^insns: (\d+)$", text, re.M)
+        tr = re.search(r"^translate: ([\d.]+) s, (\d+) blocks$", text, re.M)
+        return (int(n.group(1)) if n else None, float(tr.group(1)) if tr else None,
+                int(tr.group(2)) if tr else None)
+
+    def median(self, emu: list[str], w: Workload, env_of: Callable[[], dict[str, str]]
+               ) -> tuple[float, bytes, int]:
+        """Median CPU seconds of `repeat` runs, and the first run's stdout and status."""
+        times, first = [], None
+        for _ in range(self.repeat):
+            t, out, _, status = timed(emu_argv(emu, w), env_of(), w.stdin)
+            times.append(t)
+            first = first or (out, status)
+        assert first is not None
+        return statistics.median(times), first[0], first[1]
 
 
-def row(name: str, guest_cmd: list[str], repeat: int, stdin: bytes | None = None) -> None:
-    n = count_insns(guest_cmd, stdin)
-    tp, outp, sp = best(pyqemu_cmd() + guest_cmd, repeat, stdin)
-    tq, outq, sq = best(["qemu-aarch64"] + guest_cmd, repeat, stdin)
-    same = "ok" if (outp, sp) == (outq, sq) else "DIFFERENT OUTPUT"
-    mips = f"{n / tp / 1e6:8.2f}" if n and tp else "       ?"
-    ratio = f"{tp / tq:8.1f}x" if tq else "      ?"
-    print(f"{name:<22}{n or 0:>14,}{tp:>10.3f}{tq:>10.3f}{mips}{ratio}  {same}", flush=True)
+HEADER = (f"{'workload':<20}{'guest insns':>15}{'pyqemu s':>10}{'qemu s':>9}{'MIPS':>8}{'ratio':>8}"
+          f"  {'target':<11}{'met':<5}{'transl s':>9}")
 
 
-def main() -> int:
+def row(r: Runner, w: Workload, tmp: str) -> bool:
+    """Measure and print one row; returns whether the target (if any) is met."""
+    n, tr_s, _blocks = r.count(w, tmp)
+    tp, outp, sp = r.median(pyqemu_cmd(), w, lambda: r._pyqemu_env({}, tmp))
+    tq, outq, sq = r.median(["qemu-aarch64"], w, lambda: r.env)
+    mips = n / tp / 1e6 if n and tp else None
+    met: bool | None = None
+    target = "-"
+    if w.target is not None:
+        kind, value = w.target
+        if kind == "mips":
+            target = f">= {value:g} MIPS"
+            met = mips is not None and mips >= value
+        else:
+            target = f"<= {value * 1000:g} ms"
+            met = tp <= value
+    same = (outp, sp) == (outq, sq)
+    print(f"{w.name:<20}{n or 0:>15,}{tp:>10.3f}{tq:>9.3f}"
+          f"{f'{mips:.2f}' if mips else '?':>8}{f'{tp / tq:.1f}x' if tq else '?':>8}"
+          f"  {target:<11}{'-' if met is None else 'yes' if met else 'NO':<5}"
+          f"{f'{tr_s:.3f}' if tr_s is not None else '?':>9}"
+          f"{'' if same else '  DIFFERENT OUTPUT'}", flush=True)
+    if not same:
+        print(f"  pyqemu: status {sp}, {outp[-200:]!r}\n  qemu:   status {sq}, {outq[-200:]!r}", flush=True)
+    return met is not False and same
+
+
+def gzip_input(path: Path) -> None:
+    """8 MiB of compressible but not trivial text."""
+    chunk = b"".join(f"line {i} {i * 2654435761 % 1000003}\n".encode() for i in range(20000))
+    path.write_bytes((chunk * (8 * 1024 * 1024 // len(chunk) + 1))[: 8 * 1024 * 1024])
+
+
+def workloads(only: str | None, tmp: Path) -> list[Workload]:
+    def want(key: str) -> bool:
+        return only is None or only == key
+
+    out: list[Workload] = []
+    if want("sieve"):
+        out.append(Workload("sieve+hash", [str(build("sieve_hash"))], ("mips", 20)))
+    if want("memcopy"):
+        out.append(Workload("memcopy+hash", [str(build("memcopy_hash"))], ("mips", 15)))
+    bb = _debian("busybox") if want("gzip") or want("start") else None
+    if bb is not None and want("gzip"):
+        data = tmp / "data"
+        gzip_input(data)
+        out.append(Workload("busybox gzip 8MiB", [str(bb), "gzip", "-c", str(data)], ("mips", 15)))
+    if want("lua"):
+        root = _debian("lua_sysroot")
+        if root is not None:
+            out.append(Workload("lua5.4 bench.lua", [str(root / "usr/bin/lua5.4"),
+                                                     str(HERE / "programs" / "bench.lua"), LUA_SCALE],
+                                ("mips", 10), sysroot=root))
+    if bb is not None and want("start"):
+        out.append(Workload("busybox echo (start)", [str(bb), "echo", "hi"], ("cpu", 0.150)))
+    for name in ("intloop", "memhash", "recursion"):
+        if want(name):
+            out.append(Workload(name, [str(build(name))], None))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", help="run only this workload")
-    ap.add_argument("--repeat", type=int, default=1)
-    args = ap.parse_args()
+    ap.add_argument("--only", help="run only this row or group (see above)")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="runs per emulator; the median is shown (default 3)")
+    ap.add_argument("--cold", action="store_true", help="an empty pyqemu code cache for every run")
+    args = ap.parse_args(argv)
+    sys.path.insert(0, str(HERE))
     if args.only == "boot":  # minutes under pyqemu, so only on request
         import boot_virt  # benchmarks/boot_virt.py: pyqemu-system-aarch64 against qemu-system-aarch64
         return boot_virt.main(["--repeat", str(args.repeat)])
-    if args.only == "storage":  # U-Boot and Linux under pyqemu: minutes, so only on request
+    if args.only == "storage":
         import storage_read  # benchmarks/storage_read.py
         return storage_read.main(["--repeat", str(args.repeat)])
-    print(f"{'workload':<22}{'guest insns':>14}{'pyqemu s':>10}{'qemu s':>10}{'MIPS':>8}{'ratio':>9}")
-    for name in ("intloop", "memhash", "recursion"):
-        if args.only and args.only != name:
-            continue
-        row(name, [str(build(name))], args.repeat)
-    if not args.only or args.only == "img":
+    if args.only == "img":
         import img_convert  # benchmarks/img_convert.py: pyqemu-img against qemu-img
-        img_convert.main(["--repeat", str(args.repeat)])
-        if args.only:
-            return 0
-    bb = busybox()
-    if bb is None:
-        print("busybox-static:arm64 unavailable (apt-get download failed); skipping busybox rows")
-        return 0
-    if not args.only or args.only == "gzip":
-        with tempfile.TemporaryDirectory() as d:
-            data = Path(d) / "data"
-            # 8 MiB of compressible but not trivial data
-            chunk = b"".join(f"line {i} {i * 2654435761 % 1000003}\n".encode() for i in range(20000))
-            data.write_bytes((chunk * (8 * 1024 * 1024 // len(chunk) + 1))[: 8 * 1024 * 1024])
-            row("busybox gzip 8MiB", [str(bb), "gzip", "-c", str(data)], args.repeat)
-    if not args.only or args.only == "start":
-        row("busybox echo (start)", [str(bb), "echo", "hi"], max(args.repeat, 3))
-    return 0
+        return img_convert.main(["--repeat", str(args.repeat)])
+    if shutil.which("qemu-aarch64") is None:
+        print("qemu-aarch64 not found (apt-get install qemu-user); nothing to compare with")
+        return 1
+    runner = Runner(args.repeat, args.cold)
+    ok = True
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = workloads(args.only, Path(tmp))
+        if not rows:
+            print(f"no workload called {args.only!r}")
+            return 2
+        print(f"median of {args.repeat} run(s), CPU seconds (user+sys)"
+              f"{', cold code cache' if args.cold else ''}", flush=True)
+        print(HEADER, flush=True)
+        for w in rows:
+            ok = row(runner, w, tmp) and ok
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

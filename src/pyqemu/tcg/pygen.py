@@ -285,6 +285,7 @@ class PyGen:
             if h.sync:
                 self.reload()
         elif o == "raise":
+            self.count()  # the raising instruction (SVC, HVC, BRK, UDF) counts as executed
             self.writeback()
             self.out(f"{op.aux.name}({', '.join(a)})")
         elif o == "if":
