@@ -19,6 +19,7 @@ from conftest import unavailable
 
 from pyqemu.target.arm import cpregs
 from pyqemu.target.arm.cpregs import (
+    FX_ASID,
     FX_END_TB,
     FX_IRQ,
     FX_MMU,
@@ -393,7 +394,8 @@ def test_reset_values_and_write_effects():
     ttbr0 = A57.by_name["TTBR0_EL1"]
     assert not ttbr0.effects & FX_END_TB  # translation flags do not depend on it
     assert f.write(ttbr0, 0x4123_0000) == FX_MMU  # ASID unchanged: no flush, but a new table base
-    assert f.write(ttbr0, (5 << 48) | 0x4123_0000) == FX_TLB_FLUSH | FX_MMU
+    # a new ASID: the (ASID-tagged) TLB switches address space, no flush
+    assert f.write(ttbr0, (5 << 48) | 0x4123_0000) == FX_ASID | FX_MMU
     assert f.read(ttbr0) == (5 << 48) | 0x4123_0000
     assert f.write(A57.by_name["MAIR_EL1"], 0xFF440C0400) == FX_MMU
     assert f.write(A57.by_name["CONTEXTIDR_EL1"], 5) == 0

@@ -19,6 +19,13 @@ Pages holding translated code are never in a write dictionary: a store to one
 takes the slow path, which invalidates the blocks first (self-modifying code,
 and an OS loading a program over old code).
 
+Entries are tagged by address space the way a hardware TLB is: a fill whose
+answer carries ``PROT_GLOBAL`` holds for every ASID; the others belong to the
+current ASID. :meth:`SoftTLB.switch_asid` puts the current ASID's entries aside
+and brings back the new one's, so a context switch keeps the kernel's (global)
+entries and neither process pays for page walks again. TLBI by VA, by ASID
+and ALL reach the entries put aside as well.
+
 The physical side is an object with ``ram_page(pa_page, write) -> memoryview |
 None`` (a 4 KiB view of RAM, or of ROM for reads; None for MMIO), and
 ``read(pa, size) -> int`` / ``write(pa, size, value)`` for everything else.
@@ -37,6 +44,8 @@ PAGE_MASK = PAGE_SIZE - 1
 
 ACCESS_READ, ACCESS_WRITE, ACCESS_EXEC = 0, 1, 2
 PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
+PROT_GLOBAL = 8  # translate's answer holds for every ASID (nG = 0, or no MMU)
+MAX_SAVED_ASIDS = 64  # address spaces whose entries are kept while another one runs
 
 
 class PhysicalMemory(Protocol):
@@ -98,7 +107,11 @@ class SoftTLB:
 
     ``translate(va, access, mmu_idx) -> (pa, prot)`` is the CPU's page-table
     walk; it raises the guest's fault itself. ``on_flush(va_page | None)`` hooks
-    let the TB lookup drop its virtual-pc caches when mappings change.
+    let the TB lookup drop its virtual-pc caches when mappings change: they run
+    with None on every full flush, and with a page only when an instruction-fetch
+    translation of it went away (TLBI VA*, or an ASID switch putting it aside),
+    since a virtual-pc cache entry only exists for code that
+    :meth:`translate_code` translated.
     """
 
     def __init__(self, phys: PhysicalMemory, translate: Callable[[int, int, int], tuple[int, int]],
@@ -110,11 +123,16 @@ class SoftTLB:
         self.write: list[dict[int, memoryview]] = [{} for _ in range(nb_mmu_idx)]
         self.exec: list[dict[int, int]] = [{} for _ in range(nb_mmu_idx)]  # va page -> pa page
         # pa page -> [(mmu_idx, va page)] of write entries, to revoke them when code appears there
-        self._writers: dict[int, list[tuple[int, int]]] = {}
+        self._writers: dict[int, set[tuple[int, int]]] = {}
         self.code_pages: set[int] = set()  # physical pages holding translated code
         self.on_flush: list[Callable[[int | None], None]] = []
         self.on_code_write: Callable[[int], None] = lambda pa_page: None
         self.fills = 0
+        self.asid = 0
+        # (mmu_idx, va page) -> pa page of the write entry (-1: none) of the current ASID's
+        # own (non-global) entries; asid -> the same entries put aside: (read, write, exec, pa)
+        self._ng: dict[tuple[int, int], int] = {}
+        self._saved: dict[int, dict[tuple[int, int], tuple[Any, Any, Any, int]]] = {}
 
     # --- what generated code sees --------------------------------------------------
     def bind(self, cpu: Any) -> None:
@@ -132,6 +150,8 @@ class SoftTLB:
         va_page = va >> PAGE_BITS
         pa_page = pa >> PAGE_BITS
         view = None
+        key = (mmu_idx, va_page)
+        wpa = -1
         if prot & PROT_READ:
             view = self.phys.ram_page(pa_page, False)
             if view is not None:
@@ -140,7 +160,12 @@ class SoftTLB:
             wview = self.phys.ram_page(pa_page, True)
             if wview is not None:
                 self.write[mmu_idx][va_page] = wview
-                self._writers.setdefault(pa_page, []).append((mmu_idx, va_page))
+                self._writers.setdefault(pa_page, set()).add(key)
+                wpa = pa_page
+        if prot & PROT_GLOBAL:
+            self._ng.pop(key, None)
+        else:
+            self._ng[key] = wpa
         if access == ACCESS_WRITE:
             view = self.write[mmu_idx].get(va_page)
         return pa, view
@@ -149,9 +174,14 @@ class SoftTLB:
         """Physical address of the instruction at ``va`` (raises the guest's instruction abort)."""
         pa_page = self.exec[mmu_idx].get(va >> PAGE_BITS)
         if pa_page is None:
-            pa, _prot = self.translate(va, ACCESS_EXEC, mmu_idx)
+            pa, prot = self.translate(va, ACCESS_EXEC, mmu_idx)
             pa_page = pa >> PAGE_BITS
             self.exec[mmu_idx][va >> PAGE_BITS] = pa_page
+            key = (mmu_idx, va >> PAGE_BITS)
+            if prot & PROT_GLOBAL:
+                self._ng.pop(key, None)
+            else:
+                self._ng.setdefault(key, -1)
         return pa_page << PAGE_BITS | (va & PAGE_MASK)
 
     def protect_code_page(self, pa_page: int) -> None:
@@ -167,20 +197,89 @@ class SoftTLB:
 
     # --- flushing -----------------------------------------------------------------------
     def flush(self) -> None:
-        """Forget every translation (TLBI ALL, ASID or translation-regime changes)."""
+        """Forget every translation of every ASID (TLBI ALL, translation-regime changes)."""
         for d in (*self.read, *self.write, *self.exec):
             d.clear()
         self._writers.clear()
+        self._ng.clear()
+        self._saved.clear()
         for hook in self.on_flush:
             hook(None)
 
     def flush_page(self, va: int) -> None:
-        """Forget the translations of the page holding ``va`` in every regime (TLBI VA*)."""
+        """Forget the translations of the page holding ``va`` in every regime and ASID (TLBI VA*)."""
         va_page = (va & 0xFFFFFFFFFFFFFFFF) >> PAGE_BITS
-        for d in (*self.read, *self.write, *self.exec):
-            d.pop(va_page, None)
-        for hook in self.on_flush:
-            hook(va_page)
+        code = False
+        for idx in range(self.nb_mmu_idx):
+            self.read[idx].pop(va_page, None)
+            self.write[idx].pop(va_page, None)
+            if self.exec[idx].pop(va_page, None) is not None:
+                code = True
+            key = (idx, va_page)
+            self._ng.pop(key, None)
+            for saved in self._saved.values():
+                saved.pop(key, None)
+        if code:  # only code translations have virtual-pc caches to drop (a data page is the common case)
+            for hook in self.on_flush:
+                hook(va_page)
+
+    def flush_asid(self, asid: int) -> None:
+        """Forget the non-global translations of ``asid`` (TLBI ASIDE1)."""
+        self._saved.pop(asid, None)
+        if asid == self.asid:
+            self._code_gone(self._stash())
+
+    def switch_asid(self, asid: int) -> None:
+        """The current ASID is now ``asid``: put the old one's entries aside, bring back the new one's."""
+        if asid == self.asid:
+            return
+        stashed = self._stash()
+        if stashed is not None:
+            self._saved[self.asid] = stashed
+            if len(self._saved) > MAX_SAVED_ASIDS:
+                del self._saved[next(iter(self._saved))]
+        self.asid = asid
+        saved = self._saved.pop(asid, None)
+        if saved:
+            self._restore(saved)
+        self._code_gone(stashed)  # the old ASID's code pages are gone from this context
+
+    def _code_gone(self, stashed: dict[tuple[int, int], tuple[Any, Any, Any, int]] | None) -> None:
+        """Tell the hooks about each page whose code translation was taken out."""
+        if not stashed:
+            return
+        pages = {va_page for (_idx, va_page), entry in stashed.items() if entry[2] is not None}
+        for va_page in pages:
+            for hook in self.on_flush:
+                hook(va_page)
+
+    def _stash(self) -> dict[tuple[int, int], tuple[Any, Any, Any, int]] | None:
+        """Take the current ASID's own entries out of the dictionaries (None: it has none)."""
+        if not self._ng:
+            return None
+        out = {}
+        read, write, exe = self.read, self.write, self.exec
+        for key, wpa in self._ng.items():
+            idx, va_page = key
+            out[key] = (read[idx].pop(va_page, None), write[idx].pop(va_page, None),
+                        exe[idx].pop(va_page, None), wpa)
+        self._ng = {}
+        return out
+
+    def _restore(self, saved: dict[tuple[int, int], tuple[Any, Any, Any, int]]) -> None:
+        code_pages = self.code_pages
+        for key, (r, w, x, wpa) in saved.items():
+            idx, va_page = key
+            if r is not None:
+                self.read[idx][va_page] = r
+            if w is not None and wpa not in code_pages:  # code may have appeared there meanwhile
+                self.write[idx][va_page] = w
+                self._writers.setdefault(wpa, set()).add(key)
+            else:
+                wpa = -1
+            if x is not None:
+                self.exec[idx][va_page] = x
+            self._ng[key] = wpa
 
     # --- slow paths -----------------------------------------------------------------------
     def ld_slow(self, cpu: Any, addr: int, size: int, signed: int, mask: int, mmu_idx: int) -> int:
@@ -256,7 +355,10 @@ class AddressSpacePhys:
 
     RAM and ROM pages are handed out as 4 KiB views (ROM for reads only);
     everything else is dispatched per access. A change of the memory map
-    calls ``on_map_change`` (the machine flushes its vCPUs' TLBs).
+    calls ``on_map_change`` (the machine flushes its vCPUs' TLBs) unless every
+    RAM/ROM range of the old map is still there unchanged: TLBs only hold
+    views of those, so a range that merely became RAM (a flash device back in
+    read-array mode, a region added) cannot have left a stale entry.
     """
 
     def __init__(self, space: Any) -> None:
@@ -264,7 +366,27 @@ class AddressSpacePhys:
         self.space = space
         self._memtx_error = MemTxError
         self.on_map_change: list[Callable[[], None]] = []
-        space.listeners.append(lambda _space: [fn() for fn in self.on_map_change])
+        self._ram_map, self._ram_objs = self._ram_ranges()
+        space.listeners.append(self._map_changed)
+
+    def _ram_ranges(self) -> tuple[frozenset[tuple[Any, ...]], list[Any]]:
+        """The RAM/ROM-backed ranges of the current map (and their buffers, kept alive for ``id``)."""
+        ranges, objs = set(), []
+        for r in self.space.flatview.ranges:
+            ram = r.mr.ram
+            if ram is not None:
+                ranges.add((r.start, r.end, r.mr, r.offset, id(ram),
+                            bool(r.readonly or getattr(r.mr, "readonly", False))))
+                objs.append(ram)
+        return frozenset(ranges), objs
+
+    def _map_changed(self, _space: Any) -> None:
+        old = self._ram_map
+        self._ram_map, self._ram_objs = self._ram_ranges()
+        if old <= self._ram_map:
+            return
+        for fn in self.on_map_change:
+            fn()
 
     def ram_page(self, pa_page: int, write: bool) -> memoryview | None:
         start = pa_page << PAGE_BITS

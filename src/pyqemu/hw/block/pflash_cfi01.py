@@ -269,7 +269,7 @@ class PFlashCFI01(SysBusDevice):
 
     def _set_romd(self, romd: bool) -> None:
         self.romd = romd
-        if self.mem is not None:
+        if self.mem is not None and not self._in_write:
             self.mem.set_romd(romd)   # the memory map changes: CPUs drop their cached pages
 
     # -- reads ------------------------------------------------------------------------------------
@@ -345,7 +345,20 @@ class PFlashCFI01(SysBusDevice):
         return ret & ((1 << (size * 8)) - 1)
 
     # -- writes: the command state machine ---------------------------------------------------------
+    _in_write = False
+
     def write(self, offset: int, value: int, size: int) -> None:
+        # A command that leaves read-array mode and returns to it (a reset, a write to an
+        # erased page, ...) is one map change at most, or none: nothing can read in between.
+        self._in_write = True
+        try:
+            self._write(offset, value, size)
+        finally:
+            self._in_write = False
+            if self.mem is not None:
+                self.mem.set_romd(self.romd)
+
+    def _write(self, offset: int, value: int, size: int) -> None:
         cmd = value & 0xFF
         if not self.wcycle:
             self._set_romd(False)   # the first command cycle leaves read-array mode

@@ -105,6 +105,7 @@ FX_IRQ = 1 << 2         # an interrupt line or mask may have changed: re-check
 FX_DEBUG = 1 << 3       # breakpoints/watchpoints changed
 FX_MMU = 1 << 4         # a register the table walk reads changed (SCTLR, TCR, TTBRx, MAIR):
                         # drop cached mmu.MMURegs even when no TLB flush is needed
+FX_ASID = 1 << 5        # a TTBR's ASID field changed: the TLB switches to the current ASID's entries
 
 # SCTLR_EL1 bits (Arm ARM D17.2.118)
 SCTLR_UMA = 1 << 9
@@ -188,8 +189,8 @@ def _base_regs(model: CpuModel) -> list[SysReg]:
         _reg("ACTLR_EL1", "3,0,1,0,1"),
         _reg("CPACR_EL1", "3,0,1,0,2", write_mask=0x00300000, effects=FX_END_TB),
         # Translation
-        _hook("TTBR0_EL1", "3,0,2,0,0", "ttbr", effects=FX_TLB_FLUSH | FX_MMU),
-        _hook("TTBR1_EL1", "3,0,2,0,1", "ttbr", effects=FX_TLB_FLUSH | FX_MMU),
+        _hook("TTBR0_EL1", "3,0,2,0,0", "ttbr", effects=FX_ASID | FX_MMU),
+        _hook("TTBR1_EL1", "3,0,2,0,1", "ttbr", effects=FX_ASID | FX_MMU),
         _reg("TCR_EL1", "3,0,2,0,2", effects=ctl),
         _reg("MAIR_EL1", "3,0,10,2,0", effects=FX_MMU),
         _reg("AMAIR_EL1", "3,0,10,3,0"),
@@ -431,6 +432,9 @@ class SysRegTable:
         # DBGDTRTX_EL0 is the write view of DBGDTRRX_EL0's encoding.
         self._write_alias = {_k("2,3,0,5,0"): _hook("DBGDTRTX_EL0", "2,3,0,5,0", "razwi", access=W, el0=W,
                                                     field="")}
+        # Run-time helpers look descriptors up by a packed encoding (see trans_a64_system):
+        # (packed << 1 | is_read) -> descriptor, filled on first use.
+        self.packed_cache: dict[int, SysReg | None] = {}
 
     def lookup(self, key: Key, is_read: bool = True) -> SysReg | None:
         """The descriptor for MRS (`is_read`) / MSR or SYS at `key`; None means UNDEFINED."""
@@ -706,9 +710,9 @@ def _r_isr(f: SysRegFile, d: SysReg, el: int) -> int:
 def _w_ttbr(f: SysRegFile, d: SysReg, value: int) -> int:
     old = f.values[d.slot]
     f.values[d.slot] = value
-    # The soft TLB is not tagged by ASID: a new ASID means a flush (QEMU vmsa_ttbr_write).
+    # A new ASID field: the soft TLB switches address space (its entries are ASID-tagged).
     # Same ASID: cached TLB entries may stay (software must TLBI), but the next walk uses the new base.
-    return FX_MMU | (FX_TLB_FLUSH if (old ^ value) >> 48 else 0)
+    return FX_MMU | (FX_ASID if (old ^ value) >> 48 else 0)
 
 
 def _r_timer(f: SysRegFile, d: SysReg, el: int) -> int:

@@ -21,7 +21,7 @@ from typing import Any
 
 from pyqemu.accel.tcg import cpu_exec as cpu_exec_mod
 from pyqemu.accel.tcg import cputlb
-from pyqemu.accel.tcg.cputlb import ACCESS_WRITE, PROT_EXEC, PROT_READ, PROT_WRITE, SoftTLB
+from pyqemu.accel.tcg.cputlb import ACCESS_WRITE, PROT_EXEC, PROT_GLOBAL, PROT_READ, PROT_WRITE, SoftTLB
 from pyqemu.accel.tcg.excp import GuestException
 from pyqemu.accel.tcg.tb_sys import SysTBCache, set_flags
 from pyqemu.target.arm import cpregs, cpu_models, mmu
@@ -44,6 +44,10 @@ def mmu_idx_of(flags: int) -> int:
     if el == 0:
         return MMU_EL0
     return MMU_EL1_PAN if flags & FLAG_PAN else MMU_EL1
+
+
+_ACCESS_TYPES = (mmu.AccessType.READ, mmu.AccessType.WRITE, mmu.AccessType.EXEC)
+_ACCESSES = (mmu.READ, mmu.WRITE, mmu.EXEC)
 
 
 class ArchException(GuestException):
@@ -88,6 +92,8 @@ class ARMSysCPU(C.ARMCPU):
         self.halted = False
         self.powered_off = False
         self.on_wakeup: Callable[[], None] = lambda: None
+        self._walk_regs: dict[int, mmu.MMURegs] = {}  # mmu_idx -> the walk's view (valid with _mmu_regs)
+        self._desc_pages: dict[int, memoryview] = {}  # pa page -> RAM view, for table walks
         SoftTLB(phys, self._tlb_translate, NB_MMU_IDX).bind(self)
         self.tlb.on_flush.append(self._mmu_regs_stale)
         self._mmu_regs: mmu.MMURegs | None = None
@@ -108,6 +114,7 @@ class ARMSysCPU(C.ARMCPU):
         self.sr.reset()
         self.halted = False
         self.tlb.flush()
+        self.tlb.switch_asid(self.current_asid())
         self.update_flags()
 
     @property
@@ -139,8 +146,11 @@ class ARMSysCPU(C.ARMCPU):
         self.update_flags()
 
     # --- memory ----------------------------------------------------------------------------
-    def _mmu_regs_stale(self, _va_page: int | None) -> None:
+    def _mmu_regs_stale(self, va_page: int | None) -> None:
         self._mmu_regs = None
+        self._walk_regs.clear()
+        if va_page is None:  # a full flush (also what a memory-map change causes)
+            self._desc_pages.clear()
 
     def mmu_regs(self) -> mmu.MMURegs:
         regs = self._mmu_regs
@@ -151,6 +161,13 @@ class ARMSysCPU(C.ARMCPU):
                 mair=sr["MAIR_EL1"], el=1, pan=False, uao=False, pa_bits=self.pa_bits())
         return regs
 
+    def current_asid(self) -> int:
+        """The ASID the EL1&0 regime translates with (TCR_EL1.A1 picks the TTBR, .AS the width)."""
+        sr = self.sr
+        tcr = sr["TCR_EL1"]
+        ttbr = sr["TTBR1_EL1"] if tcr & mmu.TCR_A1 else sr["TTBR0_EL1"]
+        return (ttbr >> 48) & (0xFFFF if tcr & mmu.TCR_AS else 0xFF)
+
     def pa_bits(self) -> int:
         parange = self.model.id_regs.get("ID_AA64MMFR0_EL1", 5) & 0xF
         return (32, 36, 40, 42, 44, 48, 52)[min(parange, 6)]
@@ -159,22 +176,28 @@ class ARMSysCPU(C.ARMCPU):
         return mmu_idx_of(self.tb_flags)
 
     def _read_desc(self, pa: int) -> int | None:
-        page = self.phys.ram_page(pa >> 12, False)
-        if page is None:
-            return None
+        page = self._desc_pages.get(pa >> 12)
+        if page is None:  # table pages are few: keep their views until the memory map changes
+            page = self.phys.ram_page(pa >> 12, False)
+            if page is None:
+                return None
+            self._desc_pages[pa >> 12] = page
         off = pa & 0xFFF
         return int.from_bytes(page[off:off + 8], "little")
 
     def _tlb_translate(self, va: int, access: int, mmu_idx: int) -> tuple[int, int]:
         """SoftTLB's fill callback: walk the tables for ``mmu_idx``; raise the abort on a fault."""
-        regs = self.mmu_regs()
-        el = 0 if mmu_idx == MMU_EL0 else 1
-        kind = (mmu.AccessType.READ, mmu.AccessType.WRITE, mmu.AccessType.EXEC)[access]
-        if regs.el != el or regs.pan != (mmu_idx == MMU_EL1_PAN):
-            regs = mmu.MMURegs(sctlr=regs.sctlr, tcr=regs.tcr, ttbr0=regs.ttbr0, ttbr1=regs.ttbr1,
-                               mair=regs.mair, el=el, pan=mmu_idx == MMU_EL1_PAN, uao=False,
-                               pa_bits=regs.pa_bits)
-        res = mmu.translate(va, mmu.Access(kind), regs, self._read_desc)
+        regs = self._walk_regs.get(mmu_idx) if self._mmu_regs is not None else None
+        if regs is None:
+            regs = self.mmu_regs()
+            el = 0 if mmu_idx == MMU_EL0 else 1
+            if regs.el != el or regs.pan != (mmu_idx == MMU_EL1_PAN):
+                regs = mmu.MMURegs(sctlr=regs.sctlr, tcr=regs.tcr, ttbr0=regs.ttbr0, ttbr1=regs.ttbr1,
+                                   mair=regs.mair, el=el, pan=mmu_idx == MMU_EL1_PAN, uao=False,
+                                   pa_bits=regs.pa_bits)
+            self._walk_regs[mmu_idx] = regs
+        kind = _ACCESS_TYPES[access]
+        res = mmu.translate(va, _ACCESSES[access], regs, self._read_desc)
         if isinstance(res, mmu.Fault):
             if log.enabled("mmu"):
                 log.log(f"MMU fault: va {va:#x} {kind.name} mmu_idx {mmu_idx}: "
@@ -188,6 +211,8 @@ class ARMSysCPU(C.ARMCPU):
             prot |= PROT_WRITE
         if res.prot & mmu.PROT_X:
             prot |= PROT_EXEC
+        if res.asid is None:  # nG = 0 (or the MMU is off): the entry holds for every ASID
+            prot |= PROT_GLOBAL
         needed = (PROT_READ, PROT_WRITE, PROT_EXEC)[access]
         if not prot & needed:  # the walk answered for this context; double-check the access
             raise ArchException(mmu.Fault(mmu.FaultType.PERMISSION, 3, va, mmu.Access(kind)).esr(
@@ -197,15 +222,16 @@ class ARMSysCPU(C.ARMCPU):
     # --- the CPU loop's interface -------------------------------------------------------------
     def lookup(self, pc: int):
         """Next block: take a pending unmasked interrupt first (its vector's block then)."""
-        if self.irq_lines & ~self._masked_lines():
+        lines = self.irq_lines
+        if lines and lines & ~self._masked_lines():  # usually no line is up: skip the mask
             pc = self._take_interrupt(pc)
         return self.tbs.lookup(self, pc)
 
     def replay_slow(self, pc: int):
         return self.tbs.replay_slow(self, pc)
 
-    def fault_in_block(self, e: BaseException, linemap) -> BaseException:
-        return cpu_exec_mod.fault_in_block_sys(self, e, linemap)
+    def fault_in_block(self, e: BaseException, linemap, count: bool = False) -> BaseException:
+        return cpu_exec_mod.fault_in_block_sys(self, e, linemap, count)
 
     def _masked_lines(self) -> int:
         p = self.pstate
@@ -293,23 +319,30 @@ class ARMSysCPU(C.ARMCPU):
     # --- system registers ---------------------------------------------------------------------------
     def read_sysreg(self, desc: cpregs.SysReg) -> int:
         if desc.kind == cpregs.Kind.PSTATE:
-            if desc.name == "SP_EL0":
+            name = desc.name
+            if name == "SP_EL0":
                 return self.sp_el[0]
-            return cpregs.pstate_read(desc, self.full_pstate())
+            # only NZCV needs the lazy flags folded in (DAIF is read on every irqsave)
+            return cpregs.pstate_read(desc, self.full_pstate() if name == "NZCV" else self.pstate)
         return self.sr.read(desc, self.el)
 
     def write_sysreg(self, desc: cpregs.SysReg, value: int) -> None:
         if desc.kind == cpregs.Kind.PSTATE:
             if desc.name == "SP_EL0":
                 self.sp_el[0] = value & C.M64
+            elif desc.name == "DAIF":  # masks only: no SP bank, EL or translation-flag change
+                self.pstate = (self.pstate & ~X.PSTATE_DAIF) | (value & X.PSTATE_DAIF)
             else:
                 self.set_pstate(cpregs.pstate_write(desc, self.full_pstate(), value))
             return
         fx = self.sr.write(desc, value)
         if fx & (cpregs.FX_MMU | cpregs.FX_END_TB):
             self._mmu_regs = None
+            self._walk_regs.clear()
         if fx & cpregs.FX_TLB_FLUSH:
             self.tlb.flush()
+        if fx & (cpregs.FX_TLB_FLUSH | cpregs.FX_ASID):  # TTBRx.ASID, TCR.A1 or TCR.AS
+            self.tlb.switch_asid(self.current_asid())
         if fx & cpregs.FX_END_TB:
             self.update_flags()
 
@@ -442,5 +475,10 @@ def make_tb_cache(phys: Any, count_insns: bool = False) -> SysTBCache:
         return translate_a64.translate(cache.cpus[0], pc, fetch, max_insns, flags=flags,
                                        mmu_idx=mmu_idx_of(flags), slow_mem=slow)
 
-    cache = SysTBCache(translate, ns, mmu_idx_of, fetch_phys_from(phys), count_insns=count_insns)
+    def page_bytes(pa_page: int) -> bytes | None:  # for the persistent code cache
+        page = phys.ram_page(pa_page, False)
+        return None if page is None else bytes(page)
+
+    cache = SysTBCache(translate, ns, mmu_idx_of, fetch_phys_from(phys), count_insns=count_insns,
+                       page_bytes=page_bytes)
     return cache

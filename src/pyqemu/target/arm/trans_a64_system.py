@@ -9,6 +9,7 @@ may let an interrupt in) ends its block with an exit through the CPU's
 from __future__ import annotations
 
 from pyqemu.accel.tcg.excp import GuestException
+from pyqemu.target.arm import cpregs
 from pyqemu.target.arm import exceptions as X
 from pyqemu.target.arm.translate import CPU, DisasContext, helper
 
@@ -103,13 +104,20 @@ def _tlbi_va(xt: int) -> int:
     return va | (0xFF00000000000000 if va >> 55 & 1 else 0)
 
 
+_TCR_AS = 1 << 36
+
+
 @helper(may_fault=True)
 def sys_tlbi(cpu, op2: int, shareable: int, xt: int) -> None:
     cpus = cpu.peers if shareable else (cpu,)
-    if op2 in (0, 2):  # VMALLE1, ASIDE1: every entry (the soft TLB is not tagged by ASID)
+    if op2 == 0:       # VMALLE1: every entry
         for c in cpus:
             c.tlb.flush()
-    else:              # VAE1, VAAE1, VALE1, VAALE1
+    elif op2 == 2:     # ASIDE1: the non-global entries of one ASID
+        asid = (xt >> 48) & (0xFFFF if cpu.sr["TCR_EL1"] & _TCR_AS else 0xFF)
+        for c in cpus:
+            c.tlb.flush_asid(asid)
+    else:              # VAE1, VAAE1, VALE1, VAALE1: one page, every ASID (a superset is allowed)
         va = _tlbi_va(xt)
         for c in cpus:
             c.tlb.flush_page(va)
@@ -172,19 +180,32 @@ def _unpacked(p: int) -> tuple[int, int, int, int, int]:
 
 
 def _desc(cpu, packed: int, is_read: bool):
-    return cpu.sr.table.lookup(_unpacked(packed), is_read)
+    # MRS/MSR helpers run often (Linux reads SP_EL0 for `current`): cache the table lookup.
+    table = cpu.sr.table
+    k = packed << 1 | is_read
+    try:
+        return table.packed_cache[k]
+    except KeyError:
+        desc = table.packed_cache[k] = table.lookup(_unpacked(packed), bool(is_read))
+        return desc
 
 
 def _trap_esr(packed: int, rt: int, is_read: bool) -> int:
     return X.syn_sysreg_trap(*_unpacked(packed), rt, is_read)
 
 
+_SPSEL = cpregs.Gate.SPSEL
+
+
 @helper(may_fault=True)
 def sys_reg_check(cpu, packed: int, rt: int, is_read: int) -> None:
     """The runtime part of an access check (a gate on SCTLR/CNTKCTL/PMUSERENR/... or SPSel)."""
-    from pyqemu.target.arm import cpregs
-    desc = _desc(cpu, packed, bool(is_read))
-    res = cpu.sr.check(desc, cpu.el, bool(is_read), cpu.full_pstate())
+    desc = _desc(cpu, packed, is_read)
+    if desc.gate == _SPSEL:  # SP_EL0 at EL1: the hot case (no gate reads NZCV, so no full_pstate)
+        if cpu.pstate & X.PSTATE_SP:
+            return
+        raise GuestException("ill")
+    res = cpu.sr.check(desc, cpu.el, bool(is_read), cpu.pstate)
     if res == cpregs.Check.OK:
         return
     if res == cpregs.Check.UNDEF:
@@ -209,6 +230,20 @@ def sys_reg_write(cpu, packed: int, value: int) -> None:
     cpu.write_sysreg(_desc(cpu, packed, False), value)
 
 
+@helper(may_fault=True)
+def sys_read_sp_el0(cpu) -> int:
+    """MRS SP_EL0 at EL1 in one call (Linux's ``current``): UNDEFINED while SPSel selects SP_EL0."""
+    if cpu.pstate & X.PSTATE_SP:
+        return cpu.sp_el[0]
+    raise GuestException("ill")
+
+
+@helper()
+def sys_reg_read_store(cpu, slot: int) -> int:
+    """MRS of a plain stored register with no run-time gate (TPIDR_EL1, ...)."""
+    return cpu.sr.values[slot]
+
+
 @helper(sync=True, may_fault=True)
 def sys_reg_write_end(cpu, packed: int, value: int, next_pc: int):
     cpu.write_sysreg(_desc(cpu, packed, False), value)
@@ -217,7 +252,6 @@ def sys_reg_write_end(cpu, packed: int, value: int, next_pc: int):
 
 def mrs_msr(s: DisasContext, a, nzcv_read, nzcv_write) -> bool:
     """MRS/MSR (register) in system mode; NZCV goes through the caller's lazy-flag code."""
-    from pyqemu.target.arm import cpregs
     key = (2 + a.o0, a.op1, a.crn, a.crm, a.op2)
     is_read = bool(a.l)
     desc = s.cpu.sr.table.lookup(key, is_read)
@@ -236,9 +270,12 @@ def mrs_msr(s: DisasContext, a, nzcv_read, nzcv_write) -> bool:
         s.b.raise_(sys_reg_trap, CPU, packed, a.rt, int(is_read))
         s.is_jmp = True
         return True
+    kind = desc.kind
+    if is_read and s.el == 1 and desc.name == "SP_EL0":  # the gate and the read in one helper
+        s.set_x(a.rt, s.b.call(sys_read_sp_el0, CPU))
+        return True
     if check is None:
         s.b.call_void(sys_reg_check, CPU, packed, a.rt, int(is_read))
-    kind = desc.kind
     if desc.name == "NZCV":
         if is_read:
             nzcv_read()
@@ -257,6 +294,8 @@ def mrs_msr(s: DisasContext, a, nzcv_read, nzcv_write) -> bool:
             s.set_x(a.rt, desc.value)
         elif desc.name == "CurrentEL":
             s.set_x(a.rt, s.el << 2)
+        elif kind == cpregs.Kind.STORE and check == cpregs.Check.OK:
+            s.set_x(a.rt, s.b.call(sys_reg_read_store, CPU, desc.slot))
         else:
             s.set_x(a.rt, s.b.call(sys_reg_read, CPU, packed))
         return True
