@@ -64,7 +64,8 @@ class Boot:
 
 
 def pyqemu_system() -> list[str]:
-    exe = shutil.which("pyqemu-system-aarch64")
+    local = Path(sys.executable).parent / "pyqemu-system-aarch64"  # not a PATH wrapper (pyenv shim)
+    exe = str(local) if local.exists() else shutil.which("pyqemu-system-aarch64")
     return [exe] if exe else [sys.executable, "-c",
                               "from pyqemu.system.vl import main_aarch64; main_aarch64()"]
 

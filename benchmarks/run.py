@@ -86,8 +86,13 @@ def timed(cmd: list[str], env: dict[str, str] | None = None,
 
 
 def pyqemu_cmd() -> list[str]:
-    exe = shutil.which("pyqemu-aarch64")
-    return [exe] if exe else [sys.executable, "-m", "pyqemu.linux_user.main"]
+    # The script next to this Python, not a PATH wrapper (a pyenv shim adds a bash and a
+    # pyenv process to every start, ~0.1 s, which is not pyqemu's).
+    exe = Path(sys.executable).parent / "pyqemu-aarch64"
+    if exe.exists():
+        return [str(exe)]
+    found = shutil.which("pyqemu-aarch64")
+    return [found] if found else [sys.executable, "-m", "pyqemu.linux_user.main"]
 
 
 def emu_argv(emu: list[str], w: Workload) -> list[str]:

@@ -10,9 +10,8 @@ import os
 import struct
 from dataclasses import dataclass
 
-from elftools.common.exceptions import ELFError
-from elftools.elf.elffile import ELFFile
-
+from pyqemu.linux_user.elfhdr import ELF64 as ELFFile
+from pyqemu.linux_user.elfhdr import ELFError
 from pyqemu.linux_user.mmap import (
     PAGE_SIZE,
     PROT_EXEC,
