@@ -58,8 +58,10 @@ class Generated:
     source: str
     name: str
     exits: list[tuple[str, int]] = field(default_factory=list)  # (slot, pc)
-    # (line, guest pc, instructions completed on the path since the last count point)
-    linemap: list[tuple[int, int, int]] = field(default_factory=list)
+    # The block's fault metadata (named LINEMAP in its globals): ([(line, guest pc,
+    # instructions completed on the path since the last count point)], lines that run after a
+    # write-back, ((gidx, local name) of the globals it writes), counting instructions?)
+    linemap: tuple = ((), frozenset(), (), False)
     helpers: dict = field(default_factory=dict)
     written: list[Temp] = field(default_factory=list)
     members: list[int] = field(default_factory=list)  # a region's inlined blocks (tcg/region.py)
@@ -219,22 +221,14 @@ class PyGen:
                                             + ["return _js"]))
         # line numbers are 1-based; body starts after the head
         base = len(head) + 1
-        linemap = [(ln + base, pc, n) for ln, pc, n in self.linemap]
-        tail = ["    except BaseException as e:"]
-        if self.written:
-            store = "; ".join(f"R[{g.gidx}] = {g.name}" for g in self.written)
-            done = sorted({ln + base for ln in self.after_writeback})
-            if done:
-                tail.append(f"        if e.__traceback__.tb_lineno not in {set(done)!r}: {store}")
-            else:
-                tail.append(f"        {store}")
-        if self.count_insns:  # the instructions completed before a fault count too
-            done = sorted({ln + base for ln in self.after_writeback})
-            inside = f"e.__traceback__.tb_lineno not in {set(done)!r}"
-            tail.append(f"        raise cpu.fault_in_block(e, LINEMAP, {inside})")
-        else:
-            tail.append("        raise cpu.fault_in_block(e, LINEMAP)")
+        # The handler leaves the work to fault_in_block (accel/tcg/cpu_exec.py), which reads the
+        # frame's locals: short generated code compiles faster, and faults are the rare path.
+        meta = ([(ln + base, pc, n) for ln, pc, n in self.linemap],
+                frozenset(ln + base for ln in self.after_writeback),
+                tuple((g.gidx, g.name) for g in self.written), bool(self.count_insns))
+        tail = ["    except BaseException as e:", "        raise cpu.fault_in_block(e, LINEMAP)"]
         src = "\n".join(head + body + tail) + "\n"
+        linemap = meta
         return Generated(src, name, self.exits, linemap, dict(b.helpers), self.written)
 
     # --- one op -------------------------------------------------------------

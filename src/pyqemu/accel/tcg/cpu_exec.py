@@ -10,7 +10,7 @@ import struct
 
 from pyqemu.accel.tcg.cputlb import ReplaySlow
 from pyqemu.accel.tcg.excp import GuestException, InternalError
-from pyqemu.accel.tcg.tb import TBCache, entry_at_line, pc_at_line
+from pyqemu.accel.tcg.tb import TBCache, entry_at_line
 from pyqemu.util import log
 
 # Python errors that generated code raises for a bad guest address.
@@ -53,18 +53,38 @@ def _exec_logged(cpu, tbs: TBCache, fn, budget: int) -> None:
     cpu.pc = fn.guest_pc
 
 
-def fault_in_block(cpu, e: BaseException, linemap: list[tuple[int, int, int]],
-                   count: bool = False) -> BaseException:
-    """Called by a block's exception handler: pin the exception to a guest pc.
+def restore_block_state(cpu, e: BaseException, meta) -> tuple[int, int, int] | None:
+    """A block raised ``e``: write its register locals back (unless it raised after doing so
+    itself, at an exit) and count the instructions it completed; return its line map entry.
 
-    ``count`` (instruction counting, the exception came from inside the block):
-    the instructions completed before the faulting one are added to ``cpu.icount``.
+    ``meta`` is the block's LINEMAP (tcg/pygen.py): (line map, lines after a write-back,
+    written globals, counting?). The locals come from the block's frame, still alive in
+    its exception handler, which called us.
     """
     tb = e.__traceback__
-    entry = entry_at_line(linemap, tb.tb_lineno) if tb is not None else None
-    pc = entry[1] if entry is not None else None
-    if count and entry is not None:
-        cpu.icount += entry[2]
+    if tb is None:
+        return None
+    linemap, done, written, counting = meta
+    lineno = tb.tb_lineno
+    entry = entry_at_line(linemap, lineno)
+    if lineno not in done:
+        if written:
+            loc = tb.tb_frame.f_locals
+            R = cpu.regs
+            for gidx, name in written:
+                R[gidx] = loc[name]
+        if counting and entry is not None:
+            cpu.icount += entry[2]
+    return entry
+
+
+def fault_in_block(cpu, e: BaseException, meta, count: bool = False) -> BaseException:
+    """Called by a block's exception handler: restore, then pin the exception to a guest pc."""
+    entry = restore_block_state(cpu, e, meta)
+    return _pin(cpu, e, entry[1] if entry is not None else None)
+
+
+def _pin(cpu, e: BaseException, pc: int | None) -> BaseException:
     if isinstance(e, GuestException):
         if e.pc is None:
             e.pc = pc
@@ -87,24 +107,17 @@ class CPUStop(Exception):  # noqa: N818 - a control-flow signal, not an error
     """A helper ended the slice (WFI, a stop request): ``cpu.pc`` is already where to resume."""
 
 
-def fault_in_block_sys(cpu, e: BaseException, linemap: list[tuple[int, int, int]],
-                       count: bool = False) -> BaseException:
+def fault_in_block_sys(cpu, e: BaseException, meta, count: bool = False) -> BaseException:
     """System mode's version: a page-crossing fast-path access becomes a slow replay."""
-    if count and isinstance(e, (struct.error, *_ADDRESS_ERRORS)) and e.__traceback__ is not None:
-        entry = entry_at_line(linemap, e.__traceback__.tb_lineno)
-        if entry is not None:
-            cpu.icount += entry[2]
+    entry = restore_block_state(cpu, e, meta)
+    pc = entry[1] if entry is not None else None
     if isinstance(e, struct.error):
-        tb = e.__traceback__
-        pc = pc_at_line(linemap, tb.tb_lineno) if tb is not None else None
         return ReplaySlow(pc)
     if isinstance(e, _ADDRESS_ERRORS):
-        tb = e.__traceback__
-        pc = pc_at_line(linemap, tb.tb_lineno) if tb is not None else None
         err = InternalError(f"internal error at guest pc {pc:#x}: {type(e).__name__}: {e}")
         err.__cause__ = e
         return err
-    return fault_in_block(cpu, e, linemap, count)
+    return _pin(cpu, e, pc)
 
 
 def cpu_exec_sys(cpu, budget: int, insns: int | None = None) -> int:
