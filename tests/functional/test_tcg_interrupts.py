@@ -22,27 +22,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from conftest import unavailable  # noqa: E402
-from test_virt_baremetal import LIB, _elf, run_on_virt  # noqa: E402
+from test_virt_baremetal import LIB, TIMER_SETUP, TIMER_VECTORS, _elf, run_on_virt  # noqa: E402
 
-SPIN = r"""
-    .equ GICD, 0x08000000
-    .equ GICC, 0x08010000
-    .global _start
-_start:
-    ldr x0, =stack_top
-    mov sp, x0
-    ldr x0, =vectors
-    msr vbar_el1, x0
-    ldr x1, =GICD
-    mov w2, #1
-    str w2, [x1]                      // GICD_CTLR: enable
-    mov w2, #(1 << 27)
-    str w2, [x1, #0x100]              // GICD_ISENABLER0: PPI 27, the virtual timer
-    ldr x1, =GICC
-    mov w2, #0xff
-    str w2, [x1, #4]                  // GICC_PMR
-    mov w2, #1
-    str w2, [x1]                      // GICC_CTLR
+SPIN = TIMER_SETUP + r"""
     mov x20, #0
     mov x3, #0
     msr daifclr, #2
@@ -80,18 +62,7 @@ puthex:                               // x0: value, 16 hex digits
     mov x30, x16
     ret
 
-    .balign 0x800
-vectors:
-    .skip 0x280                       // current EL, SP_ELx, IRQ
-    ldr x1, =GICC
-    ldr w21, [x1, #0x0c]              // GICC_IAR
-    mov x0, #3
-    msr cntv_ctl_el0, x0              // mask the timer so the line drops
-    str w21, [x1, #0x10]              // GICC_EOIR
-    add x20, x20, #1
-    eret
-    .ltorg
-""" + LIB + r"""
+""" + TIMER_VECTORS + LIB + r"""
 l_irq: .asciz "the timer interrupt ended the spin loop"
     .balign 16
     .skip 4096

@@ -29,6 +29,19 @@ REGION_MEMBERS = 24  # distinct blocks a region may inline
 INDIRECT_TARGETS = 6  # targets of one computed jump a region tests for
 
 
+def sample_for_regions(cache, fn: Callable) -> None:
+    """A TB cache's ``sample``: the CPU loop saw ``fn`` run next at the end of a slice. A hot
+    block becomes the head of a region (tcg/region.py, ``cache._form_region``) once it has
+    been seen ``cache.region_heat`` times."""
+    tb = getattr(fn, "tb", None)
+    if tb is None or not tb.valid or tb.heat < 0:
+        return
+    tb.heat += 1
+    if tb.heat >= cache.region_heat:
+        tb.heat = -1
+        cache._form_region(tb)
+
+
 class TranslationBlock:
     __slots__ = ("pc", "size", "fn", "g", "incoming", "pages", "valid", "linemap", "exits",
                  "heat", "base")
@@ -140,16 +153,7 @@ class TBCache:
         return block
 
     # --- regions ----------------------------------------------------------------
-    def sample(self, fn: Callable) -> None:
-        """The CPU loop saw ``fn`` run next at the end of a slice: a hot block becomes the
-        head of a region (tcg/region.py) once it has been seen REGION_HEAT times."""
-        tb = getattr(fn, "tb", None)
-        if tb is None or not tb.valid or tb.heat < 0:
-            return
-        tb.heat += 1
-        if tb.heat >= self.region_heat:
-            tb.heat = -1
-            self._form_region(tb)
+    sample = sample_for_regions
 
     def _succ(self, pc: int) -> set[int]:
         """Known successors of block ``pc`` that are translated (region candidates)."""

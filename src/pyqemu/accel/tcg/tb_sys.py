@@ -26,7 +26,13 @@ from typing import Any
 
 from pyqemu.accel.tcg.cputlb import PAGE_BITS, PAGE_MASK, SoftTLB
 from pyqemu.accel.tcg.excp import GuestException
-from pyqemu.accel.tcg.tb import REGION_HEAT, REGION_MEMBERS, TranslationBlock, chain_stub
+from pyqemu.accel.tcg.tb import (
+    REGION_HEAT,
+    REGION_MEMBERS,
+    TranslationBlock,
+    chain_stub,
+    sample_for_regions,
+)
 from pyqemu.tcg import optimize as tcg_optimize
 from pyqemu.tcg.ir import Block
 from pyqemu.tcg.pygen import generate
@@ -259,17 +265,8 @@ class SysTBCache:
         self.page_tbs[pa_page].add(key)
         return tb
 
-    # --- regions ----------------------------------------------------------------------
-    def sample(self, fn: Callable) -> None:
-        """A vCPU's slice ended before ``fn``: a hot block becomes the head of a region of
-        blocks on its page (tcg/region.py) once seen REGION_HEAT times."""
-        tb = getattr(fn, "tb", None)
-        if tb is None or not tb.valid or tb.heat < 0:
-            return
-        tb.heat += 1
-        if tb.heat >= self.region_heat:
-            tb.heat = -1
-            self._form_region(tb)
+    # --- regions (of blocks on one page) ------------------------------------------------
+    sample = sample_for_regions
 
     def _form_region(self, hot: SysTB) -> None:
         pc0, pa0, flags = hot.key
