@@ -1,6 +1,7 @@
 """Block-local optimisation of the IR.
 
-* constant folding and copy propagation of temporaries (forward pass);
+* constant folding, copy propagation and common subexpressions of
+  temporaries (forward pass);
 * dead-code elimination of unused temporaries;
 * dead-store elimination of globals: a global written again before anything
   reads it, with no exit or possibly-faulting op in between, is dropped. This
@@ -103,6 +104,10 @@ def _propagate(block: Block) -> None:
             return narrow.get(t.gidx)
         return t.width if t.name in sized and assigned.get(t.name) == 1 else None
 
+    # Common subexpressions: (opc, args, aux) -> the temp that holds it, while its operands
+    # hold (a global operand is dropped when written) and within one straight-line stretch.
+    avail: dict[tuple, Temp] = {}
+    avail_by_global: dict[int, list[tuple]] = {}
     depth = 0
     for op in block.ops:
         if repl and op.args:
@@ -112,6 +117,13 @@ def _propagate(block: Block) -> None:
         elif op.opc == "endif":
             depth -= 1
         d = op.dst
+        if avail:
+            if op.opc in ("if", "else", "endif") or (op.opc == "call" and op.aux.sync):
+                avail.clear()
+                avail_by_global.clear()
+            elif d is not None and d.is_global:
+                for key in avail_by_global.pop(d.gidx, ()):
+                    avail.pop(key, None)
         if d is not None and d.is_global:
             src = op.args[0] if op.opc == "mov" else None
             bits = (src.bit_length() if isinstance(src, int)
@@ -140,6 +152,15 @@ def _propagate(block: Block) -> None:
             val = _simplify(op, bits_of)
             if val is None and op.opc == "mov" and isinstance(op.args[0], Temp):
                 val = op.args[0]  # a global stands in until it is written (aliases)
+        if val is None and op.opc != "mov" and not any(
+                isinstance(x, Temp) and not x.is_global and assigned.get(x.name) != 1 for x in op.args):
+            key = (op.opc, op.args, op.aux)
+            val = avail.get(key)
+            if val is None:
+                avail[key] = d
+                for x in op.args:
+                    if isinstance(x, Temp) and x.is_global:
+                        avail_by_global.setdefault(x.gidx, []).append(key)
         if val is not None:
             repl[d.name] = val
             if isinstance(val, Temp) and val.is_global:
