@@ -136,7 +136,6 @@ class RegionGen(PyGen):
             return
         super().op(op)
 
-
     def computed_jump(self, op: Op) -> None:
         """A jump to a computed address: test for the targets seen most (``indirect``,
         counted while the block ran alone) and treat each like a direct jump there."""
