@@ -33,3 +33,26 @@ def test_cache_reused_and_keyed_by_code_bytes(tmp_path):
     assert files, "nothing was cached"
     assert build_and_run(7) == 7          # served from the cache
     assert build_and_run(9) == 9          # same address, different bytes: not the cached block
+
+
+def test_cache_size_is_capped(tmp_path, monkeypatch):
+    """A cache over PYQEMU_CACHE_MAX_MB loses its least recently written pages at flush."""
+    import os
+    import time
+
+    from pyqemu.accel.tcg.code_cache import CodeCache
+
+    monkeypatch.setenv("PYQEMU_CACHE_MAX_MB", "1")
+    pages = {p: bytes([p]) * 4096 for p in range(8)}
+    cache = CodeCache(tmp_path, "test", lambda page: pages[page])
+    code = compile("x = 1", "<t>", "exec")
+    big = list(range(60_000))  # ~300 KB marshalled per page file
+    for page in range(8):
+        cache.put_at(page, page << 12, code, "f", 4, [], big, [])
+        cache.flush()
+        time.sleep(0.01)
+    files = sorted(cache.dir.glob("*/*"), key=lambda f: f.stat().st_mtime)
+    assert sum(f.stat().st_size for f in files) <= 1 << 20
+    newest = cache._digest(7)
+    assert any(f.name == newest for f in files), "the newest page was dropped"
+    assert os.path.isdir(cache.dir)

@@ -149,6 +149,31 @@ class CodeCache:
                 pass  # a read-only or full cache directory only costs speed
         self.dirty.clear()
         self._prune_old_translators()
+        self._prune_size()
+
+    def _prune_size(self) -> None:
+        """Keep this translator's cache under PYQEMU_CACHE_MAX_MB (default 512): a kernel that
+        randomises its address adds new entries at every boot. The least recently written go."""
+        try:
+            cap = int(os.environ.get("PYQEMU_CACHE_MAX_MB", "512")) << 20
+        except ValueError:
+            cap = 512 << 20
+        try:
+            files = [(st.st_mtime, st.st_size, f) for f in self.dir.glob("*/*")
+                     if (st := f.stat()) is not None]
+        except OSError:
+            return
+        total = sum(size for _, size, _ in files)
+        if total <= cap:
+            return
+        for _, size, f in sorted(files, key=lambda t: t[0]):
+            try:
+                f.unlink()
+            except OSError:
+                continue
+            total -= size
+            if total <= cap * 3 // 4:
+                break
 
     def _prune_old_translators(self, max_age_s: float = 86400.0) -> None:
         """Drop caches of other translator versions unused for a day (they never hit again)."""
