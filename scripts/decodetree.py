@@ -13,10 +13,11 @@ A subset of QEMU's decodetree syntax (docs/devel/decodetree.rst):
 
 BITS tokens: runs of ``0 1 . -`` (``-`` = ignored), inline fields
 ``name:len`` / ``name:slen``, ``%field``, ``&argset``, ``@format``, ``k=v``.
-Every pattern covers exactly 32 bits. Patterns outside a group must not
+Every pattern covers exactly the instruction width (32 bits, or 16 with
+``--insnwidth 16`` for Thumb's 16-bit encodings). Patterns outside a group must not
 overlap; an overlap is a build error.
 
-Usage: decodetree.py OUTPUT INPUT.decode [INPUT.decode ...]
+Usage: decodetree.py [--insnwidth 16|32] OUTPUT INPUT.decode [INPUT.decode ...]
 """
 from __future__ import annotations
 
@@ -84,7 +85,8 @@ class Group:
 
 
 class Parser:
-    def __init__(self) -> None:
+    def __init__(self, width: int = 32) -> None:
+        self.width = width
         self.fields: dict[str, Field] = {}
         self.argsets: dict[str, list[str]] = {}
         self.formats: dict[str, list[str]] = {}
@@ -182,7 +184,7 @@ class Parser:
                 if not m:
                     raise DecodeError(f"bad token {t!r}")
                 n = int(m[3])
-                pos = 32 - len(bits) - n
+                pos = self.width - len(bits) - n
                 inline[m[1]] = Field(m[1], [(pos, n, bool(m[2]))]).expr()
                 bits.extend("x" * n)
         return bits, inline, args, argset
@@ -195,16 +197,16 @@ class Parser:
             if f[1:] not in self.formats:
                 raise DecodeError(f"unknown format {f}")
             parts.append(self.parse_tokens(self.formats[f[1:]]))
-        merged = ["."] * 32
+        merged = ["."] * self.width
         fields: dict[str, str] = {}
         argset = None
         for bits, inline, args, aset in reversed(parts):
-            if bits and len(bits) != 32:
-                raise DecodeError(f"pattern {name}: {len(bits)} bits, not 32")
+            if bits and len(bits) != self.width:
+                raise DecodeError(f"pattern {name}: {len(bits)} bits, not {self.width}")
             for i, b in enumerate(bits):
                 if b in "01x-":
                     if merged[i] in "01" and b in "01" and merged[i] != b:
-                        raise DecodeError(f"pattern {name}: conflicting bit {31 - i}")
+                        raise DecodeError(f"pattern {name}: conflicting bit {self.width - 1 - i}")
                     if merged[i] == "." or b in "01":
                         merged[i] = b
             fields.update(inline)
@@ -214,7 +216,7 @@ class Parser:
             raise DecodeError(f"pattern {name} has no bits")
         mask = value = ignored = 0
         for i, b in enumerate(merged):
-            bit = 1 << (31 - i)
+            bit = 1 << (self.width - 1 - i)
             if b in "01":
                 mask |= bit
                 if b == "1":
@@ -348,8 +350,8 @@ class Emitter:
         return "\n".join(self.out)
 
 
-def generate(paths: list[str]) -> str:
-    p = Parser()
+def generate(paths: list[str], width: int = 32) -> str:
+    p = Parser(width)
     for path in paths:
         with open(path) as f:
             p.parse(f.read(), path)
@@ -359,11 +361,15 @@ def generate(paths: list[str]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) < 3:
+    width = 32
+    if len(argv) > 2 and argv[1] == "--insnwidth":
+        width = int(argv[2])
+        argv = argv[:1] + argv[3:]
+    if len(argv) < 3 or width not in (16, 32):
         print(__doc__, file=sys.stderr)
         return 2
     try:
-        src = generate(argv[2:])
+        src = generate(argv[2:], width)
     except DecodeError as e:
         print(f"decodetree: {e}", file=sys.stderr)
         return 1

@@ -655,6 +655,12 @@ class GuestMemory:
             raise GuestException("segv", addr, code=2)
         return self._u32(self.mem, addr)[0]
 
+    def fetch16(self, addr: int) -> int:
+        """Instruction fetch of a halfword (AArch32: Thumb, and ARM words in two halves)."""
+        if addr & 1 or addr + 2 > GUEST_VA_SIZE or not self.xp[addr >> PAGE_SHIFT]:
+            raise GuestException("segv", addr, code=2)
+        return self.mem[addr] | (self.mem[addr + 1] << 8)
+
 
 def _fd_path(fd: int) -> str | None:
     try:

@@ -26,6 +26,7 @@ from pyqemu.linux_user.signal import (
 )
 from pyqemu.target.arm import translate_a64
 from pyqemu.target.arm.cpu import ARMCPU
+from pyqemu.target.arm.cpu32 import ARMCPU32
 
 M64 = 0xFFFFFFFFFFFFFFFF
 
@@ -76,8 +77,9 @@ class ThreadExit(Exception):
         self.status = status
 
 
-class UserCPU(ARMCPU):
-    """An AArch64 vCPU of a user-mode process (one per guest thread)."""
+class _UserThread:
+    """What a user-mode vCPU adds to the architectural state: its thread's OS state.
+    Mixed into the CPU class of each target (:class:`UserCPU`, :class:`UserCPU32`)."""
 
     def __init__(self, proc: Process) -> None:
         super().__init__()
@@ -111,13 +113,14 @@ class UserCPU(ARMCPU):
         except RuntimeError:
             pass  # already released
 
-    def new_thread_cpu(self) -> UserCPU:
+    def new_thread_cpu(self):
         """A CPU for a new thread: a copy of this one's registers."""
-        c = UserCPU(self.proc)
+        c = type(self)(self.proc)
         c.regs[:] = self.regs
         c.pc = self.pc
         for k in ("midr", "mpidr", "ctr", "dczid", "cntfrq"):
-            setattr(c, k, getattr(self, k))
+            if hasattr(self, k):
+                setattr(c, k, getattr(self, k))
         c.sigmask = self.sigmask
         return c
 
@@ -181,10 +184,28 @@ class UserCPU(ARMCPU):
         return mem.mem, addr
 
 
-class Process:
-    """Everything shared by the threads of one guest process."""
+class UserCPU(_UserThread, ARMCPU):
+    """An AArch64 vCPU of a user-mode process (one per guest thread)."""
 
-    def __init__(self, strace: bool = False, one_insn_per_tb: bool = False) -> None:
+
+class UserCPU32(_UserThread, ARMCPU32):
+    """An AArch32 vCPU of a user-mode process (one per guest thread)."""
+
+
+# The guest architectures of user mode: name -> (CPU class, translator module).
+TARGETS = {"aarch64": UserCPU, "arm": UserCPU32}
+
+
+class Process:
+    """Everything shared by the threads of one guest process.
+
+    ``target`` is the guest architecture: ``"aarch64"`` or ``"arm"`` (AArch32).
+    """
+
+    def __init__(self, strace: bool = False, one_insn_per_tb: bool = False,
+                 target: str = "aarch64") -> None:
+        self.target = target
+        self.cpu_class = TARGETS[target]
         self.mem = GuestMemory()
         self.strace = strace
         self.exe_path = ""
@@ -208,6 +229,9 @@ class Process:
     def _translate(self, pc: int):
         # The first CPU stands for the model: ID registers are constants in code.
         model = next(iter(self.threads.values()), None) or self.model_cpu
+        if self.target == "arm":
+            from pyqemu.target.arm import translate32
+            return translate32.translate(model, pc, self.mem.fetch16, self.max_insns)
         return translate_a64.translate(model, pc, self.mem.fetch32, self.max_insns)
 
     def _on_code_page(self, page: int) -> None:
@@ -283,7 +307,10 @@ class Process:
                 return None  # writable code may change under us: don't cache it
             return bytes(mem.mem[page << PAGE_SHIFT:(page + 1) << PAGE_SHIFT])
 
-        return CodeCache(d, f"insns={self.max_insns},count={self.count_insns}", page_bytes)
+        tag = f"insns={self.max_insns},count={self.count_insns}"
+        if self.target != "aarch64":
+            tag += f",target={self.target}"
+        return CodeCache(d, tag, page_bytes)
 
     def flush_caches(self) -> None:
         """Save newly compiled blocks for later runs (at exit, exec, fatal signal)."""
@@ -292,7 +319,7 @@ class Process:
             cache.flush()
 
     def new_cpu(self) -> UserCPU:
-        cpu = UserCPU(self)
+        cpu = self.cpu_class(self)
         if self.model_cpu is None:
             self.model_cpu = cpu
         return cpu
