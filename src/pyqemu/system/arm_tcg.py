@@ -70,10 +70,11 @@ class BoardCPU(ARMSysCPU):
     """An ARMSysCPU with what a board needs (``hw/arm/virt.py``'s VirtCPU protocol) and what
     the monitor shows (query-cpus-fast, info registers, x)."""
 
-    def __init__(self, ctx: MachineTCG, model: str, index: int, affinity: int, num_cpus: int) -> None:
+    def __init__(self, ctx: MachineTCG, model: str, index: int, affinity: int, num_cpus: int,
+                 gicv3: bool = False) -> None:
         host = _PSCIHost(ctx)
         super().__init__(ctx.phys, ctx.tbs, model=model, cpu_index=index, mpidr=0x80000000 | affinity,
-                         num_cpus=num_cpus, psci=lambda cpu: psci.call(host, cpu))
+                         num_cpus=num_cpus, psci=lambda cpu: psci.call(host, cpu), gicv3=gicv3)
         self.ctx = ctx
         self.mp_affinity = affinity
         self.model_name = model
@@ -88,6 +89,10 @@ class BoardCPU(ARMSysCPU):
 
     def attach_generic_timer(self, timer: Any, index: int) -> None:
         self.sr.timer = timer.cpu_view(index)
+
+    def attach_gicv3_cpuif(self, cpuif: Any) -> None:
+        """The GICv3 CPU interface the ICC_* system registers talk to."""
+        self.sr.gic = cpuif
 
     def boot_reset(self, pc: int, regs: Mapping[int, int], powered_off: bool) -> None:
         if self.cpu_index == 0:  # a system reset reloads the images into RAM behind the TLB
@@ -136,7 +141,7 @@ def _factory(machine: Any, cpu_type: str, index: int, affinity: int) -> BoardCPU
     if ctx is None:
         ctx = machine.tcg = MachineTCG(machine)
     num = int(machine.smp.get("cpus", 1))
-    cpu = BoardCPU(ctx, cpu_type, index, affinity, num)
+    cpu = BoardCPU(ctx, cpu_type, index, affinity, num, gicv3=getattr(machine, "gic_version", 2) == 3)
     ctx.cpus.append(cpu)
     for c in ctx.cpus:
         c.peers = ctx.cpus

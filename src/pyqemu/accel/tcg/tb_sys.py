@@ -190,6 +190,8 @@ class SysTBCache:
                 model = self.cpus[0]
                 variant = (f"system,{getattr(getattr(model, 'model', None), 'name', '')},"
                            f"midr={getattr(model, 'midr', 0):#x},count={int(self.count_insns)}")
+                if getattr(model, "cache_variant", ""):   # e.g. gicv3: other system registers
+                    variant += f",{model.cache_variant}"
                 self.code_cache = CodeCache(d, variant, self.page_bytes)
         return self.code_cache
 

@@ -15,7 +15,8 @@ vCPU scheduler tells the board which CPU runs by setting ``VirtBoard.current_cpu
 banks its per-CPU registers on it).
 
 Machine options read from ``machine.opts``: ``kernel``, ``initrd``, ``append``, ``dtb``,
-``dumpdtb``, ``firmware`` (-bios), ``gic-version`` (2), ``dtb-randomness`` (on),
+``dumpdtb``, ``firmware`` (-bios), ``gic-version`` (2, 3, max = 3 under TCG; host is
+refused: it needs KVM), ``its`` (on; no ITS is emulated, see ``create_gic``), ``dtb-randomness`` (on),
 ``cpu-type`` (default cortex-a15, as QEMU), ``seed`` (the rng-seed/kaslr-seed source; random
 when absent). Board hooks set on the machine before init, when present: ``serial_chardevs``
 (chardevs for the UART), ``pflash_backings`` (two flash backings).
@@ -35,7 +36,9 @@ from pyqemu.hw.core.machine import Machine
 from pyqemu.hw.core.sysbus import SysBusDevice
 from pyqemu.hw.intc.arm_gic import ARMGIC
 from pyqemu.hw.intc.arm_gicv2m import ARMGICv2m
+from pyqemu.hw.intc.arm_gicv3 import GICV3_MAX_CPUS, ARMGICv3
 from pyqemu.hw.pci.gpex import GPEXHost
+from pyqemu.hw.timer.arm_generic_timer import MAX_CPUS as TIMER_MAX_CPUS
 from pyqemu.hw.timer.arm_generic_timer import ARMGenericTimer
 from pyqemu.hw.virtio.virtio_mmio import VirtioMMIO
 from pyqemu.memory import MemoryRegion
@@ -171,9 +174,27 @@ def set_cpu_factory(factory: CPUFactory | None) -> None:
     _cpu_factory = factory
 
 
-def virt_cpu_mp_affinity(idx: int) -> int:
-    """QEMU virt_cpu_mp_affinity for GICv2: 8 CPUs per cluster (Aff1 = idx / 8, Aff0 = idx % 8)."""
-    return ((idx // ARM_DEFAULT_CPUS_PER_CLUSTER) << 8) | (idx % ARM_DEFAULT_CPUS_PER_CLUSTER)
+GICV3_TARGETLIST_BITS = 16
+
+
+def virt_cpu_mp_affinity(idx: int, gic_version: int = 2) -> int:
+    """QEMU virt_cpu_mp_affinity: 8 CPUs per cluster with a GICv2 (Aff1 = idx / 8, Aff0 = idx % 8),
+    16 with a GICv3 (what an SGI target list reaches)."""
+    per = ARM_DEFAULT_CPUS_PER_CLUSTER if gic_version == 2 else GICV3_TARGETLIST_BITS
+    return ((idx // per) << 8) | (idx % per)
+
+
+def parse_gic_version(value: str | None) -> int:
+    """The GIC version ``gic-version`` asks for, as QEMU's TCG resolves it (max -> 3)."""
+    if value in (None, "", "2"):
+        return 2
+    if value in ("3", "max"):
+        return 3
+    if value == "host":
+        raise QOMError("gic-version=host requires KVM")
+    if value == "4":
+        raise QOMError("gic-version=4 requires virtualization enabled")
+    raise QOMError(f"Invalid gic-version value: {value}\nValid values are 3, 2, host, max.")
 
 
 def _optional(module: str) -> ModuleType | None:
@@ -236,13 +257,18 @@ class VirtBoard:
         self.gic_phandle = 0x8001 + self.smp_cpus
         self.msi_phandle = self.gic_phandle + 1
         self.gpio_phandle = self.gic_phandle + 2
+        self.gic_version = 2
 
     # -- the board ------------------------------------------------------------------------------
     def check(self) -> None:
         m = self.machine
-        if self.opts.get("gic-version", "2") not in ("2", ""):
-            raise QOMError(f"Invalid gic-version value: {self.opts['gic-version']} "
-                           "(only GICv2 is emulated yet)")
+        self.gic_version = parse_gic_version(self.opts.get("gic-version"))
+        self.its = _on(self.opts.get("its"), True)
+        if self.gic_version == 3:
+            # no v2m frame; the MSI phandle would be the ITS's, and no ITS is emulated
+            self.msi_phandle = 0
+            self.gpio_phandle = self.gic_phandle + 1
+        m.gic_version = self.gic_version   # type: ignore[attr-defined]  # the CPU factory reads it
         for name, default in (("secure", False), ("virtualization", False), ("mte", False),
                               ("highmem", True)):
             if _on(self.opts.get(name), default) != default:
@@ -251,9 +277,13 @@ class VirtBoard:
             raise QOMError(f"mach-virt: iommu={self.opts['iommu']} is not supported yet")
         if self.cpu_type not in CPU_DT_COMPATIBLE:
             raise QOMError("mach-virt: CPU type " + self.cpu_type + "-arm-cpu not supported")
-        if self.smp_cpus > GIC_MAX_CPUS:
+        # QEMU allows 512 CPUs with a GICv3; pyqemu's generic timer models 8 (and the GICv3 one
+        # redistributor region, 123)
+        max_cpus = GIC_MAX_CPUS if self.gic_version == 2 else min(GICV3_MAX_CPUS, TIMER_MAX_CPUS)
+        if self.smp_cpus > max_cpus:
             raise QOMError(f"Number of SMP CPUs requested ({self.smp_cpus}) exceeds max CPUs "
-                           f"supported by machine 'mach-virt' ({GIC_MAX_CPUS})")
+                           f"supported by machine 'mach-virt' ({max_cpus})"
+                           + (" (pyqemu: the generic timer models 8 CPUs)" if self.gic_version == 3 else ""))
         if m.ram_size > 255 * GiB:
             raise QOMError("cannot model more than 255GB RAM")
 
@@ -289,7 +319,8 @@ class VirtBoard:
             return
         from pyqemu.qom.object import ForeignObject
         for i in range(self.smp_cpus):
-            self.cpus.append(_cpu_factory(self.machine, self.cpu_type, i, virt_cpu_mp_affinity(i)))
+            self.cpus.append(_cpu_factory(self.machine, self.cpu_type, i,
+                                          virt_cpu_mp_affinity(i, self.gic_version)))
             # The vCPU lives outside QOM; its place in the tree keeps /machine/unattached/device[N]
             # numbered as QEMU's (CPUs first, then the GIC at device[smp]).
             self.machine.unattached.add_child("device[*]", ForeignObject(f"{self.cpu_type}-arm-cpu"))
@@ -321,6 +352,9 @@ class VirtBoard:
                            "-drive if=pflash... but you cannot use both options at once")
 
     def create_gic(self) -> None:
+        if self.gic_version == 3:
+            self.create_gicv3()
+            return
         gic = ARMGIC()
         gic.revision = 2
         gic.num_cpu = self.smp_cpus
@@ -342,6 +376,31 @@ class VirtBoard:
         for i in range(NUM_GICV2M_SPIS):
             v2m.connect_irq(i, self.spi(v2m.base_spi + i))
         self.v2m = v2m
+
+    def create_gicv3(self) -> None:
+        """The GICv3 (QEMU's ``arm-gicv3`` under TCG): distributor and one redistributor region.
+
+        QEMU 7.2 also creates an ITS unless ``its=off`` and gives the GIC LPI support either way
+        (``has-lpi``: GICD_TYPER.LPIS, GICR_TYPER.PLPIS, GICR_PROPBASER/PENDBASER). pyqemu has
+        no ITS: the LPI registers hold values, no ITS node or PCIe ``msi-map`` is generated
+        whatever ``its`` says (Linux then runs PCI devices on INTx)."""
+        gic = ARMGICv3()
+        gic.revision = 3
+        gic.num_cpu = self.smp_cpus
+        gic.num_irq = NUM_IRQS + GIC_NR_PRIVATE
+        gic.has_lpi = True
+        gic.cpu_affinity = [virt_cpu_mp_affinity(i, 3) for i in range(self.smp_cpus)]
+        self.sysbus_add(gic)
+        gic.mmio_map(0, self.memmap["VIRT_GIC_DIST"].base)
+        gic.mmio_map(1, self.memmap["VIRT_GIC_REDIST"].base)
+        self.gic = gic
+        n = self.smp_cpus
+        for i, cpu in enumerate(self.cpus):
+            for k, line in enumerate((ARM_CPU_IRQ, ARM_CPU_FIQ, ARM_CPU_VIRQ, ARM_CPU_VFIQ)):
+                gic.connect_irq(i + k * n, cpu.irq_input(line))
+            attach = getattr(cpu, "attach_gicv3_cpuif", None)
+            if attach is not None:
+                attach(gic.cpuif(i))
 
     def ppi(self, cpu: int, intid: int) -> IRQ:
         """The GIC input of CPU ``cpu``'s private interrupt ``intid``."""

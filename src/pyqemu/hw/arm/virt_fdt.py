@@ -95,7 +95,9 @@ def build_fdt(b: VirtBoard) -> bytes:
         from pyqemu.hw.char.pl011 import fdt_add_pl011
         fdt_add_pl011(tree, mm["VIRT_UART"].base, mm["VIRT_UART"].size, spi=b.irqmap["VIRT_UART"],
                       clock_phandle=b.clock_phandle)
-    ppi_flags = (((1 << b.smp_cpus) - 1) << GIC_FDT_IRQ_PPI_CPU_SHIFT) | GIC_FDT_IRQ_FLAGS_LEVEL_HI
+    ppi_flags = GIC_FDT_IRQ_FLAGS_LEVEL_HI
+    if b.gic_version == 2:   # the GICv2 binding names the CPUs a PPI goes to
+        ppi_flags |= ((1 << b.smp_cpus) - 1) << GIC_FDT_IRQ_PPI_CPU_SHIFT
     from pyqemu.hw.arm.virt import (
         ARCH_TIMER_NS_EL1_IRQ,
         ARCH_TIMER_NS_EL2_IRQ,
@@ -123,7 +125,7 @@ def build_fdt(b: VirtBoard) -> bytes:
     cpus.append(cpu_map)
     compat = CPU_DT_COMPATIBLE[b.cpu_type]
     for i in range(b.smp_cpus):
-        props = [_words("phandle", b.cpu_phandles[i]), _words("reg", virt_cpu_mp_affinity(i))]
+        props = [_words("phandle", b.cpu_phandles[i]), _words("reg", virt_cpu_mp_affinity(i, b.gic_version))]
         if b.smp_cpus > 1:
             props.append(_strings("enable-method", "psci"))
         props += [_strings("compatible", compat), _strings("device_type", "cpu")]
@@ -171,13 +173,29 @@ def _pcie_node(b: VirtBoard) -> fdt.Node:
                  _words("interrupt-map-mask", 0x1800, 0, 0, 7), _words("interrupt-map", *irq_map),
                  _words("#interrupt-cells", 1), _words("ranges", *ranges),
                  _words("reg", *_reg((ecam.base, ecam.size))),
-                 _words("msi-map", 0, b.msi_phandle, 0, 0x10000), fdt.Property("dma-coherent"),
+                 *([_words("msi-map", 0, b.msi_phandle, 0, 0x10000)] if b.msi_phandle else []),
+                 fdt.Property("dma-coherent"),
                  _words("bus-range", 0, nr_pcie_buses - 1), _words("linux,pci-domain", 0),
                  _words("#size-cells", 2), _words("#address-cells", 3), _strings("device_type", "pci"),
                  _strings("compatible", "pci-host-ecam-generic"))
 
 
+def _gicv3_node(b: VirtBoard) -> fdt.Node:
+    """QEMU's GICv3 node: the distributor and one redistributor region (no ITS child: none is
+    emulated; no maintenance interrupt: no virtualization)."""
+    mm = b.memmap
+    dist, redist = mm["VIRT_GIC_DIST"], mm["VIRT_GIC_REDIST"]
+    return _node(f"intc@{dist.base:x}", _words("phandle", b.gic_phandle),
+                 _words("reg", *_reg((dist.base, dist.size), (redist.base, redist.size))),
+                 _words("#redistributor-regions", 1),
+                 _strings("compatible", "arm,gic-v3"), fdt.Property("ranges"),
+                 _words("#size-cells", 2), _words("#address-cells", 2),
+                 fdt.Property("interrupt-controller"), _words("#interrupt-cells", 3))
+
+
 def _gic_node(b: VirtBoard) -> fdt.Node:
+    if b.gic_version == 3:
+        return _gicv3_node(b)
     mm = b.memmap
     dist, cpu, v2m = mm["VIRT_GIC_DIST"], mm["VIRT_GIC_CPU"], mm["VIRT_GIC_V2M"]
     node = _node(f"intc@{dist.base:x}", _words("phandle", b.gic_phandle),

@@ -396,6 +396,28 @@ def _id_regs(model: CpuModel) -> list[SysReg]:
     return [_const(name, ",".join(map(str, key)), model.id_reg(name)) for name, key in ID_REG_KEYS.items()]
 
 
+def gicv3_regs(pribits: int = 5) -> list[SysReg]:
+    """The GICv3 CPU interface (Arm IHI 0069 12.2), only on boards with a GICv3: HOOKs into the
+    interface object the board attaches (``SysRegFile.gic``). AP0R<n>/AP1R<n> beyond what
+    ``pribits`` needs do not exist (UNDEFINED), as QEMU."""
+    rw, ro, wo = {}, {"access": R}, {"access": W}
+    spec = [("ICC_PMR_EL1", "3,0,4,6,0", rw), ("ICC_IAR0_EL1", "3,0,12,8,0", ro),
+            ("ICC_EOIR0_EL1", "3,0,12,8,1", wo), ("ICC_HPPIR0_EL1", "3,0,12,8,2", ro),
+            ("ICC_BPR0_EL1", "3,0,12,8,3", rw), ("ICC_DIR_EL1", "3,0,12,11,1", wo),
+            ("ICC_RPR_EL1", "3,0,12,11,3", ro), ("ICC_SGI1R_EL1", "3,0,12,11,5", wo),
+            ("ICC_ASGI1R_EL1", "3,0,12,11,6", wo), ("ICC_SGI0R_EL1", "3,0,12,11,7", wo),
+            ("ICC_IAR1_EL1", "3,0,12,12,0", ro), ("ICC_EOIR1_EL1", "3,0,12,12,1", wo),
+            ("ICC_HPPIR1_EL1", "3,0,12,12,2", ro), ("ICC_BPR1_EL1", "3,0,12,12,3", rw),
+            ("ICC_CTLR_EL1", "3,0,12,12,4", rw), ("ICC_SRE_EL1", "3,0,12,12,5", rw),
+            ("ICC_IGRPEN0_EL1", "3,0,12,12,6", rw), ("ICC_IGRPEN1_EL1", "3,0,12,12,7", rw)]
+    naprs = 1 << (min(pribits, 7) - 5) if pribits >= 5 else 1
+    for n in range(naprs):
+        spec.append((f"ICC_AP0R{n}_EL1", f"3,0,12,8,{4 + n}", rw))
+        spec.append((f"ICC_AP1R{n}_EL1", f"3,0,12,9,{n}", rw))
+    return [_hook(name, key, "gicv3", field="", arg=name, effects=FX_IRQ, **kw)  # type: ignore[arg-type]
+            for name, key, kw in spec]
+
+
 def is_id_space(key: Key) -> bool:
     """op0=3, op1=0, CRn=0, CRm=1..7: the ID register space, RAZ where unallocated (D17.2)."""
     return key[0] == 3 and key[1] == 0 and key[2] == 0 and 1 <= key[3] <= 7
@@ -404,10 +426,14 @@ def is_id_space(key: Key) -> bool:
 class SysRegTable:
     """Every system register and SYS instruction of one CPU model, by encoding and name."""
 
-    def __init__(self, model: CpuModel, *, el2: bool = False, el3: bool = False):
+    def __init__(self, model: CpuModel, *, el2: bool = False, el3: bool = False, gicv3: bool = False):
         self.model = model
         self.el2, self.el3 = el2, el3
+        self.gicv3 = gicv3
         regs = _id_regs(model) + _base_regs(model)
+        if gicv3:  # ID_AA64PFR0_EL1.GIC = 1: the GICv3 system-register interface is there (as QEMU)
+            regs = [replace(r, value=r.value | 1 << 24) if r.name == "ID_AA64PFR0_EL1" else r for r in regs]
+            regs += gicv3_regs()
         if model.has_pan:
             regs.append(SysReg("PAN", _k("3,0,4,2,3"), Kind.PSTATE, effects=FX_END_TB))
         if model.has_uao:
@@ -600,6 +626,14 @@ class GenericTimer(Protocol):
     def write(self, reg: str, value: int) -> None: ...
 
 
+class GICv3CPUInterface(Protocol):
+    """What a GICv3 CPU interface provides for the ICC_* registers of one vCPU (by name)."""
+
+    def read(self, name: str) -> int: ...
+
+    def write(self, name: str, value: int) -> None: ...
+
+
 class SysRegFile:
     """One vCPU's system registers: storage for STORE/HOOK registers and the hooks.
 
@@ -614,6 +648,7 @@ class SysRegFile:
         self.model = table.model
         self.timer = timer
         self.isr = isr
+        self.gic: GICv3CPUInterface | None = None   # the board's GICv3 CPU interface (gicv3 tables)
         self._resets: dict[str, int] = {}
         for d in table:  # registers sharing a field: the one with a reset value gives it
             if d.field and (d.reset or d.field not in self._resets):
@@ -793,6 +828,16 @@ def _w_claim(f: SysRegFile, d: SysReg, value: int) -> int:
     return 0
 
 
+def _r_gicv3(f: SysRegFile, d: SysReg, el: int) -> int:
+    return f.gic.read(str(d.arg)) & M64 if f.gic is not None else 0
+
+
+def _w_gicv3(f: SysRegFile, d: SysReg, value: int) -> int:
+    if f.gic is not None:
+        f.gic.write(str(d.arg), value)
+    return FX_IRQ
+
+
 def _no_write(f: SysRegFile, d: SysReg, value: int) -> int:
     raise ValueError(f"{d.name} is read-only")
 
@@ -800,15 +845,15 @@ def _no_write(f: SysRegFile, d: SysReg, value: int) -> int:
 _READ_HOOKS: dict[str, Callable[[SysRegFile, SysReg, int], int]] = {
     "ro": _r_slot, "ccsidr": _r_ccsidr, "dczid": _r_dczid, "isr": _r_isr, "ttbr": _r_slot,
     "timer": _r_timer, "pmcr": _r_pmcr, "setclr": _r_setclr, "pmxev": _r_pmxev,
-    "claim": _r_claim, "razwi": lambda f, d, el: 0, "oslar": lambda f, d, el: 0,
+    "claim": _r_claim, "razwi": lambda f, d, el: 0, "oslar": lambda f, d, el: 0, "gicv3": _r_gicv3,
 }
 _WRITE_HOOKS: dict[str, Callable[[SysRegFile, SysReg, int], int]] = {
     "ro": _no_write, "ccsidr": _no_write, "dczid": _no_write, "isr": _no_write, "ttbr": _w_ttbr,
     "timer": _w_timer, "pmcr": _w_pmcr, "setclr": _w_setclr, "pmxev": _w_pmxev,
-    "claim": _w_claim, "razwi": lambda f, d, v: 0, "oslar": _w_oslar,
+    "claim": _w_claim, "razwi": lambda f, d, v: 0, "oslar": _w_oslar, "gicv3": _w_gicv3,
 }
 
 
-def build_table(model: CpuModel, *, el2: bool = False, el3: bool = False) -> SysRegTable:
-    """The table for `model` (cache it: one per model and EL configuration)."""
-    return SysRegTable(model, el2=el2, el3=el3)
+def build_table(model: CpuModel, *, el2: bool = False, el3: bool = False, gicv3: bool = False) -> SysRegTable:
+    """The table for `model` (cache it: one per model, EL and GIC configuration)."""
+    return SysRegTable(model, el2=el2, el3=el3, gicv3=gicv3)

@@ -74,7 +74,7 @@ class ARMSysCPU(C.ARMCPU):
     def __init__(self, phys: Any, tbs: SysTBCache, *, model: str = "cortex-a57", cpu_index: int = 0,
                  mpidr: int | None = None, num_cpus: int = 1, timer: cpregs.GenericTimer | None = None,
                  psci_conduit: str | None = "hvc",
-                 psci: Callable[[ARMSysCPU], bool] | None = None) -> None:
+                 psci: Callable[[ARMSysCPU], bool] | None = None, gicv3: bool = False) -> None:
         super().__init__()
         self.model = cpu_models.get_model(model)
         self.cpu_index = cpu_index
@@ -86,7 +86,10 @@ class ARMSysCPU(C.ARMCPU):
         self.peers: list[ARMSysCPU] = [self]  # every vCPU of the machine (broadcast TLBI)
         self.pstate = X.make_pstate(1)
         self.sp_el = [0, 0]
-        self.sr = cpregs.SysRegFile(_table(self.model), mpidr=self.mpidr, timer=timer, isr=self._isr,
+        # gicv3: the ICC_* registers exist (the board has a GICv3); translated code differs, so the
+        # persistent code cache keys on it (``cache_variant``)
+        self.cache_variant = "gicv3" if gicv3 else ""
+        self.sr = cpregs.SysRegFile(_table(self.model, gicv3), mpidr=self.mpidr, timer=timer, isr=self._isr,
                                     num_cpus=num_cpus)
         self.irq_lines = 0
         self.halted = False
@@ -429,13 +432,13 @@ class ARMSysCPU(C.ARMCPU):
         return view, addr & 0xFFF
 
 
-_TABLES: dict[str, cpregs.SysRegTable] = {}
+_TABLES: dict[tuple[str, bool], cpregs.SysRegTable] = {}
 
 
-def _table(model: cpu_models.CpuModel) -> cpregs.SysRegTable:
-    t = _TABLES.get(model.name)
+def _table(model: cpu_models.CpuModel, gicv3: bool = False) -> cpregs.SysRegTable:
+    t = _TABLES.get((model.name, gicv3))
     if t is None:
-        t = _TABLES[model.name] = cpregs.build_table(model)
+        t = _TABLES[(model.name, gicv3)] = cpregs.build_table(model, gicv3=gicv3)
     return t
 
 
