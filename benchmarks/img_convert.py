@@ -52,6 +52,8 @@ ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def wall(cmd: list[str]) -> float:
+    # write back what earlier runs left dirty: it would otherwise throttle whichever tool runs next
+    os.sync()
     t = time.perf_counter()
     p = subprocess.run(cmd, capture_output=True, env=ENV)
     dt = time.perf_counter() - t
@@ -66,6 +68,7 @@ def best(cmd_fn, repeat: int) -> float:
 
 def bench_time(cmd: list[str]) -> float:
     """The "Run completed in X seconds." figure of (pyqemu-)qemu-img bench."""
+    os.sync()
     p = subprocess.run(cmd, capture_output=True, text=True, env=ENV)
     if p.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed: {p.stderr}")

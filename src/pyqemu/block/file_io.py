@@ -20,9 +20,18 @@ FALLOC_FL_KEEP_SIZE = 0x01
 FALLOC_FL_PUNCH_HOLE = 0x02
 FALLOC_FL_ZERO_RANGE = 0x10
 
+
+def _load_libc() -> ctypes.CDLL:
+    # glibc's soname first: find_library runs "ldconfig -p", which costs every start-up tens of ms
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+
+
 _libc: ctypes.CDLL | None
 try:
-    _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    _libc = _load_libc()
     _fallocate = _libc.fallocate
     _fallocate.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64)
     _fallocate.restype = ctypes.c_int
@@ -105,6 +114,19 @@ class HostFile:
         if len(data) < length:
             data += bytes(length - len(data))
         return data
+
+    def pread_into(self, offset: int, view: memoryview) -> None:
+        """Fill ``view`` from ``offset`` (zeros past end of file) without allocating a new buffer."""
+        try:
+            got, n = 0, len(view)
+            while got < n:
+                k = os.preadv(self.fd, [view[got:]], offset + got)
+                if not k:
+                    view[got:] = bytes(n - got)
+                    break
+                got += k
+        except OSError as exc:
+            raise _error(f"Could not read '{self.filename}'", exc) from None
 
     def pwrite(self, offset: int, data: bytes | bytearray | memoryview) -> None:
         try:

@@ -87,6 +87,10 @@ class RawDriver(BlockDriver):
     def read(self, offset: int, length: int) -> bytes:
         return self.file.pread_full(offset, length)
 
+    def readinto(self, offset: int, view: memoryview) -> None:
+        """``read`` into a caller's buffer: a reused buffer is not faulted in afresh on every read."""
+        self.file.pread_into(offset, view)
+
     def write(self, offset: int, data: bytes | bytearray | memoryview) -> None:
         self._check_writable()
         self.file.pwrite(offset, data)

@@ -4,14 +4,14 @@ The copy loop works in large extents: block status tells which ranges of the
 source are zero or unallocated (skipped, or written as zeroes), and data
 ranges are read in chunks of up to 2 MiB and scanned for zero blocks with
 ``bytes.startswith`` against a zero buffer (memcmp speed), never byte by byte.
+Reads run ahead in worker threads; a raw source is read into a few reused
+buffers (fresh 2 MiB buffers cost a page fault per 4 KiB on every chunk).
 """
 from __future__ import annotations
 
 import collections
 import concurrent.futures
-import queue
 import sys
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -21,6 +21,8 @@ from pyqemu.block.driver import BlockDriver, BlockError
 from pyqemu.tools import img_common as C
 
 WRITERS = 4     # parallel writes into a raw target
+READERS = 2     # threads reading the source ahead of the writer
+READ_AHEAD = 4  # extents queued ahead (each data extent holds up to 2 MiB)
 
 
 def _size_arg(what: str, text: str, lo: int = 0, hi: int = opts_mod.INT64_MAX) -> int:
@@ -83,6 +85,12 @@ class Converter:
         self._pool = (concurrent.futures.ThreadPoolExecutor(WRITERS, thread_name_prefix="convert-writer")
                       if dst.format_name == "raw" and not compressed else None)
         self._pending: collections.deque[tuple[int, concurrent.futures.Future[None]]] = collections.deque()
+        # Reused read buffers: no fresh pages to fault in per chunk. A buffer is free again once
+        # every write made from it has completed (at once for a qcow2 target, which writes in line).
+        self._free_bufs: list[bytearray] = []
+        self._retiring: collections.deque[tuple[bytearray, list[concurrent.futures.Future[None]]]] = \
+            collections.deque()
+        self._buf_writes: list[concurrent.futures.Future[None]] = []
 
     def _classify(self, drv: BlockDriver, local: int, n: int) -> tuple[str, int]:
         """("data" | "zero" | "backing", length) for the extent at ``local`` (convert_iteration_sectors)."""
@@ -104,8 +112,8 @@ class Converter:
             off += n
         return done
 
-    def _extents(self) -> Iterator[tuple[str, int, int, bytes | None]]:
-        """(kind, disk offset, length, data) for the whole source, data read ahead of the writer."""
+    def _extents(self) -> Iterator[tuple[str, int, int, BlockDriver, int]]:
+        """(kind, disk offset, length, source driver, offset in it) for the whole source."""
         total = self.src.size
         off = 0
         while off < total:
@@ -116,51 +124,75 @@ class Converter:
                 end = min(off + n + (-(off + n)) % self.cluster, total)
                 if end > off + n and self.src.locate(end - 1)[0] is drv:
                     n = end - off
-            buf = None
-            if kind == "data":
-                try:
-                    buf = drv.read(local, n)
-                except BlockError as exc:
-                    raise C.ImgError(f"error while reading at byte {off}: {C.errno_text(exc)}") from None
-            yield kind, off, n, buf
+            yield kind, off, n, drv, local
             off += n
 
+    @staticmethod
+    def _read(drv: BlockDriver, local: int, n: int, off: int) -> bytes:
+        try:
+            return drv.read(local, n)
+        except BlockError as exc:
+            raise C.ImgError(f"error while reading at byte {off}: {C.errno_text(exc)}") from None
+
+    @staticmethod
+    def _read_into(drv: BlockDriver, local: int, view: memoryview, off: int) -> None:
+        try:
+            drv.readinto(local, view)  # type: ignore[attr-defined]
+        except BlockError as exc:
+            raise C.ImgError(f"error while reading at byte {off}: {C.errno_text(exc)}") from None
+
+    def _start_read(self, pool: concurrent.futures.ThreadPoolExecutor, drv: BlockDriver, local: int, n: int,
+                    off: int) -> tuple[concurrent.futures.Future[Any], bytearray | None]:
+        """Queue the read of one data extent: into a reused buffer where the source can, else a new one."""
+        if n <= self.chunk and hasattr(drv, "readinto"):
+            buf = self._take_buf()
+            return pool.submit(self._read_into, drv, local, memoryview(buf)[:n], off), buf
+        return pool.submit(self._read, drv, local, n, off), None
+
+    def _take_buf(self) -> bytearray:
+        while self._retiring and all(f.done() for f in self._retiring[0][1]):
+            self._free_bufs.append(self._retiring.popleft()[0])
+        return self._free_bufs.pop() if self._free_bufs else bytearray(self.chunk)
+
     def run(self) -> None:
-        """Copy everything. A reader thread runs ahead (host reads release the GIL), as
-        qemu-img overlaps reads and writes with its coroutines."""
+        """Copy everything. Data is read ahead by a worker thread (host reads release the GIL)
+        and written in disk order, as qemu-img overlaps reads and writes with its coroutines."""
         data_total = self._data_total() if self.progress.enabled else 0
         data_done = 0
         self.progress.set(0)
-        q: queue.Queue[Any] = queue.Queue(maxsize=4)
-        stop = threading.Event()
-
-        def reader() -> None:
-            try:
-                for item in self._extents():
-                    while not stop.is_set():
-                        try:
-                            q.put(item, timeout=0.1)
-                            break
-                        except queue.Full:
-                            pass
-                    if stop.is_set():
-                        return
-                q.put(None)
-            except BaseException as exc:  # handed to the writer, which raises it
-                q.put(exc)
-
-        t = threading.Thread(target=reader, name="convert-reader", daemon=True)
-        t.start()
+        # a second reader only helps sources without a lock of their own (raw files)
+        n_readers = READERS if all(d.format_name == "raw" for d in self.src.drivers) else 1
+        readers = concurrent.futures.ThreadPoolExecutor(n_readers, thread_name_prefix="convert-reader")
+        ahead: collections.deque[tuple[str, int, int, concurrent.futures.Future[Any] | None,
+                                       bytearray | None]] = collections.deque()
         try:
+            extents = self._extents()
             while True:
-                item = q.get()
-                if item is None:
+                # keep READ_AHEAD extents queued (zero and backing extents cost nothing)
+                while len(ahead) < READ_AHEAD:
+                    nxt = next(extents, None)
+                    if nxt is None:
+                        break
+                    kind, off, n, drv, local = nxt
+                    fut, buf = None, None
+                    if kind == "data":
+                        fut, buf = self._start_read(readers, drv, local, n, off)
+                    ahead.append((kind, off, n, fut, buf))
+                if not ahead:
                     break
-                if isinstance(item, BaseException):
-                    raise item
-                kind, off, n, buf = item
-                if kind == "data":
-                    self._copy_data(off, buf)
+                kind, off, n, fut, buf = ahead.popleft()
+                if fut is not None:
+                    data = fut.result()
+                    if buf is None:
+                        self._copy_data(off, data, n)
+                        self._buf_writes = []
+                    else:
+                        self._copy_data(off, buf, n)
+                        if self._buf_writes:     # writes from it still in flight (raw target)
+                            self._retiring.append((buf, self._buf_writes))
+                            self._buf_writes = []
+                        else:
+                            self._free_bufs.append(buf)
                     data_done += n
                     if data_total:
                         self.progress.set(data_done * 100.0 / data_total)
@@ -168,13 +200,10 @@ class Converter:
                     self._zero(off, n)
             self.finish()
         finally:
-            stop.set()
-            while t.is_alive():          # unblock a reader stuck on a full queue
-                try:
-                    q.get_nowait()
-                except queue.Empty:
-                    pass
-                t.join(0.05)
+            for *_, fut, _buf in ahead:
+                if fut is not None:
+                    fut.cancel()
+            readers.shutdown(wait=True)   # no read may outlive the source's file descriptor
             if self._pool is not None:
                 self._pool.shutdown(wait=True)
         self.progress.set(100)
@@ -189,21 +218,21 @@ class Converter:
         except BlockError as exc:
             raise C.ImgError(f"error while writing at byte {off}: {C.errno_text(exc)}") from None
 
-    def _copy_data(self, off: int, buf: bytes) -> None:
-        n = len(buf)
+    def _copy_data(self, off: int, buf: bytes | bytearray, n: int) -> None:
+        """Write the first ``n`` bytes of ``buf`` to disk offset ``off``, leaving zero runs sparse."""
+        mv = memoryview(buf)[:n] if n < len(buf) else memoryview(buf)
         if not self.min_sparse:
-            self._write(off, buf)
+            self._write(off, mv)
             return
-        if C.is_zero(buf):
+        if C.is_zero(buf, 0, n):
             self._zero(off, n)
             return
         if self.compressed:
-            self._write(off, buf)
+            self._write(off, mv)
             return
         # Runs of all-zero aligned blocks at least min_sparse long stay sparse; the rest is written.
         pos = 0
-        mv = memoryview(buf)
-        for zs, ze in self._zero_blocks(off, buf):
+        for zs, ze in self._zero_blocks(off, buf, n):
             if ze - zs < min(self.min_sparse, n):
                 continue
             if zs > pos:
@@ -213,13 +242,13 @@ class Converter:
         if pos < n:
             self._write(off + pos, mv[pos:])
 
-    def _zero_blocks(self, off: int, buf: bytes) -> list[tuple[int, int]]:
-        """Merged ranges of ``buf`` made of all-zero blocks (blocks aligned to ``self.align`` on the disk).
+    def _zero_blocks(self, off: int, buf: bytes | bytearray, n: int) -> list[tuple[int, int]]:
+        """Merged ranges of ``buf[:n]`` made of all-zero blocks (aligned to ``self.align`` on the disk).
 
         One ``startswith`` (memcmp) per block: it stops at the first non-zero byte, so a data
         block costs next to nothing.
         """
-        a, n = self.align, len(buf)
+        a = self.align
         z = C.zeros(a)
         out: list[tuple[int, int]] = []
 
@@ -254,7 +283,9 @@ class Converter:
         if self._pool is not None:
             while len(self._pending) >= 2 * WRITERS:
                 self._wait_oldest()
-            self._pending.append((off, self._pool.submit(self.dst.write, off, data)))
+            fut = self._pool.submit(self.dst.write, off, data)
+            self._pending.append((off, fut))
+            self._buf_writes.append(fut)
             return
         try:
             self._write_unchecked(off, data)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import sys
 from array import array
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from ..driver import BlockError, BlockStatus
@@ -99,9 +100,9 @@ class ClusterMixin:
         return data
 
     # --- reads -----------------------------------------------------------------------------
-    def read(self: Qcow2Driver, offset: int, length: int) -> bytes:
+    def _read_pieces(self: Qcow2Driver, offset: int, length: int) -> Iterator[tuple[int, int, bytes | None]]:
+        """(host offset, length, None) for runs to read from the image file, or (0, length, data)."""
         self._check_range(offset, length, self._guest_limit())
-        out = bytearray()
         pos, end = offset, offset + length
         cs_mask = self.cs - 1
         while pos < end:
@@ -122,11 +123,25 @@ class ClusterMixin:
                     ci += 1
                     nxt += self.cs
                     n += min(self.cs, end - pos - n)
-                out += self.f.pread_full(run_host, n)
+                yield run_host, n, None
             else:
-                out += self._read_cluster(ci, entry, in_off, n)
+                yield 0, n, self._read_cluster(ci, entry, in_off, n)
             pos += n
-        return bytes(out)
+
+    def read(self: Qcow2Driver, offset: int, length: int) -> bytes:
+        out = [self.f.pread_full(host, n) if data is None else data
+               for host, n, data in self._read_pieces(offset, length)]
+        return out[0] if len(out) == 1 else b"".join(out)   # a single piece as it is: no copy
+
+    def readinto(self: Qcow2Driver, offset: int, view: memoryview) -> None:
+        """``read`` into a caller's buffer (host runs are read straight into it)."""
+        pos = 0
+        for host, n, data in self._read_pieces(offset, len(view)):
+            if data is None:
+                self.f.pread_into(host, view[pos:pos + n])
+            else:
+                view[pos:pos + n] = data
+            pos += n
 
     # --- writes ---------------------------------------------------------------------------------
     def _writable_l2(self: Qcow2Driver, l1i: int) -> tuple[int, array]:
@@ -192,8 +207,8 @@ class ClusterMixin:
                 continue
             # a run of clusters (in this L2 table) that all need new host clusters
             k = 1
-            while (k < MAX_BATCH and l2i + k < self.l2_entries
-                   and ((ci + k) << cbits) < offset + end and self._needs_alloc(table[l2i + k])):
+            lim = min(MAX_BATCH, self.l2_entries - l2i, ((offset + end - 1) >> cbits) - ci + 1)
+            while k < lim and self._needs_alloc(table[l2i + k]):
                 k += 1
             run_end = min((ci + k) << cbits, offset + end)
             tail = run_end & (cs - 1)
@@ -213,8 +228,10 @@ class ClusterMixin:
             self.f.pwrite(host, buf)
             self._data_dirty = True
             for j in range(k):
-                self._release_entry(table[l2i + j])
-                table[l2i + j] = (host + j * cs) | COPIED
+                if table[l2i + j]:
+                    self._release_entry(table[l2i + j])
+            first = host | COPIED
+            table[l2i:l2i + k] = array("Q", range(first, first + k * cs, cs))
             self.l2cache.mark_dirty(l2off)
             pos += n
 

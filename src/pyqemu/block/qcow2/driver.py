@@ -569,8 +569,8 @@ def _locked(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 # Every public entry point holds the image lock: BlockBackend may call from worker threads.
-for _name in ("read", "write", "write_zeroes", "write_compressed", "discard", "flush", "block_status",
-              "make_empty", "truncate", "snapshot_list", "snapshot_create", "snapshot_apply",
+for _name in ("read", "readinto", "write", "write_zeroes", "write_compressed", "discard", "flush",
+              "block_status", "make_empty", "truncate", "snapshot_list", "snapshot_create", "snapshot_apply",
               "snapshot_delete", "vmstate_read", "vmstate_write", "check", "info", "amend",
               "change_backing_file", "close"):
     setattr(Qcow2Driver, _name, _locked(getattr(Qcow2Driver, _name)))

@@ -145,13 +145,29 @@ class Refcounts:
     def _is_free(self, ci: int) -> bool:
         return ci not in self.reserved and self.get(ci) == 0
 
+    def _free_run_at(self, ci: int, n: int) -> bool:
+        """Are clusters [ci, ci+n) all free? One C-level count per refcount block (no reserved set)."""
+        end = ci + n
+        while ci < end:
+            t, i = divmod(ci, self.entries)
+            k = min(self.entries - i, end - ci)
+            if t < len(self.table) and self.table[t]:
+                blk = self.blocks.get(self.table[t])
+                if blk[i:i + k].count(0) != k:
+                    return False
+            ci += k
+        return True
+
     def _find_free(self, n: int) -> int:
         """First run of ``n`` free clusters at or after the hint."""
         ci = max(self.free_hint, 1)
-        run_start, run = ci, 0
         # Clusters in use past the end of the file are only the few tables not yet written back;
         # refcounts claiming more than that are hostile, and scanning them could take forever.
         limit = -(-self.f.size() // self.cs) + 2 * n + self.slack
+        if (not self.reserved and ci + n - 1 <= limit and (ci + n) << self.cluster_bits < MAX_HOST_OFFSET
+                and self._free_run_at(ci, n)):
+            return ci   # the usual case: everything after the hint is free (a growing image)
+        run_start, run = ci, 0
         while run < n:
             if ci > limit:
                 raise ImageCorruptError("Refcounts claim clusters far past the end of the image file "
@@ -204,9 +220,15 @@ class Refcounts:
             if not missing:
                 break
             self._ensure_block(missing[0])
-        for ci in range(start, start + n):
-            self.set(ci, 1)
-        self.free_hint = start + n
+        ci, end = start, start + n
+        while ci < end:   # one slice assignment per refcount block the run covers
+            t, i = divmod(ci, self.entries)
+            k = min(self.entries - i, end - ci)
+            blk = self._block(t)
+            blk[i:i + k] = array(blk.typecode, (1,)) * k
+            self.blocks.mark_dirty(self.table[t])
+            ci += k
+        self.free_hint = end
         return start << self.cluster_bits
 
     def alloc_at(self, ci: int) -> bool:
