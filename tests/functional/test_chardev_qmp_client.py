@@ -35,7 +35,9 @@ EXCHANGES = [
 
 
 def start(cmd, sock):
-    p = subprocess.Popen(cmd + ["-M", "none", "-display", "none",
+    # -S: real QEMU sends its start-up RESUME event ahead of the greeting to a client that
+    # connects early (seen on a loaded machine); paused, there is no such event.
+    p = subprocess.Popen(cmd + ["-S", "-M", "none", "-display", "none",
                                 "-qmp", f"unix:{sock},server=on,wait=off", *CHARDEVS],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     for _ in range(200):
