@@ -1,41 +1,27 @@
 """Read-modify-write helpers for A64: store-exclusive, CAS/CASP, LSE atomics.
 
-Guest threads are host threads. The GIL does not make a Python
-read-compare-write sequence atomic (a thread switch may happen between any
-two bytecodes), so every such sequence runs under one process-wide lock.
-Plain loads and stores stay inline and lock-free, as in QEMU, where they race
-with host atomics the same way.
+Guest threads are host threads and plain guest loads and stores stay inline
+and lock-free, as in QEMU. The GIL does not make a Python read-compare-write
+sequence atomic, so each helper goes through :mod:`atomic_mem`: under one
+process-wide lock (:data:`LOCK`: helpers exclude each other and the futex
+compare), with its load and store done through a typed view of guest memory
+with no call or backward jump in between (CPython switches threads only
+there), so that no plain store of another thread can be lost between them.
+LD<op> computes the new value first, then stores it only if memory still
+holds the value it was computed from (else it starts again).
 
-Helpers reach guest memory through ``cpu.rmw_view(addr, size)``: a writable
-view and offset for a naturally aligned access, after the checks a store
-needs (write permission, even when the operation ends up not writing, as a
-host cmpxchg would; translated code on the page is invalidated first).
+Memory is reached through ``cpu.rmw_view(addr, size)`` after the checks a
+store needs (write permission, even when the operation ends up not writing,
+as a host cmpxchg would; translated code on the page is invalidated first).
 Misaligned atomic accesses fault with an alignment fault (SIGBUS in user mode).
 """
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
-from pyqemu.accel.tcg.excp import GuestException
+from pyqemu.target.arm.atomic_mem import LOCK, cell, cmpxchg, xchg
 from pyqemu.target.arm.translate import helper
 from pyqemu.tcg.ir import Helper
-
-LOCK = threading.Lock()
-
-
-def _locate(cpu, addr: int, size: int) -> tuple[memoryview, int]:
-    if addr & (size - 1):
-        raise GuestException("bus", addr, True)
-    return cpu.rmw_view(addr, size)
-
-
-def _get(view: memoryview, off: int, size: int) -> int:
-    return int.from_bytes(view[off:off + size], "little")
-
-
-def _put(view: memoryview, off: int, size: int, val: int) -> None:
-    view[off:off + size] = (val & ((1 << (size * 8)) - 1)).to_bytes(size, "little")
 
 
 @helper(may_fault=True)
@@ -44,24 +30,16 @@ def stxr(cpu, addr: int, excl_addr: int, excl_val: int, val: int, size: int) -> 
     still holds the value the load-exclusive saw; 1 otherwise."""
     if addr != excl_addr:
         return 1
-    with LOCK:
-        view, off = _locate(cpu, addr, size)
-        if _get(view, off, size) != excl_val:
-            return 1
-        _put(view, off, size, val)
-    return 0
+    if excl_val >> (size * 8):  # (a wider load-exclusive): memory cannot hold it
+        cell(cpu, addr, size)  # the checks of the store
+        return 1
+    return 0 if cmpxchg(cpu, addr, size, excl_val, val) == excl_val else 1
 
 
 @helper(may_fault=True)
 def cas(cpu, addr: int, cmp: int, new: int, size: int) -> int:
     """Compare and swap (CAS: size 1..8; CASP: the pair as one 8/16-byte value)."""
-    m = (1 << (size * 8)) - 1
-    with LOCK:
-        view, off = _locate(cpu, addr, size)
-        old = _get(view, off, size)
-        if old == cmp & m:
-            _put(view, off, size, new)
-    return old
+    return cmpxchg(cpu, addr, size, cmp, new)
 
 
 def _smax(old: int, v: int, size: int) -> int:
@@ -74,7 +52,7 @@ def _smin(old: int, v: int, size: int) -> int:
     return old if (old ^ s) <= (v ^ s) else v
 
 
-# LSE operations, indexed by o3:opc of the encoding (SWP is o3=1, opc=0).
+# LSE operations, in the order of the opc field of the encoding (SWP: o3=1, opc=0).
 _OPS: dict[str, Callable[[int, int, int], int]] = {
     "ldadd": lambda old, v, size: old + v,
     "ldclr": lambda old, v, size: old & ~v,
@@ -84,18 +62,22 @@ _OPS: dict[str, Callable[[int, int, int], int]] = {
     "ldsmin": _smin,
     "ldumax": lambda old, v, size: max(old, v),
     "ldumin": lambda old, v, size: min(old, v),
-    "swp": lambda old, v, size: v,
 }
 
 
 def _make_rmw(name: str, op: Callable[[int, int, int], int]) -> Helper:
     def rmw(cpu, addr: int, val: int, size: int) -> int:
         m = (1 << (size * 8)) - 1
+        val &= m
+        view, i = cell(cpu, addr, size)
         with LOCK:
-            view, off = _locate(cpu, addr, size)
-            old = _get(view, off, size)
-            _put(view, off, size, op(old, val & m, size))
-        return old
+            while True:
+                old = view[i]
+                new = op(old, val, size) & m
+                # No call between this load and the store: no thread switch there.
+                if view[i] == old:
+                    view[i] = new
+                    return old
     rmw.__name__ = name
     rmw.__qualname__ = name
     return helper(may_fault=True)(rmw)
@@ -104,4 +86,12 @@ def _make_rmw(name: str, op: Callable[[int, int, int], int]) -> Helper:
 LD_OPS: tuple[Helper, ...] = tuple(_make_rmw(n, _OPS[n]) for n in
                                    ("ldadd", "ldclr", "ldeor", "ldset",
                                     "ldsmax", "ldsmin", "ldumax", "ldumin"))
-SWP: Helper = _make_rmw("swp", _OPS["swp"])
+
+
+@helper(may_fault=True)
+def swp(cpu, addr: int, val: int, size: int) -> int:
+    """SWP: atomically store ``val`` and return the old memory value."""
+    return xchg(cpu, addr, size, val)
+
+
+SWP: Helper = swp
