@@ -129,6 +129,36 @@ class PyGen:
             args = nxt.args[1:] if nxt.opc == "st" else nxt.args
             if any(a is d for a in args) and not (nxt.opc == "st" and nxt.args[0] is d):
                 self.inline.add(d.name)
+        # Opt-in (Block.chain_inline, set by the AArch32 front end): also inline a temp whose
+        # only use comes after other inlined ops (nothing is emitted in between, so its operands
+        # still hold), and load straight into the global a load's value is moved to next.
+        self.ld_into: dict[str, str] = {}
+        self.fused: set[int] = set()
+        if getattr(self.block, "chain_inline", False):
+            self._plan_chains(ops, real, uses)
+
+    def _plan_chains(self, ops: list[Op], real: list[int], uses: dict[str, int]) -> None:
+        for k in range(len(real) - 2, -1, -1):
+            op = ops[real[k]]
+            d = op.dst
+            if d is None or d.is_global or uses.get(d.name) != 1:
+                continue
+            if op.opc == "ld":
+                nxt = ops[real[k + 1]]
+                if nxt.opc == "mov" and nxt.dst.is_global and nxt.args[0] is d:
+                    self.ld_into[d.name] = nxt.dst.name
+                    self.fused.add(id(nxt))
+                continue
+            if op.opc not in _INLINABLE or d.name in self.inline:
+                continue
+            for j in range(k + 1, min(k + 12, len(real))):
+                nxt = ops[real[j]]
+                if any(a is d for a in nxt.args):
+                    if nxt.opc in _INLINE_INTO and not (nxt.opc == "st" and nxt.args[0] is d):
+                        self.inline.add(d.name)
+                    break
+                if nxt.dst is None or nxt.dst.name not in self.inline:
+                    break
 
     def v(self, x, raw_ok: int = 0) -> str:
         """The Python expression of operand ``x``.
@@ -245,6 +275,8 @@ class PyGen:
             self.out(f"# {op.args[0]:#x}")
             return
         if o == "mov":
+            if self.fused and id(op) in self.fused:
+                return  # the load before wrote the global itself (ld_into)
             self.assign(d, a[0])
         elif o in _BIN:
             w = op.aux
@@ -267,7 +299,7 @@ class PyGen:
             cond, w = op.aux
             self.assign(d, f"{a[2]} if {cond_expr(cond, a[0], a[1], w)} else {a[3]}")
         elif o == "ld":
-            self.load(d, a[0], op.aux, op.dst.width)
+            self.load(self.ld_into.get(d, d), a[0], op.aux, op.dst.width)
         elif o == "st":
             self.store(a[0], a[1], op.aux)
         elif o == "call":

@@ -60,6 +60,8 @@ class RegionGen(PyGen):
             used.update((g.gidx, g) for g in member.used)
             written.update((g.gidx, g) for g in member.written)
             inline |= member.inline
+            self.ld_into.update(member.ld_into)
+            self.fused |= member.fused
         self.used = [used[k] for k in sorted(used)]
         self.written = [written[k] for k in sorted(written)]
         self.inline = inline
