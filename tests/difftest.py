@@ -34,8 +34,9 @@ from __future__ import annotations
 import random
 import re
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from unicorn import UC_ARCH_ARM64, UC_HOOK_INTR, UC_MODE_ARM, Uc, UcError
 from unicorn import arm64_const as U
@@ -92,46 +93,62 @@ class State:
 
     def diff(self, other: State) -> list[str]:
         """Human-readable differences (self = reference, other = pyqemu)."""
-        out = []
-        for i, (a, b) in enumerate(zip(self.x, other.x, strict=True)):
-            if a != b:
-                out.append(f"X{i}: expected {a:#018x} got {b:#018x}")
-        if self.sp != other.sp:
-            out.append(f"SP: expected {self.sp:#018x} got {other.sp:#018x}")
-        if self.nzcv != other.nzcv:
-            out.append(f"NZCV: expected {_flags(self.nzcv)} got {_flags(other.nzcv)}")
-        for name in ("fpcr", "fpsr"):
-            a, b = getattr(self, name), getattr(other, name)
-            if a != b:
-                out.append(f"{name.upper()}: expected {a:#010x} got {b:#010x}")
+        out: list[str] = []
+        regs_diff("X", self.x, other.x, 16, out)
+        fields_diff(self, other, {"sp": ("SP", "{:#018x}".format), "nzcv": ("NZCV", flags),
+                                  "fpcr": ("FPCR", HEX32), "fpsr": ("FPSR", HEX32)}, out)
         if self.v is not None and other.v is not None:
-            for i, (a, b) in enumerate(zip(self.v, other.v, strict=True)):
-                if a != b:
-                    out.append(f"V{i}: expected {a:#034x} got {b:#034x}")
-        if self.mem is not None and other.mem is not None and self.mem != other.mem:
-            for off in range(0, len(self.mem), 8):
-                a, b = self.mem[off:off + 8], other.mem[off:off + 8]
-                if a != b:
-                    out.append(f"mem[{DATA_BASE + off:#x}]: expected {a.hex()} got {b.hex()}")
-                    if len(out) > 40:
-                        break
-        if self.fault != other.fault:
-            out.append(f"exception: expected {self.fault} got {other.fault}")
-        if self.pc != other.pc:
-            out.append(f"pc: expected {self.pc:#x} got {other.pc:#x}")
+            regs_diff("V", self.v, other.v, 32, out)
+        if self.mem is not None and other.mem is not None:
+            mem_diff(self.mem, other.mem, out)
+        fields_diff(self, other, STOP_FIELDS, out)
         return out
 
     def describe(self) -> str:
         regs = " ".join(f"X{i}={v:#x}" for i, v in enumerate(self.x))
-        s = f"{regs} SP={self.sp:#x} NZCV={_flags(self.nzcv)} FPCR={self.fpcr:#x} FPSR={self.fpsr:#x}"
+        s = f"{regs} SP={self.sp:#x} NZCV={flags(self.nzcv)} FPCR={self.fpcr:#x} FPSR={self.fpsr:#x}"
         if self.v is not None:
             s += " " + " ".join(f"V{i}={v:#x}" for i, v in enumerate(self.v) if v)
         return s
 
 
-def _flags(nzcv: int) -> str:
+def flags(nzcv: int) -> str:
+    """NZCV as ``NZ--`` (bits 31-28: the same in AArch64 NZCV and AArch32 CPSR)."""
     return "".join(ch if nzcv & bit else "-" for ch, bit in
                    (("N", C.N_BIT), ("Z", C.Z_BIT), ("C", C.C_BIT), ("V", C.V_BIT)))
+
+
+Format = Callable[[Any], str]
+HEX32: Format = "{:#010x}".format
+STOP_FIELDS: dict[str, tuple[str, Format]] = {"fault": ("exception", str), "pc": ("pc", "{:#x}".format)}
+
+
+def fields_diff(ref: object, got: object, fields: Mapping[str, tuple[str, Format]], out: list[str]) -> None:
+    """Append a line to `out` for each attribute in `fields` (attribute -> (label, format))
+    that differs between the states `ref` and `got`."""
+    for attr, (label, fmt) in fields.items():
+        a, b = getattr(ref, attr), getattr(got, attr)
+        if a != b:
+            out.append(f"{label}: expected {fmt(a)} got {fmt(b)}")
+
+
+def regs_diff(name: str, ref: Sequence[int], got: Sequence[int], digits: int, out: list[str]) -> None:
+    """Append a line to `out` for each register that differs (`digits`: hex digits shown)."""
+    for i, (a, b) in enumerate(zip(ref, got, strict=True)):
+        if a != b:
+            out.append(f"{name}{i}: expected {a:#0{digits + 2}x} got {b:#0{digits + 2}x}")
+
+
+def mem_diff(ref: bytes, got: bytes, out: list[str]) -> None:
+    """Append the differing 8-byte chunks of the data window to `out` (up to about 40 lines)."""
+    if ref == got:
+        return
+    for off in range(0, len(ref), 8):
+        a, b = ref[off:off + 8], got[off:off + 8]
+        if a != b:
+            out.append(f"mem[{DATA_BASE + off:#x}]: expected {a.hex()} got {b.hex()}")
+            if len(out) > 40:
+                break
 
 
 # --- random operands ------------------------------------------------------------------------
@@ -199,34 +216,44 @@ class Encoding:
     latter (both emulators must raise SIGILL on those).
     """
 
+    widths: tuple[int, ...] = (32,)  # the layout sizes allowed
+
     def __init__(self, name: str, layout: str, valid: Callable[[dict], bool] | None = None,
                  **fields: FieldSpec) -> None:
         self.name = name
         self.valid = valid
         self.fixed = 0
         self.fields: list[tuple[str, int, int, FieldSpec | None]] = []  # name, pos, len, spec
-        pos = 32
-        for tok in layout.split():
-            m = re.fullmatch(r"([A-Za-z_]\w*):(\d+)", tok)
-            if m:
-                n = int(m[2])
-                pos -= n
-                self.fields.append((m[1], pos, n, fields.pop(m[1], None)))
-                continue
-            if not re.fullmatch(r"[01]+", tok):
+        toks = layout.split()
+        for tok in toks:
+            if not re.fullmatch(r"[A-Za-z_]\w*:\d+|[01]+", tok):
                 raise ValueError(f"{name}: bad layout token {tok!r}")
-            pos -= len(tok)
-            self.fixed |= int(tok, 2) << pos
-        if pos != 0:
-            raise ValueError(f"{name}: layout has {32 - pos} bits")
+        self.width = pos = sum(int(t.partition(":")[2]) if ":" in t else len(t) for t in toks)
+        if pos not in self.widths:
+            raise ValueError(f"{name}: layout has {pos} bits")
+        for tok in toks:
+            fname, sep, n = tok.partition(":")
+            if sep:
+                pos -= int(n)
+                self.fields.append((fname, pos, int(n), fields.pop(fname, None)))
+            else:
+                pos -= len(tok)
+                self.fixed |= int(tok, 2) << pos
         if fields:
             raise ValueError(f"{name}: unknown fields {sorted(fields)}")
 
-    def fields_of(self, rng: random.Random) -> dict[str, int]:
+    def default(self, name: str, n: int, rng: random.Random) -> int:
+        """A field without a spec: a register for 5-bit ``r*`` fields, else uniform."""
+        return reg(rng) if n == 5 and name.startswith("r") else rng.getrandbits(n)
+
+    def fields_of(self, rng: random.Random, **over: int) -> dict[str, int]:
+        """Random field values (`over`: fields given)."""
         out = {}
         for name, _pos, n, spec in self.fields:
-            if spec is None:
-                v = reg(rng) if n == 5 and name.startswith("r") else rng.getrandbits(n)
+            if name in over:
+                v = over[name]
+            elif spec is None:
+                v = self.default(name, n, rng)
             elif isinstance(spec, int):
                 v = spec
             elif callable(spec):
@@ -267,26 +294,28 @@ _UC_X = [U.UC_ARM64_REG_X0 + i for i in range(29)] + [U.UC_ARM64_REG_X29, U.UC_A
 _UC_GPR = _UC_X + [U.UC_ARM64_REG_SP, U.UC_ARM64_REG_NZCV, U.UC_ARM64_REG_FPCR, U.UC_ARM64_REG_FPSR]
 _UC_Q = [U.UC_ARM64_REG_Q0 + i for i in range(32)]
 # Unicorn's exception numbers (QEMU's EXCP_*) for the ones a test can hit.
-_UC_INTR = {1: "ill", 2: "svc", 7: "trap", 3: "segv", 4: "segv"}
-_UC_MEMERR = {UC_ERR_READ_UNMAPPED: "segv", UC_ERR_WRITE_UNMAPPED: "segv", UC_ERR_FETCH_UNMAPPED: "segv",
-              UC_ERR_READ_PROT: "segv", UC_ERR_WRITE_PROT: "segv", UC_ERR_FETCH_PROT: "segv",
-              UC_ERR_READ_UNALIGNED: "bus", UC_ERR_WRITE_UNALIGNED: "bus"}
+UC_INTR = {1: "ill", 2: "svc", 7: "trap", 3: "segv", 4: "segv"}
+UC_MEMERR = {UC_ERR_READ_UNMAPPED: "segv", UC_ERR_WRITE_UNMAPPED: "segv", UC_ERR_FETCH_UNMAPPED: "segv",
+             UC_ERR_READ_PROT: "segv", UC_ERR_WRITE_PROT: "segv", UC_ERR_FETCH_PROT: "segv",
+             UC_ERR_READ_UNALIGNED: "bus", UC_ERR_WRITE_UNALIGNED: "bus"}
 
 
 def _code_bytes(words: Sequence[int]) -> bytes:
     return struct.pack(f"<{len(words)}I", *words)
 
 
-class UnicornRunner:
-    """The reference: Unicorn 2 (QEMU 5's AArch64 translator), by default its
-    ``max`` CPU (the A72 default lacks FEAT_FlagM and other v8.x extensions)."""
+class UnicornBase:
+    """A Unicorn instance with the code (read/execute) and data windows mapped, stopped
+    by interrupts: what the A64 and the AArch32 references share."""
 
-    def __init__(self, cpu_model: int = U.UC_CPU_ARM64_MAX) -> None:
-        uc = Uc(UC_ARCH_ARM64, UC_MODE_ARM)
+    errors: dict[int, str] = UC_MEMERR  # UcError numbers -> fault names
+
+    def __init__(self, uc: Uc, cpu_model: int, data_size: int = DATA_SIZE) -> None:
         uc.ctl_set_cpu_model(cpu_model)
         uc.mem_map(CODE_BASE, CODE_SIZE, UC_PROT_ALL & ~2)  # read + exec
-        uc.mem_map(DATA_BASE, DATA_SIZE)
+        uc.mem_map(DATA_BASE, data_size)
         self.uc = uc
+        self.data_size = data_size
         self._intr: list[int] = []
         uc.hook_add(UC_HOOK_INTR, self._on_intr)
 
@@ -294,72 +323,142 @@ class UnicornRunner:
         self._intr.append(intno)
         uc.emu_stop()
 
-    def run(self, words: Sequence[int], init: State, start: int = CODE_BASE) -> State:
+    def load(self, start: int, code: bytes, mem: bytes | None) -> None:
+        """Write `code` at `start` and the data window (unless `mem` is None)."""
         uc = self.uc
-        code = _code_bytes(words)
         uc.mem_write(start, code)
         # Unicorn does not reliably drop translations of code overwritten by mem_write
         uc.ctl_remove_cache(start, start + max(len(code), 4))
+        if mem is not None:
+            uc.mem_write(DATA_BASE, mem)
+
+    def emulate(self, begin: int, until: int) -> str | None:
+        """Run from `begin` to `until`: None, or the exception that stopped the run."""
+        fault = None
+        self._intr.clear()
+        try:
+            self.uc.emu_start(begin, until)
+        except UcError as e:
+            fault = self.errors.get(e.errno, f"unicorn error {e}")
+        if self._intr:
+            fault = UC_INTR.get(self._intr[0], f"intr {self._intr[0]}")
+        return fault
+
+    def read_data(self, compared: bool) -> bytes | None:
+        """The data window, if `compared` (else None)."""
+        return bytes(self.uc.mem_read(DATA_BASE, self.data_size)) if compared else None
+
+
+class UnicornRunner(UnicornBase):
+    """The reference: Unicorn 2 (QEMU 5's AArch64 translator), by default its
+    ``max`` CPU (the A72 default lacks FEAT_FlagM and other v8.x extensions)."""
+
+    def __init__(self, cpu_model: int = U.UC_CPU_ARM64_MAX) -> None:
+        super().__init__(Uc(UC_ARCH_ARM64, UC_MODE_ARM), cpu_model)
+
+    def run(self, words: Sequence[int], init: State, start: int = CODE_BASE) -> State:
+        uc = self.uc
+        self.load(start, _code_bytes(words), init.mem)
         uc.reg_write_batch(list(zip(_UC_GPR, [*init.x, init.sp, init.nzcv, init.fpcr, init.fpsr],
                                     strict=True)))
         if init.v is not None:
             uc.reg_write_batch(list(zip(_UC_Q, init.v, strict=True)))
-        if init.mem is not None:
-            uc.mem_write(DATA_BASE, init.mem)
-        end = start + 4 * len(words)
-        fault = None
-        self._intr.clear()
-        try:
-            uc.emu_start(start, end)
-        except UcError as e:
-            fault = _UC_MEMERR.get(e.errno, f"unicorn error {e}")
-        if self._intr:
-            fault = _UC_INTR.get(self._intr[0], f"intr {self._intr[0]}")
+        fault = self.emulate(start, start + 4 * len(words))
         vals = uc.reg_read_batch(_UC_GPR)
         v = list(uc.reg_read_batch(_UC_Q)) if init.v is not None else None
-        mem = bytes(uc.mem_read(DATA_BASE, DATA_SIZE)) if init.mem is not None else None
         pc = uc.reg_read(U.UC_ARM64_REG_PC)
         return State(list(vals[:31]), sp=vals[31], nzcv=vals[32] & 0xF0000000, v=v, fpcr=vals[33],
-                     fpsr=vals[34], mem=mem, pc=pc, fault=fault)
+                     fpsr=vals[34], mem=self.read_data(init.mem is not None), pc=pc, fault=fault)
 
 
-class PyqemuRunner:
-    """pyqemu: the user-mode Process machinery (translator, TB cache, namespace)."""
+class ProcessRunner:
+    """pyqemu: the user-mode Process machinery (translator, TB cache, namespace) with the
+    code and data windows mapped, every block translated afresh and at most
+    :meth:`block_limit` instructions long: what the A64 and AArch32 runners share."""
 
-    def __init__(self) -> None:
-        self.proc = Process()
+    pc_flags = 0  # low pc bits that are not part of the address (AArch32: the Thumb bit)
+
+    def __init__(self, data_size: int = DATA_SIZE, **process_kw: object) -> None:
+        self.proc = Process(**process_kw)
         # Translate every block afresh: a persistent cache of compiled blocks (keyed by
         # page contents) would hide the translator, and ignores our per-run max_insns.
         self.proc.tbs.code_cache = None
         mem = self.proc.mem
         mem.map(CODE_BASE, CODE_SIZE, PROT_READ | PROT_EXEC)
-        mem.map(DATA_BASE, DATA_SIZE, PROT_READ | PROT_WRITE)
+        mem.map(DATA_BASE, data_size, PROT_READ | PROT_WRITE)
+        self.data_size = data_size
         self.cpu = self.proc.new_cpu()
-        self._limit = 1
-        self._end = 0
         self._translate = self.proc.tbs.translate
         self.proc.tbs.translate = self._translate_to_end
 
+    def block_limit(self, pc: int) -> int:
+        """The most instructions the block at `pc` may have."""
+        raise NotImplementedError
+
     def _translate_to_end(self, pc: int):
         """The process's own translate, with blocks stopping at the end of the test code
-        (Unicorn stops there; a block running past it would execute stale words)."""
+        (Unicorn stops there; a block running past it would execute what follows)."""
+        self.proc.max_insns = self.block_limit(pc)
+        return self._translate(pc)
+
+    def load(self, start: int, code: bytes, mem: bytes | None) -> None:
+        """Write `code` at `start` (dropping its translations) and the data window (unless
+        `mem` is None)."""
+        m = self.proc.mem.mem
+        self.proc.tbs.invalidate_range(start, len(code))
+        m[start:start + len(code)] = code
+        if mem is not None:
+            m[DATA_BASE:DATA_BASE + self.data_size] = mem
+
+    def execute(self, pc: int, end: int, max_blocks: int) -> str | None:
+        """Run blocks from `pc` until one ends at `end` (at most `max_blocks`): None, or
+        the exception that stopped the run (cpu.pc: where it stopped)."""
+        cpu = self.cpu
+        cpu.pc = pc
+        fault = None
+        try:
+            fn = self.proc.tbs.lookup(pc)
+            blocks = 0
+            while fn.guest_pc & ~self.pc_flags != end:
+                if blocks == max_blocks:
+                    fault = "pyqemu: still running"
+                    break
+                fn = fn(cpu, cpu.regs)
+                blocks += 1
+            cpu.pc = fn.guest_pc
+        except GuestException as e:
+            fault = e.kind
+        except InternalError as e:  # a pyqemu bug: reported as a mismatch, with its instruction
+            fault = f"pyqemu {e}"
+        return fault
+
+    def read_data(self, compared: bool) -> bytes | None:
+        """The data window, if `compared` (else None)."""
+        return bytes(self.proc.mem.mem[DATA_BASE:DATA_BASE + self.data_size]) if compared else None
+
+
+class PyqemuRunner(ProcessRunner):
+    """pyqemu's A64 translator."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._limit = 1
+        self._end = 0
+
+    def block_limit(self, pc: int) -> int:
         n = self._limit
         if pc < self._end:
             n = min(n, (self._end - pc) // 4)
-        self.proc.max_insns = n
-        return self._translate(pc)
+        return n
 
     def run(self, words: Sequence[int], init: State, start: int = CODE_BASE,
             max_insns: int | None = None, max_blocks: int = 10000) -> State:
         """Run `words` (a fresh translation, blocks of at most `max_insns`)."""
-        proc, cpu = self.proc, self.cpu
-        mem = proc.mem.mem
+        cpu = self.cpu
         code = _code_bytes(words)
-        end = start + len(code)
-        proc.tbs.invalidate_range(start, len(code))
-        mem[start:end] = code
+        self.load(start, code, init.mem)
         self._limit = max_insns or max(len(words), 1)
-        self._end = end
+        self._end = start + len(code)
         R = cpu.regs
         R[0:31] = init.x
         R[C.REG_SP] = init.sp
@@ -368,25 +467,10 @@ class PyqemuRunner:
         R[C.REG_FPSR] = init.fpsr
         if init.v is not None:
             R[C.REG_V0:C.REG_V0 + 32] = init.v
-        if init.mem is not None:
-            mem[DATA_BASE:DATA_BASE + DATA_SIZE] = init.mem
-        fault = None
-        cpu.pc = start
-        try:
-            fn = proc.tbs.lookup(start)
-            for _ in range(max_blocks):
-                fn = fn(cpu, R)
-                if fn.guest_pc == end:
-                    break
-            cpu.pc = fn.guest_pc
-        except GuestException as e:
-            fault = e.kind
-        except InternalError as e:  # a pyqemu bug: reported as a mismatch, with its instruction
-            fault = f"pyqemu {e}"
+        fault = self.execute(start, self._end, max_blocks)
         v = R[C.REG_V0:C.REG_V0 + 32] if init.v is not None else None
-        m = bytes(mem[DATA_BASE:DATA_BASE + DATA_SIZE]) if init.mem is not None else None
         return State(R[0:31], sp=R[C.REG_SP], nzcv=cpu.nzcv, v=v, fpcr=R[C.REG_FPCR], fpsr=R[C.REG_FPSR],
-                     mem=m, pc=cpu.pc, fault=fault)
+                     mem=self.read_data(init.mem is not None), pc=cpu.pc, fault=fault)
 
 
 # --- comparing ---------------------------------------------------------------------------------

@@ -20,6 +20,11 @@ AL (an ARM condition field, or the current IT-block condition in Thumb) in
 followed by a jump to the next instruction for the not-taken path.
 ``trans_*`` never sees the condition, except through :attr:`DisasContext32.in_it`
 (16-bit Thumb data-processing sets flags only outside IT blocks).
+
+ITSTATE is translation-time state (it is not in the block key), so a block never
+ends inside an IT block: an instruction that would end it there but may be followed
+by more of the IT block (ISB, SVC) checks :attr:`DisasContext32.it_continues`, and
+BKPT/HLT run whatever their IT condition (as in QEMU).
 """
 from __future__ import annotations
 
@@ -81,6 +86,17 @@ def svc(cpu, next_pc: int):
     return cpu.lookup(cpu.pc)
 
 
+@helper(sync=True, may_fault=True)
+def svc_in_it(cpu, next_pc: int) -> int:
+    """SVC followed by more instructions of its IT block: 0 when execution goes on at
+    ``next_pc`` (the block goes on with the rest of the IT block), else the key to jump
+    to (a signal handler, a restarted call) with bit 32 set."""
+    cpu.pc = next_pc
+    cpu.exception_svc()
+    pc = cpu.pc
+    return 0 if pc == next_pc else pc | (1 << 32)
+
+
 SHIFT_LSL, SHIFT_LSR, SHIFT_ASR, SHIFT_ROR = range(4)
 
 
@@ -124,11 +140,19 @@ class DisasContext32:
         # IT block state: (firstcond << 4) | mask as ITSTATE holds it (0: not in an IT block).
         self.itstate = 0
         self.in_it = False  # the current instruction is inside an IT block
+        # End the block after the current IT block (an instruction inside it wanted to end
+        # the block: ITSTATE is translation-time state, so the block may not end before).
+        self.end_after_it = False
 
     # --- keys ------------------------------------------------------------------
     def key(self, addr: int, thumb: bool | None = None) -> int:
         """The block key of ``addr`` in the current (or the given) instruction set."""
         return C.key_for(addr & M32, self.thumb if thumb is None else thumb)
+
+    @property
+    def it_continues(self) -> bool:
+        """Whether more instructions of the current IT block follow this one."""
+        return self.in_it and self.itstate & 0x7 != 0
 
     @property
     def next_pc(self) -> int:
@@ -253,9 +277,15 @@ class DisasContext32:
         bb = self.b
         a = self.tmp_copy(a)
         b = self.tmp_copy(b)
-        full = bb.add(a, b, 64) if carry_in == 0 else bb.add(bb.add(a, b, 64), carry_in, 64)
-        r = bb.and_(full, M32, 32)
-        self.b.mov(CF, bb.shr(full, 32, 64))
+        if isinstance(carry_in, int) and carry_in == 0:
+            # No carry in: C is "the 32-bit sum wrapped" (one comparison, no 64-bit sum).
+            r = bb.add(a, b, 32)
+            c = bb.setcond("ltu", r, a, 32) if not isinstance(a, int) else bb.setcond("ltu", r, b, 32)
+            self.b.mov(CF, c)
+        else:
+            full = bb.add(bb.add(a, b, 64), carry_in, 64)
+            r = bb.and_(full, M32, 32)
+            self.b.mov(CF, bb.shr(full, 32, 64))
         self.b.mov(VF, bb.and_(bb.xor(a, r, 32), bb.xor(b, r, 32), 32))
         self.set_nz(r)
         return r
@@ -266,8 +296,12 @@ class DisasContext32:
         a = self.tmp_copy(a)
         b = self.tmp_copy(b)
         r = bb.sub(a, b, 32)
-        self.b.mov(CF, bb.setcond("geu", a, b, 32))
-        self.b.mov(VF, bb.and_(bb.xor(a, b, 32), bb.xor(a, r, 32), 32))
+        if isinstance(b, int) and b == 0:  # CMP Rn, #0: no borrow, no overflow
+            self.b.mov(CF, 1)
+            self.b.mov(VF, 0)
+        else:
+            self.b.mov(CF, bb.setcond("geu", a, b, 32))
+            self.b.mov(VF, bb.and_(bb.xor(a, b, 32), bb.xor(a, r, 32), 32))
         self.set_nz(r)
         return r
 
@@ -347,7 +381,24 @@ class DisasContext32:
         return True
 
     def svc(self) -> None:
+        if self.it_continues:
+            # Go on with the IT block in this block unless the call redirected execution.
+            bb = self.b
+            t = bb.call(svc_in_it, CPU, self.key(self.next_pc), width=64)
+            bb.if_("ne", t, 0, 64)
+            bb.exit_jump(bb.and_(t, M32, 32))
+            bb.endif()
+            return
         self.b.exit_call(svc, CPU, self.key(self.next_pc))
+        self.is_jmp = True
+
+    def end_block_lookup(self) -> None:
+        """End the block after this instruction with a lookup of the next one (ISB: code
+        written before it is seen at once); inside an IT block, after the IT block."""
+        if self.it_continues:
+            self.end_after_it = True
+            return
+        self.b.exit_jump(self.key(self.next_pc))
         self.is_jmp = True
 
 
@@ -360,6 +411,11 @@ def _it_advance(itstate: int) -> int:
     return (itstate & 0xE0) | ((itstate << 1) & 0x1F)
 
 
+def _t16_unconditional(insn: int, size: int) -> bool:
+    """BKPT and HLT run even where their IT condition fails (as QEMU runs them)."""
+    return size == 2 and (insn & 0xFF00 == 0xBE00 or insn & 0xFFC0 == 0xBA80)
+
+
 def is_t32_prefix(hw1: int) -> bool:
     """Whether the halfword ``hw1`` starts a 32-bit Thumb instruction."""
     return (hw1 >> 11) in (0b11101, 0b11110, 0b11111)
@@ -369,11 +425,14 @@ def translate(cpu, key: int, fetch16: Callable[[int], int], max_insns: int = MAX
     """Translate the block whose key is ``key`` (address | Thumb bit).
 
     ``fetch16(addr)`` reads 2 code bytes (raising GuestException on a fetch fault).
-    A block never ends inside an IT block (ITSTATE is translation-time state).
+    A block never ends inside an IT block (ITSTATE is translation-time state): an
+    instruction that would end it there ends it after the IT block instead
+    (:meth:`DisasContext32.end_block_lookup`, :meth:`DisasContext32.svc`).
     """
     from pyqemu.target.arm import decode_a32, decode_a32u, decode_t16, decode_t32
     thumb = bool(key & 1)
     block = Block(key, GLOBALS)
+    block.chain_inline = True  # pygen: chained inlining and loads into globals (see pygen.py)
     block.mmu_idx = None
     block.slow_mem = False
     s = DisasContext32(block, cpu, thumb)
@@ -409,7 +468,7 @@ def translate(cpu, key: int, fetch16: Callable[[int], int], max_insns: int = MAX
         cond = 14
         if thumb:
             s.in_it = bool(s.itstate)
-            if s.in_it:
+            if s.in_it and not _t16_unconditional(insn, s.insn_len):
                 cond = s.itstate >> 4
         else:
             cond = insn >> 28
@@ -434,6 +493,9 @@ def translate(cpu, key: int, fetch16: Callable[[int], int], max_insns: int = MAX
             break
         if s.itstate:
             continue  # finish the IT block in this translation block
+        if s.end_after_it:
+            b.exit_jump(s.key(s.pc))
+            break
         if n >= max_insns or (s.pc & (PAGE - 1)) == 0:
             s.goto(s.pc)
             break
