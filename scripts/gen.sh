@@ -4,6 +4,7 @@ set -eu
 cd "$(dirname "$0")/.."
 python3 scripts/decodetree.py src/pyqemu/target/arm/decode_a64.py src/pyqemu/target/arm/a64_*.decode
 python3 scripts/gen_syscall_nr.py src/pyqemu/linux_user/aarch64/syscall.tbl src/pyqemu/linux_user/aarch64/syscall_nr.py
+python3 scripts/gen_syscall_nr.py src/pyqemu/linux_user/arm/syscall.tbl src/pyqemu/linux_user/arm/syscall_nr.py
 A=src/pyqemu/target/arm
 python3 scripts/decodetree.py $A/decode_a32.py $A/a32_*.decode
 python3 scripts/decodetree.py $A/decode_a32u.py $A/a32u_*.decode

@@ -27,6 +27,14 @@ def test_syscall_nr_is_current(tmp_path: Path) -> None:
         "syscall_nr.py is stale: run scripts/gen.sh after editing syscall.tbl"
 
 
+
+def test_arm_syscall_nr_is_current(tmp_path: Path) -> None:
+    table = SYSCALLS.parent / "arm" / "syscall.tbl"
+    out = tmp_path / "syscall_nr.py"
+    assert gen_syscall_nr.main(["gen_syscall_nr.py", str(table), str(out)]) == 0
+    assert out.read_text() == (table.parent / "syscall_nr.py").read_text(), \
+        "arm/syscall_nr.py is stale: run scripts/gen.sh after editing syscall.tbl"
+
 def test_option_docs_current():
     """docs/pyqemu-aarch64.md is generated from the option table."""
     import importlib.util

@@ -1,4 +1,4 @@
-"""Load an AArch64 ELF program (and its interpreter) and build the initial stack.
+"""Load an AArch64 (or 32-bit ARM) ELF program (and its interpreter) and build the initial stack.
 
 Static and dynamic, PIE and non-PIE. The stack is laid out as Linux's
 ``create_elf_tables`` does: strings at the top (argv, envp, the executable's
@@ -10,9 +10,10 @@ import os
 import struct
 from dataclasses import dataclass
 
+from pyqemu.linux_user.elfhdr import ELF32, ELFError
 from pyqemu.linux_user.elfhdr import ELF64 as ELFFile
-from pyqemu.linux_user.elfhdr import ELFError
 from pyqemu.linux_user.mmap import (
+    PAGE_SHIFT,
     PAGE_SIZE,
     PROT_EXEC,
     PROT_READ,
@@ -63,7 +64,7 @@ class ProgramInfo:
     brk: int
 
 
-def _open_elf(path: str):
+def _open_elf(path: str, abi=None):
     try:
         f = open(path, "rb")  # noqa: SIM115 - kept open while loading
     except IsADirectoryError:  # as execve(2): EACCES for a directory
@@ -79,29 +80,31 @@ def _open_elf(path: str):
         f.close()
         raise LoadError(f"Error while loading {path}: Exec format error")
     (machine,) = struct.unpack_from("<H", head, 18)
-    if head[4] != 2 or head[5] != 1 or machine != EM_AARCH64:
+    want_class, want_machine = (2, EM_AARCH64) if abi is None else (abi.elf_class, abi.elf_machine)
+    if head[4] != want_class or head[5] != 1 or machine != want_machine:
         f.close()
         raise LoadError(f"{path}: Invalid ELF image for this architecture")
     try:
-        elf = ELFFile(f)
+        elf = ELFFile(f) if want_class == 2 else ELF32(f)
     except (ELFError, struct.error, ValueError) as e:
         f.close()
         raise LoadError(f"{path}: Invalid ELF image ({e})") from None
     return f, elf
 
 
-def load_elf(mem: GuestMemory, path: str, base: int | None) -> LoadedImage:
-    """Map the PT_LOAD segments of `path`; `base` is the load bias for ET_DYN."""
-    f, elf = _open_elf(path)
+def load_elf(mem: GuestMemory, path: str, base: int | None, abi=None) -> LoadedImage:
+    """Map the PT_LOAD segments of `path`; `base` is the load bias for ET_DYN.
+    `abi` (linux_user/abi.py) is the target's; None for AArch64."""
+    f, elf = _open_elf(path, abi)
     try:
-        return _load(mem, path, f, elf, base)
+        return _load(mem, path, f, elf, base, 1 << 39 if abi is None else abi.va_limit)
     except (ELFError, struct.error, ValueError, OSError) as e:
         raise LoadError(f"{path}: Invalid ELF image ({e})") from None
     finally:
         f.close()
 
 
-def _load(mem: GuestMemory, path: str, f, elf, base: int | None) -> LoadedImage:
+def _load(mem: GuestMemory, path: str, f, elf, base: int | None, va_limit: int = 1 << 39) -> LoadedImage:
     etype = elf.header["e_type"]
     if etype not in ("ET_EXEC", "ET_DYN"):
         raise LoadError(f"{path}: Invalid ELF image for this architecture")
@@ -131,7 +134,7 @@ def _load(mem: GuestMemory, path: str, f, elf, base: int | None) -> LoadedImage:
         bias = base
     else:
         bias = 0
-    if lo + bias < 0 or hi + bias > (1 << 39):
+    if lo + bias < 0 or hi + bias > va_limit:
         raise LoadError(f"{path}: Cannot allocate memory")
     mem.map(lo + bias, hi - lo, PROT_READ | PROT_WRITE)
     for h in loads:
@@ -181,35 +184,46 @@ def resolve_interp(interp: str, ld_prefix: str | None) -> str:
 def load_program(mem: GuestMemory, path: str, argv: list[str], envp: list[str],
                  ld_prefix: str | None = None, stack_size: int = 8 << 20,
                  hwcap: int = DEFAULT_HWCAP, hwcap2: int = DEFAULT_HWCAP2,
-                 execfn: str | None = None) -> ProgramInfo:
-    """Load `path` (and its interpreter) and build the initial stack."""
-    f, elf = _open_elf(path)
+                 execfn: str | None = None, abi=None) -> ProgramInfo:
+    """Load `path` (and its interpreter) and build the initial stack.
+    `abi` (linux_user/abi.py) is the target's; None for AArch64."""
+    f, elf = _open_elf(path, abi)
     etype = elf.header["e_type"]
     f.close()
-    exe = load_elf(mem, path, PIE_BASE if etype == "ET_DYN" else None)
+    if abi is not None:
+        hwcap, hwcap2 = abi.hwcap, abi.hwcap2
+    pie_base = PIE_BASE if abi is None else abi.pie_base
+    exe = load_elf(mem, path, pie_base if etype == "ET_DYN" else None, abi)
     interp_img = None
     entry = exe.entry
     if exe.interp:
         ipath = resolve_interp(exe.interp, ld_prefix)
         if not os.path.exists(ipath):
             raise LoadError(f"Could not open '{exe.interp}': No such file or directory")
-        interp_img = load_elf(mem, ipath, None)
+        interp_img = load_elf(mem, ipath, None, abi)
         entry = interp_img.entry
     brk = page_align(exe.end)
     mem.brk_start = mem.brk = brk
     sp = setup_stack(mem, argv, envp, exe, interp_img, stack_size, hwcap, hwcap2,
-                     execfn if execfn is not None else path)
+                     execfn if execfn is not None else path, abi)
     return ProgramInfo(entry=entry, sp=sp, exe=exe, interp=interp_img, brk=brk)
 
 
 def setup_stack(mem: GuestMemory, argv: list[str], envp: list[str], exe: LoadedImage,
                 interp: LoadedImage | None, stack_size: int, hwcap: int, hwcap2: int,
-                execfn: str) -> int:
+                execfn: str, abi=None) -> int:
     stack_size = page_align(max(stack_size, 64 * 1024))
-    bottom = STACK_TOP - stack_size
-    mem.map(bottom, stack_size, PROT_READ | PROT_WRITE)
+    if abi is None:
+        top = STACK_TOP
+    else:  # a 32-bit target: the stack goes where mmap would put it, a guard page below
+        top = mem.find_free(stack_size + PAGE_SIZE) + PAGE_SIZE + stack_size
+    bottom = top - stack_size
+    mem.fast_pad.add((top >> PAGE_SHIFT) - 1)
+    mem.map(bottom, stack_size, PROT_READ | PROT_WRITE, name="[stack]" if abi is not None else None)
+    if abi is not None:
+        mem.map(bottom - PAGE_SIZE, PAGE_SIZE, 0)  # the guard page, as qemu-arm maps it
     # guard page below the stack stays unmapped
-    p = STACK_TOP
+    p = top
 
     def push_bytes(data: bytes) -> int:
         nonlocal p
@@ -221,7 +235,7 @@ def setup_stack(mem: GuestMemory, argv: list[str], envp: list[str], exe: LoadedI
     execfn_addr = push_bytes(os.fsencode(execfn) + b"\0")
     env_addrs = [push_bytes(os.fsencode(e) + b"\0") for e in reversed(envp)][::-1]
     arg_addrs = [push_bytes(os.fsencode(a) + b"\0") for a in reversed(argv)][::-1]
-    platform = push_bytes(b"aarch64\0")
+    platform = push_bytes((b"aarch64" if abi is None else abi.platform) + b"\0")
     p &= ~15
     random_addr = push_bytes(os.urandom(16))
     p &= ~15
@@ -234,10 +248,18 @@ def setup_stack(mem: GuestMemory, argv: list[str], envp: list[str], exe: LoadedI
         (AT_HWCAP2, hwcap2), (AT_EXECFN, execfn_addr), (AT_PLATFORM, platform),
         (AT_MINSIGSTKSZ, 5120), (AT_NULL, 0),
     ]
+    if abi is not None and abi.auxv_minsigstksz is None:
+        auxv.remove((AT_MINSIGSTKSZ, 5120))
+    if abi is not None:  # qemu-arm's order (its create_elf_tables)
+        order = [AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ, AT_BASE, AT_FLAGS, AT_ENTRY, AT_UID,
+                 AT_EUID, AT_GID, AT_EGID, AT_HWCAP, AT_CLKTCK, AT_RANDOM, AT_SECURE, AT_EXECFN,
+                 AT_HWCAP2, AT_PLATFORM, AT_MINSIGSTKSZ, AT_NULL]
+        auxv.sort(key=lambda kv: order.index(kv[0]))
     words = [len(argv)] + arg_addrs + [0] + env_addrs + [0]
     for k, v in auxv:
         words += [k, v]
-    size = len(words) * 8
+    wsize = 8 if abi is None else abi.word
+    size = len(words) * wsize
     p = (p - size) & ~15
-    mem.write_force(p, struct.pack(f"<{len(words)}Q", *words))
+    mem.write_force(p, struct.pack(f"<{len(words)}{'Q' if wsize == 8 else 'I'}", *words))
     return p

@@ -282,23 +282,26 @@ def exit_robust_list(proc, cpu) -> None:
     if not head:
         return
     mem = proc.mem
+    ilp32 = size == 12  # 32-bit ARM: struct robust_list_head of 4-byte pointers and long
+    mask = 0xFFFFFFFF if ilp32 else 0xFFFFFFFFFFFFFFFF
     try:
-        first, offset, pending = struct.unpack("<QqQ", mem.read(head, 24))
+        first, offset, pending = struct.unpack("<IiI" if ilp32 else "<QqQ", mem.read(head, size))
     except GuestException:
         return
+    next_of = mem.u32 if ilp32 else mem.u64
     entry = first
     n = 0
     while entry != head and n < ROBUST_LIST_LIMIT:
         try:
-            nxt = mem.u64(entry & ~1)
+            nxt = next_of(entry & ~1)
         except GuestException:
             return
         if entry != pending:
-            _futex_death(proc, ((entry & ~1) + offset) & 0xFFFFFFFFFFFFFFFF, cpu.tid, False)
+            _futex_death(proc, ((entry & ~1) + offset) & mask, cpu.tid, False)
         entry = nxt
         n += 1
     if pending:
-        _futex_death(proc, ((pending & ~1) + offset) & 0xFFFFFFFFFFFFFFFF, cpu.tid, True)
+        _futex_death(proc, ((pending & ~1) + offset) & mask, cpu.tid, True)
 
 
 # --- the system call -------------------------------------------------------------------

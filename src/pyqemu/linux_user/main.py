@@ -1,4 +1,5 @@
-"""pyqemu-aarch64: run an AArch64 Linux program on this host (QEMU's linux-user).
+"""pyqemu-aarch64 / pyqemu-arm: run an AArch64 or 32-bit ARM Linux program on this host
+(QEMU's linux-user).
 
 Options are described once, in ``OPTIONS``: the table drives parsing, the
 environment-variable twins (``QEMU_*`` and ``PYQEMU_*``) and ``-h``.
@@ -14,6 +15,7 @@ from pyqemu import __version__
 from pyqemu.util import log
 
 PROG = "pyqemu-aarch64"
+ARCH = "aarch64"  # the guest architecture of this command (main_arm switches to "arm")
 
 
 @dataclass
@@ -45,6 +47,7 @@ class Settings:
         self.gdb_port: str | None = None
         self.seed: int | None = None
         self.exit_now: int | None = None
+        self.target = ARCH
 
 
 def parse_size(text: str) -> int:
@@ -68,7 +71,7 @@ def _help(s: Settings, _arg: str) -> None:
 
 
 def _version(s: Settings, _arg: str) -> None:
-    print(f"{PROG} version {__version__} (pyqemu, compatible with qemu-aarch64 7.2)\n"
+    print(f"{PROG} version {__version__} (pyqemu, compatible with qemu-{ARCH} 7.2)\n"
           "Copyright (c) 2026 the pyqemu developers")
     s.exit_now = 0
 
@@ -83,6 +86,8 @@ def _set_env(s: Settings, arg: str) -> None:
 
 def _cpu(s: Settings, arg: str) -> None:
     from pyqemu.target.arm.cpu_models import CPU_MODELS
+    if ARCH == "arm":
+        from pyqemu.linux_user.arm.cpu_models import ARM_CPU_MODELS as CPU_MODELS
     if arg in ("help", "?"):
         print("Available CPUs:")
         for name in CPU_MODELS:
@@ -167,13 +172,13 @@ _BY_NAME = {o.name: o for o in OPTIONS}
 
 def usage() -> str:
     lines = [f"usage: {PROG} [options] program [arguments...]",
-             "Linux CPU emulator (compiled for aarch64 emulation)", "",
+             f"Linux CPU emulator (compiled for {ARCH} emulation)", "",
              "Options and associated environment variables:", "",
              f"{'Argument':<21}{'Env-variable':<18}Description"]
     for o in OPTIONS:
         arg = f"-{o.name}" + (f" {o.arg}" if o.arg else "")
         lines.append(f"{arg:<21}{o.env or '':<18}{o.help}".rstrip())
-    lines += ["", "Defaults:", "QEMU_LD_PREFIX  = /etc/qemu-binfmt/aarch64",
+    lines += ["", "Defaults:", f"QEMU_LD_PREFIX  = /etc/qemu-binfmt/{ARCH}",
               "QEMU_STACK_SIZE = 8388608 byte", "",
               "Every QEMU_* variable may also be spelled PYQEMU_*."]
     return "\n".join(lines)
@@ -240,6 +245,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     from pyqemu.linux_user.run import run_program
     return run_program(settings, rest)
+
+
+def main_arm(argv: list[str] | None = None) -> int:
+    """pyqemu-arm: the same options and environment variables, for 32-bit ARM (EABI) programs."""
+    global PROG, ARCH
+    PROG, ARCH = "pyqemu-arm", "arm"
+    return main(argv)
 
 
 if __name__ == "__main__":

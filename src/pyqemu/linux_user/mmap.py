@@ -50,6 +50,7 @@ MAP_FIXED, MAP_ANONYMOUS = 0x10, 0x20
 MAP_FIXED_NOREPLACE = 0x100000
 MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP = 1, 2, 4
 MADV_DONTNEED = 4
+MS_ASYNC, MS_INVALIDATE, MS_SYNC = 1, 2, 4
 
 # Where the kernel-chosen mappings go (top down, below the stack).
 MMAP_TOP = 0x7F_F000_0000
@@ -114,17 +115,35 @@ class GuestMemory:
         self._rpf_map, self._wpf_map = _anon(npages), _anon(npages)
         self.rpf = memoryview(self._rpf_map)
         self.wpf = memoryview(self._wpf_map)
+        # Pages whose fast-path entry ignores the next page: the top page of the
+        # stack, so that pushes there need no slow call. A guest access crossing
+        # off the stack top then reads zeros instead of faulting.
+        self.fast_pad: set[int] = set()
         self._starts: list[int] = []  # VMA starts, sorted (parallel to _vmas)
         self._vmas: list[VMA] = []
         self.brk_start = 0
         self.brk = 0
         self.mmap_next = MMAP_TOP  # search for free space starts below this
+        # the target's address-space layout (see set_layout)
+        self.va_limit = GUEST_VA_SIZE
+        self.mmap_top = MMAP_TOP
+        self.mmap_bottom = MMAP_BOTTOM
+        # Guest addresses below this count as mapped where the host kernel would see them
+        # (msync): qemu-arm reserves the 32-bit guest space (TargetABI.reserved_va).
+        self.reserved_va = 0
         self.on_unmap: Callable[[int, int], None] | None = None  # invalidates code
         self.code_pages: set[int] = set()
         self.lock = threading.RLock()
         self._u32 = struct.Struct("<I").unpack_from
 
     # --- the VMA list ------------------------------------------------------------
+    def set_layout(self, va_limit: int, mmap_top: int, mmap_bottom: int) -> None:
+        """Restrict the guest's mappings to [0, va_limit) (a 32-bit target), kernel-chosen
+        ones to [mmap_bottom, mmap_top) searched top down."""
+        self.va_limit = va_limit
+        self.mmap_top = self.mmap_next = mmap_top
+        self.mmap_bottom = mmap_bottom
+
     def vmas(self) -> list[VMA]:
         """A snapshot of the mappings, in address order."""
         return list(self._vmas)
@@ -198,6 +217,10 @@ class GuestMemory:
         w1 = int.from_bytes(wp[p0 + 1:p1 + 1], "big")
         w = w0 & w1 & ones & ~((w0 | w1) >> 1)
         self.wpf[p0:p1] = (w & ones).to_bytes(n, "big")
+        for p in self.fast_pad:
+            if p0 <= p < p1:
+                self.rpf[p] = 1 if rp[p] else 0
+                self.wpf[p] = 1 if wp[p] == 1 else 0
 
     def _drop_code(self, start: int, end: int) -> None:
         """Invalidate translated code of the pages in [start, end)."""
@@ -273,9 +296,9 @@ class GuestMemory:
     def find_free(self, length: int, hint: int = 0) -> int:
         """A free page-aligned range of `length` bytes (the hint if it is free)."""
         length = page_align(length)
-        if hint and hint + length <= GUEST_VA_SIZE and self.range_free(hint, length):
+        if hint and hint + length <= self.va_limit and self.range_free(hint, length):
             return hint
-        for top in (self.mmap_next, MMAP_TOP):
+        for top in (self.mmap_next, self.mmap_top):
             addr = self._search_down(length, top)
             if addr is not None:
                 self.mmap_next = addr
@@ -288,17 +311,17 @@ class GuestMemory:
         gap_end = top
         while True:
             if i < 0:
-                low = MMAP_BOTTOM
+                low = self.mmap_bottom
             else:
                 low = vmas[i].end
                 if low > gap_end:  # a mapping straddles gap_end
                     gap_end = vmas[i].start
                     i -= 1
                     continue
-            low = max(low, MMAP_BOTTOM)
+            low = max(low, self.mmap_bottom)
             if gap_end - low >= length:
                 return gap_end - length
-            if i < 0 or low <= MMAP_BOTTOM:
+            if i < 0 or low <= self.mmap_bottom:
                 return None
             gap_end = vmas[i].start
             i -= 1
@@ -326,7 +349,7 @@ class GuestMemory:
             self._drop_code(addr, end)
             self._set_tables(addr, end, 0)
             self._host_reset(addr, length)
-            if MMAP_BOTTOM <= end <= MMAP_TOP and end > self.mmap_next:
+            if self.mmap_bottom <= end <= self.mmap_top and end > self.mmap_next:
                 self.mmap_next = end
 
     def _map_shared(self, addr: int, length: int, prot: int, fd: int, offset: int) -> int:
@@ -370,7 +393,7 @@ class GuestMemory:
             return -errno.EINVAL
         shared = mtype != MAP_PRIVATE
         length = page_align(length)
-        if length > GUEST_VA_SIZE:
+        if length > self.va_limit:
             return -errno.ENOMEM
         anon = bool(flags & MAP_ANONYMOUS)
         st = None
@@ -385,7 +408,7 @@ class GuestMemory:
             if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE):
                 if addr & PAGE_MASK:
                     return -errno.EINVAL
-                if addr + length > GUEST_VA_SIZE:
+                if addr + length > self.va_limit:
                     return -errno.ENOMEM
                 if flags & MAP_FIXED_NOREPLACE and not flags & MAP_FIXED \
                         and not self.range_free(addr, length):
@@ -448,7 +471,7 @@ class GuestMemory:
         return 0
 
     def munmap(self, addr: int, length: int) -> int:
-        if addr & PAGE_MASK or length <= 0 or addr + length > GUEST_VA_SIZE:
+        if addr & PAGE_MASK or length <= 0 or addr + length > self.va_limit:
             return -errno.EINVAL
         self.unmap(addr, length)
         return 0
@@ -472,7 +495,7 @@ class GuestMemory:
                 return -errno.EFAULT
             prot, shared = pieces[0].prot, pieces[0].shared
             if flags & MREMAP_FIXED:
-                if new_addr & PAGE_MASK or new_addr + new_len > GUEST_VA_SIZE:
+                if new_addr & PAGE_MASK or new_addr + new_len > self.va_limit:
                     return -errno.EINVAL
                 if new_addr < old + old_len and old < new_addr + new_len:
                     return -errno.EINVAL
@@ -481,7 +504,7 @@ class GuestMemory:
                 if new_len < old_len:
                     self.unmap(old + new_len, old_len - new_len)
                 return old
-            elif old + new_len <= GUEST_VA_SIZE and self.range_free(old + old_len, new_len - old_len) \
+            elif old + new_len <= self.va_limit and self.range_free(old + old_len, new_len - old_len) \
                     and not shared:
                 self._insert(VMA(old + old_len, old + new_len, prot))
                 self._set_tables(old + old_len, old + new_len, prot)
@@ -537,20 +560,41 @@ class GuestMemory:
         return 0
 
     def msync(self, addr: int, length: int, flags: int) -> int:
-        if addr & PAGE_MASK:
+        """msync(2) with the host kernel's checks: EINVAL for unknown flags, a misaligned
+        address or MS_SYNC with MS_ASYNC; 0 for an empty range; shared mappings in the
+        range are synced; ENOMEM if part of the range is unmapped. Below
+        ``reserved_va`` nothing counts as unmapped: qemu-arm reserves the 32-bit guest
+        space on the host, so the host call finds no hole there."""
+        if flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC) or addr & PAGE_MASK \
+                or (flags & MS_ASYNC and flags & MS_SYNC):
             return -errno.EINVAL
-        length = page_align(length)
+        end = addr + page_align(length)
+        if end == addr:
+            return 0
         with self.lock:
-            if not self.is_mapped(addr, length):
-                return -errno.ENOMEM
-            for v in self._vmas[self._span(addr, addr + length)[0]:]:
-                if v.start >= addr + length:
+            for v in self._vmas[max(bisect_right(self._starts, addr) - 1, 0):]:
+                if v.start >= end:
                     break
-                if v.shared:
-                    r = _host.host_msync(self.host_base + v.start, v.end - v.start, flags)
+                lo, hi = max(v.start, addr), min(v.end, end)
+                if lo < hi and v.shared:
+                    r = _host.host_msync(self.host_base + lo, hi - lo, flags)
                     if r < 0:
                         return r
-        return 0
+            covered = self._covered(addr, end)
+        return 0 if covered else -errno.ENOMEM
+
+    def _covered(self, start: int, end: int) -> bool:
+        """Whether [start, end) is all mapped or below ``reserved_va``."""
+        pos = min(end, self.reserved_va) if start < self.reserved_va else start
+        for v in self._vmas[max(bisect_right(self._starts, pos) - 1, 0):]:
+            if pos >= end:
+                break
+            if v.end <= pos:
+                continue
+            if v.start > pos:
+                return False
+            pos = v.end
+        return pos >= end
 
     def set_brk(self, new: int) -> int:
         with self.lock:
@@ -559,7 +603,7 @@ class GuestMemory:
             old_top = page_align(self.brk)
             new_top = page_align(new)
             if new_top > old_top:
-                if new_top > GUEST_VA_SIZE or not self.range_free(old_top, new_top - old_top):
+                if new_top > self.va_limit or not self.range_free(old_top, new_top - old_top):
                     return self.brk
                 self.map(old_top, new_top - old_top, PROT_READ | PROT_WRITE, name="[heap]")
             elif new_top < old_top:

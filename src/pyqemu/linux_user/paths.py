@@ -67,15 +67,26 @@ def exe_path(proc) -> str:
 # --- generated /proc files ------------------------------------------------------------
 
 def _initial_stack(proc) -> tuple[list[int], int]:
-    """argv pointers and the address of auxv, from the initial stack."""
+    """argv pointers and the address of auxv, from the initial stack (as the loader left it,
+    when it was recorded: ``proc.initial_stack``)."""
+    saved = getattr(proc, "initial_stack", None)
+    if saved is not None:
+        return saved
     mem = proc.mem
     sp = proc.info.sp
-    argc = mem.u64(sp)
-    argv = [mem.u64(sp + 8 + 8 * i) for i in range(argc)]
-    p = sp + 8 + 8 * (argc + 1)
-    while mem.u64(p):
-        p += 8
-    return argv, p + 8
+    w = _word(proc)
+    get = mem.u64 if w == 8 else mem.u32
+    argc = get(sp)
+    argv = [get(sp + w + w * i) for i in range(argc)]
+    p = sp + w + w * (argc + 1)
+    while get(p):
+        p += w
+    return argv, p + w
+
+
+def _word(proc) -> int:
+    """Bytes in a guest long (4 for 32-bit ARM)."""
+    return getattr(getattr(proc, "abi", None), "word", 8)
 
 
 def _cmdline(proc) -> bytes:
@@ -86,9 +97,11 @@ def _cmdline(proc) -> bytes:
 def _auxv(proc) -> bytes:
     _, p = _initial_stack(proc)
     start = p
-    while proc.mem.u64(p):
-        p += 16
-    return proc.mem.read(start, p + 16 - start)
+    w = _word(proc)
+    get = proc.mem.u64 if w == 8 else proc.mem.u32
+    while get(p):
+        p += 2 * w
+    return proc.mem.read(start, p + 2 * w - start)
 
 
 def _stat(proc) -> bytes:

@@ -13,6 +13,7 @@ from pyqemu.accel.tcg.tb import TBCache
 from pyqemu.linux_user import syscall as _syscall
 from pyqemu.linux_user.aarch64.signal_frame import siginfo
 from pyqemu.linux_user.aarch64.syscall_nr import NUMBERS
+from pyqemu.linux_user.abi import ABIS
 from pyqemu.linux_user.mmap import PAGE_SHIFT, PAGE_SIZE, GuestMemory
 from pyqemu.linux_user.signal import (
     ERESTART_RESTARTBLOCK,
@@ -24,8 +25,9 @@ from pyqemu.linux_user.signal import (
     SignalState,
     block_host_signals,
 )
+from pyqemu.target.arm import cpu32 as _cpu32
 from pyqemu.target.arm import translate_a64
-from pyqemu.target.arm.cpu import ARMCPU
+from pyqemu.target.arm.cpu import ARMCPU, REG_TPIDR
 from pyqemu.target.arm.cpu32 import ARMCPU32
 
 M64 = 0xFFFFFFFFFFFFFFFF
@@ -179,17 +181,29 @@ class _UserThread:
             w = 0
         if not w:
             raise GuestException("segv", addr, True)
-        if w == 2:  # translated code lives there: the checked path invalidates it first
-            mem.write(addr, bytes(mem.mem[addr:addr + size]))
+        if w == 2:  # translated code lives there: drop it first (without rewriting the
+            mem.host_w(addr, size)  # bytes, which could undo another thread's store)
         return mem.mem, addr
 
 
 class UserCPU(_UserThread, ARMCPU):
     """An AArch64 vCPU of a user-mode process (one per guest thread)."""
 
+    SP_REG = 31  # where clone() puts the new stack and TLS pointer
+    TLS_REG = REG_TPIDR
+
 
 class UserCPU32(_UserThread, ARMCPU32):
     """An AArch32 vCPU of a user-mode process (one per guest thread)."""
+
+    SP_REG = _cpu32.REG_SP
+    TLS_REG = _cpu32.REG_TPIDRURO
+    syscall_name = None  # the implementation's name while a system call runs
+    arm_scratch = 0  # linux_user/arm/syscalls.py: scratch page for converted arguments
+
+    def exception_svc(self) -> None:
+        from pyqemu.linux_user.arm.syscalls import exception_svc
+        exception_svc(self)
 
 
 # The guest architectures of user mode: name -> (CPU class, translator module).
@@ -205,8 +219,17 @@ class Process:
     def __init__(self, strace: bool = False, one_insn_per_tb: bool = False,
                  target: str = "aarch64") -> None:
         self.target = target
+        self.abi = ABIS[target]
         self.cpu_class = TARGETS[target]
         self.mem = GuestMemory()
+        self._fetch = self.mem.fetch32
+        if target == "arm":
+            from pyqemu.linux_user.arm import kuser
+            abi = self.abi
+            self.mem.set_layout(abi.va_limit, abi.mmap_top, abi.mmap_bottom)
+            self.mem.reserved_va = abi.reserved_va
+            kuser.map_page(self.mem)
+            self._fetch = kuser.wrap_fetch(self.mem.fetch16)
         self.strace = strace
         self.exe_path = ""
         self.exe_argv0 = ""
@@ -231,7 +254,7 @@ class Process:
         model = next(iter(self.threads.values()), None) or self.model_cpu
         if self.target == "arm":
             from pyqemu.target.arm import translate32
-            return translate32.translate(model, pc, self.mem.fetch16, self.max_insns)
+            return translate32.translate(model, pc, self._fetch, self.max_insns)
         return translate_a64.translate(model, pc, self.mem.fetch32, self.max_insns)
 
     def _on_code_page(self, page: int) -> None:
@@ -353,7 +376,7 @@ class Process:
         except GuestExit as e:
             status = e.status & 0xFF
         except InternalError as e:
-            sys.stderr.write(f"pyqemu-aarch64: {e}\n")
+            sys.stderr.write(f"{self.abi.prog}: {e}\n")
             return 1
         finally:
             self.flush_caches()
@@ -373,7 +396,10 @@ class Process:
 
     def run_thread(self, cpu: UserCPU) -> None:
         """The CPU loop of one guest thread; returns when the thread exits."""
-        from pyqemu.linux_user.aarch64.cpu_loop import cpu_loop
+        if self.target == "arm":
+            from pyqemu.linux_user.arm.cpu_loop import cpu_loop
+        else:
+            from pyqemu.linux_user.aarch64.cpu_loop import cpu_loop
         cpu_loop(self, cpu)
 
     # --- threads ---------------------------------------------------------------------
@@ -419,7 +445,7 @@ class Process:
         except GuestExit as e:
             self.exit_group(e.status)
         except InternalError as e:
-            sys.stderr.write(f"pyqemu-aarch64: {e}\n")
+            sys.stderr.write(f"{self.abi.prog}: {e}\n")
             self._hard_exit(1)
         except BaseException:  # a bug: do not leave a half-dead process behind
             import traceback

@@ -27,31 +27,51 @@ def run_program(settings, args: list[str]) -> int:
     argv = list(args)
     if settings.argv0 is not None:
         argv[0] = settings.argv0
-    proc = Process(strace=settings.strace, one_insn_per_tb=settings.one_insn_per_tb)
+    target = getattr(settings, "target", "aarch64")
+    prog = PROG if target == "aarch64" else f"pyqemu-{target}"
+    proc = Process(strace=settings.strace, one_insn_per_tb=settings.one_insn_per_tb, target=target)
     proc.settings = settings
     proc.ld_prefix = settings.ld_prefix
     proc.exe_path = os.path.abspath(path)
+    abi = None
+    if target == "arm":
+        import dataclasses
+
+        from pyqemu.linux_user.arm.cpu_models import ARM_CPU_FEATURES
+        hwcap, platform = ARM_CPU_FEATURES.get(settings.cpu, ARM_CPU_FEATURES["max"])
+        abi = dataclasses.replace(proc.abi, hwcap=hwcap, platform=platform)
     try:
         info = load_program(proc.mem, path, argv, guest_environ(settings),
-                            ld_prefix=settings.ld_prefix, stack_size=settings.stack_size)
+                            ld_prefix=settings.ld_prefix, stack_size=settings.stack_size,
+                            abi=abi)
     except LoadError as e:
-        sys.stderr.write(f"{PROG}: {e}\n")
+        sys.stderr.write(f"{prog}: {e}\n")
         return 1
     except OSError as e:
-        sys.stderr.write(f"{PROG}: {path}: {e.strerror}\n")
+        sys.stderr.write(f"{prog}: {path}: {e.strerror}\n")
         return 1
     proc.info = info
+    if target == "arm":  # ARM's _start reuses the words of argc: remember argv and auxv now
+        from pyqemu.linux_user import paths
+        proc.initial_stack = paths._initial_stack(proc)
     cpu = proc.new_cpu()
-    cpu.midr = CPU_MODELS.get(settings.cpu, cpu.midr)
-    cpu.pc = info.entry
-    cpu.regs[31] = info.sp
+    if target == "arm":
+        from pyqemu.linux_user.arm.cpu_models import ARM_CPU_MODELS
+        from pyqemu.target.arm.cpu32 import REG_SP, key_for
+        cpu.midr = ARM_CPU_MODELS.get(settings.cpu, cpu.midr)
+        cpu.pc = key_for(info.entry, bool(info.entry & 1))
+        cpu.regs[REG_SP] = info.sp
+    else:
+        cpu.midr = CPU_MODELS.get(settings.cpu, cpu.midr)
+        cpu.pc = info.entry
+        cpu.regs[31] = info.sp
     try:
         return proc.run_main(cpu)
     except (InternalError, Exception) as e:  # a bug in pyqemu, not the guest's doing
         if os.environ.get("PYQEMU_DEBUG"):
             raise
         where = f" at guest pc {cpu.pc:#x}" if not isinstance(e, InternalError) else ""
-        sys.stderr.write(f"{PROG}: internal error{where}: {type(e).__name__}: {e} "
+        sys.stderr.write(f"{prog}: internal error{where}: {type(e).__name__}: {e} "
                          "(set PYQEMU_DEBUG=1 for a Python traceback)\n")
         return 1
 

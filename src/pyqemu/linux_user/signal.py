@@ -252,6 +252,10 @@ class SignalState:
         self.main_cpu = None  # the guest thread that runs on the host main thread
         self.child_waiters: set = set()
         self._trampoline = 0
+        # the target's system-call registers (32-bit ARM: r7, 32-bit results, Thumb SVC)
+        self.arm32 = getattr(proc, "target", "aarch64") == "arm"
+        self.nr_reg, self.reg_mask, self.nr_restart = (7, 0xFFFFFFFF, 0) if self.arm32 else \
+            (8, M64, NR_RESTART_SYSCALL)
         self.initial_mask = 0
         self._waker: queue.SimpleQueue = queue.SimpleQueue()  # put() is safe in signal handlers
         if install:
@@ -587,7 +591,8 @@ class SignalState:
             if ret in RESTART_CODES:
                 cont = cpu.pc
                 R[0] = orig_x0
-                cpu.pc = cont - 4
+                ilen = 2 if self.arm32 and cont & 1 else 4  # a Thumb SVC is 2 bytes
+                cpu.pc = cont - ilen
                 restart = (ret, cont)
         delivered = False
         while True:
@@ -610,15 +615,15 @@ class SignalState:
                 die_by_signal(sig)
             if restart is not None:
                 ret, cont = restart
-                if cpu.pc == cont - 4 and (ret in (-ERESTARTNOHAND, -ERESTART_RESTARTBLOCK)
-                                           or (ret == -ERESTARTSYS and not act.flags & SA_RESTART)):
-                    R[0] = -errno.EINTR & M64
+                if cpu.pc == cont - ilen and (ret in (-ERESTARTNOHAND, -ERESTART_RESTARTBLOCK)
+                                              or (ret == -ERESTARTSYS and not act.flags & SA_RESTART)):
+                    R[0] = -errno.EINTR & self.reg_mask
                     cpu.pc = cont
                 restart = None
             if self._setup_frame(cpu, sig, info, act):
                 delivered = True
         if restart is not None and restart[0] == -ERESTART_RESTARTBLOCK:
-            R[8] = NR_RESTART_SYSCALL
+            R[self.nr_reg] = self.nr_restart
         if not delivered and cpu.saved_sigmask is not None:
             cpu.sigmask = cpu.saved_sigmask
             cpu.saved_sigmask = None
@@ -645,6 +650,9 @@ class SignalState:
         return self._trampoline
 
     def _setup_frame(self, cpu, sig: int, info: bytes, act: SigAction) -> bool:
+        if self.arm32:
+            from pyqemu.linux_user.arm import signal_arm
+            return signal_arm.setup_frame(self, cpu, sig, info, act)
         R = cpu.regs
         sp = R[31]
         ss_sp, ss_size, ss_cfg = cpu.altstack

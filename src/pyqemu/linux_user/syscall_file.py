@@ -515,5 +515,8 @@ def sys_fremovexattr(proc, cpu, fd, name, *_):
 
 def proc_nr_name(cpu) -> str:
     """The name of the system call being run (for implementations shared by several)."""
+    name = getattr(cpu, "syscall_name", None)  # set by the 32-bit ARM dispatcher
+    if name:
+        return name
     from pyqemu.linux_user.aarch64.syscall_nr import NAMES
     return NAMES[cpu.regs[8]]

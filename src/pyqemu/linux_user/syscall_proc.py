@@ -46,6 +46,7 @@ SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK = 0, 1, 2
 ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF = 0, 1, 2
 TIMER_ABSTIME = 1
 EM_AARCH64 = 183
+EM_ARM_32 = 40 | 0x10000  # EM_ARM as _elf_machine reports an ELF32 file
 CHILD_POLL = 0.5  # seconds: re-check for children even if no SIGCHLD woke us
 
 
@@ -164,9 +165,9 @@ def _new_thread(proc, cpu, flags: int, newsp: int, ptid: int, tls: int, ctid: in
     R = child.regs
     R[0] = 0
     if newsp:
-        R[31] = newsp
+        R[getattr(child, "SP_REG", 31)] = newsp
     if flags & CLONE_SETTLS:
-        R[REG_TPIDR] = tls
+        R[getattr(child, "TLS_REG", REG_TPIDR)] = tls
     if flags & CLONE_CHILD_CLEARTID:
         child.clear_child_tid = ctid
     mem = proc.mem
@@ -212,9 +213,9 @@ def do_fork(proc, cpu, flags: int, newsp: int, ptid: int, tls: int, ctid: int, p
         proc.after_fork_child(cpu)
         R = cpu.regs
         if newsp:
-            R[31] = newsp
+            R[getattr(cpu, "SP_REG", 31)] = newsp
         if flags & CLONE_SETTLS:
-            R[REG_TPIDR] = tls
+            R[getattr(cpu, "TLS_REG", REG_TPIDR)] = tls
         if flags & CLONE_CHILD_SETTID:
             proc.mem.put_u32(ctid, cpu.tid)
         cpu.clear_child_tid = ctid if flags & CLONE_CHILD_CLEARTID else 0
@@ -326,18 +327,20 @@ def sys_waitid(proc, cpu, idtype, id_, infop, options, rusage_addr, *_):
 # --- execve --------------------------------------------------------------------------
 _BOOT = ("import sys,os;sys.path[:]=sys.argv.pop(1).split(os.pathsep);"
          "from pyqemu.linux_user.main import main;sys.exit(main())")
+_BOOT_ARM = _BOOT.replace("import main;sys.exit(main())", "import main_arm;sys.exit(main_arm())")
 
 
-def _read_strv(mem, addr: int) -> list[bytes]:
+def _read_strv(mem, addr: int, word: int = 8) -> list[bytes]:
     out = []
     if not addr:
         return out
+    get = mem.u64 if word == 8 else mem.u32
     while len(out) < 0x10000:
-        p = mem.u64(addr)
+        p = get(addr)
         if not p:
             return out
         out.append(mem.read_cstr(p, 1 << 20))
-        addr += 8
+        addr += word
     raise OSError(errno.E2BIG, "argument list too long")
 
 
@@ -349,10 +352,10 @@ def _elf_machine(head: bytes) -> int | None:
     return struct.unpack_from("<H" if head[5] == 1 else ">H", head, 18)[0] | 0x10000  # 32-bit
 
 
-def _is_guest_elf(path: bytes) -> bool:
+def _is_guest_elf(path: bytes, machine: int = EM_AARCH64) -> bool:
     try:
         with open(path, "rb") as f:
-            return _elf_machine(f.read(64)) == EM_AARCH64
+            return _elf_machine(f.read(64)) == machine
     except OSError:
         return False
 
@@ -381,7 +384,8 @@ def pyqemu_command(proc, exe: bytes, argv: list[bytes]) -> list[bytes]:
         if st.seed is not None:
             opts += ["-seed", str(st.seed)]
     paths = os.pathsep.join(p for p in sys.path if p)
-    cmd = [sys.executable, "-E", "-c", _BOOT, paths, *opts]
+    boot = _BOOT if getattr(proc, "target", "aarch64") == "aarch64" else _BOOT_ARM
+    cmd = [sys.executable, "-E", "-c", boot, paths, *opts]
     return [os.fsencode(c) for c in cmd] + [b"-0", argv[0] if argv else b"", exe, *argv[1:]]
 
 
@@ -418,8 +422,10 @@ def do_execve(proc, cpu, dirfd: int, path_addr: int, argv_addr: int, envp_addr: 
     if flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH):
         return -errno.EINVAL
     path = mem.read_cstr(path_addr, 4096)
-    argv = _read_strv(mem, argv_addr)
-    envp = _read_strv(mem, envp_addr)
+    word = getattr(getattr(proc, "abi", None), "word", 8)
+    guest_machine = EM_AARCH64 if word == 8 else EM_ARM_32
+    argv = _read_strv(mem, argv_addr, word)
+    envp = _read_strv(mem, envp_addr, word)
     target = _resolve_exec_path(proc, dirfd, path, flags)
     st = os.stat(target, follow_symlinks=not flags & AT_SYMLINK_NOFOLLOW)
     if not _stat.S_ISREG(st.st_mode):
@@ -435,13 +441,13 @@ def do_execve(proc, cpu, dirfd: int, path_addr: int, argv_addr: int, envp_addr: 
     run = target
     run_argv = argv
     machine = _elf_machine(head)
-    if machine == EM_AARCH64:
+    if machine == guest_machine:
         run_argv = pyqemu_command(proc, target, argv)
         run = os.fsencode(sys.executable)
     elif head[:2] == b"#!":
         line = head[2:].split(b"\n", 1)[0].strip()
         parts = line.split(None, 1)
-        if parts and _is_guest_elf(parts[0]):
+        if parts and _is_guest_elf(parts[0], guest_machine):
             new_argv = [parts[0]] + parts[1:2] + [path] + argv[1:]
             run_argv = pyqemu_command(proc, parts[0], new_argv)
             run = os.fsencode(sys.executable)
