@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Fetch unmodified Debian arm64 packages for the functional tests.
+"""Fetch unmodified Debian arm64 (and armhf) packages for the functional tests.
 
 Packages are downloaded with ``apt-get download`` (needs ``dpkg
---add-architecture arm64`` and ``apt-get update``, done by ``.ci/run``) into
+--add-architecture arm64`` / ``armhf`` and ``apt-get update``, done by ``.ci/run``) into
 ``tests/.cache/debs/`` (override with ``PYQEMU_DEB_CACHE``) and unpacked with
 ``dpkg-deb -x`` under ``tests/.cache/``.  Both steps are cached.
 
-Command line: ``python tests/debian_pkgs.py busybox|lua`` prints the path.
+Command line: ``python tests/debian_pkgs.py busybox|lua|busybox-armhf`` prints the path.
 """
 
 from __future__ import annotations
@@ -52,34 +52,34 @@ def _locked(path: Path) -> Iterator[None]:
         yield
 
 
-def _cached_deb(package: str, deb_dir: Path) -> Path | None:
-    found = sorted(deb_dir.glob(f"{package}_*_arm64.deb"), key=lambda p: p.stat().st_mtime)
+def _cached_deb(package: str, deb_dir: Path, arch: str = "arm64") -> Path | None:
+    found = sorted(deb_dir.glob(f"{package}_*_{arch}.deb"), key=lambda p: p.stat().st_mtime)
     return found[-1] if found else None
 
 
-def download(packages: tuple[str, ...], deb_dir: Path = DEB_CACHE) -> list[Path]:
-    """Return the arm64 .deb files for ``packages``, downloading missing ones."""
+def download(packages: tuple[str, ...], deb_dir: Path = DEB_CACHE, arch: str = "arm64") -> list[Path]:
+    """Return the ``arch`` (arm64 or armhf) .deb files for ``packages``, downloading missing ones."""
     if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
         raise PackageUnavailable("apt-get/dpkg-deb not found (not a Debian system)")
     deb_dir.mkdir(parents=True, exist_ok=True)
     with _locked(deb_dir / ".lock"):
-        missing = [p for p in packages if _cached_deb(p, deb_dir) is None]
+        missing = [p for p in packages if _cached_deb(p, deb_dir, arch) is None]
         if missing:
-            cmd = ["apt-get", "download", "-o", "APT::Sandbox::User=root", *(f"{p}:arm64" for p in missing)]
+            cmd = ["apt-get", "download", "-o", "APT::Sandbox::User=root", *(f"{p}:{arch}" for p in missing)]
             try:
                 res = subprocess.run(
                     cmd, cwd=deb_dir, capture_output=True, text=True, timeout=600, check=False
                 )
             except subprocess.TimeoutExpired as exc:
                 raise PackageUnavailable(f"{' '.join(cmd)} timed out") from exc
-            still = [p for p in missing if _cached_deb(p, deb_dir) is None]
+            still = [p for p in missing if _cached_deb(p, deb_dir, arch) is None]
             if res.returncode != 0 or still:
                 msg = (res.stderr or res.stdout).strip().splitlines()[-3:]
                 raise PackageUnavailable(
                     f"{' '.join(cmd)} failed (exit {res.returncode}): {' / '.join(msg)}; "
-                    "run 'dpkg --add-architecture arm64 && apt-get update' first"
+                    f"run 'dpkg --add-architecture {arch} && apt-get update' first"
                 )
-    return [_cached_deb(p, deb_dir) for p in packages]  # type: ignore[misc]
+    return [_cached_deb(p, deb_dir, arch) for p in packages]  # type: ignore[misc]
 
 
 def extract(debs: list[Path], dest_parent: Path, label: str) -> Path:
@@ -119,13 +119,23 @@ def lua_sysroot(cache_root: Path = CACHE_ROOT) -> Path:
     return root
 
 
+def busybox_armhf(cache_root: Path = CACHE_ROOT) -> Path:
+    """Path of Debian's unmodified static armhf busybox binary (``busybox-static:armhf``)."""
+    root = extract(download(BUSYBOX_PACKAGES, arch="armhf"), cache_root / "busybox-armhf", "busybox")
+    path = root / "bin" / "busybox"
+    if not path.exists():
+        raise PackageUnavailable(f"{path} missing after extracting busybox-static:armhf")
+    return path
+
+
 def main(argv: list[str]) -> int:
     what = argv[0] if argv else ""
-    if what not in ("busybox", "lua"):
-        print("usage: debian_pkgs.py busybox|lua", file=sys.stderr)
+    getters = {"busybox": busybox, "lua": lua_sysroot, "busybox-armhf": busybox_armhf}
+    if what not in getters:
+        print("usage: debian_pkgs.py busybox|lua|busybox-armhf", file=sys.stderr)
         return 2
     try:
-        print(busybox() if what == "busybox" else lua_sysroot())
+        print(getters[what]())
     except PackageUnavailable as exc:
         print(exc, file=sys.stderr)
         return 1

@@ -8,8 +8,11 @@ rebuilt only when its source, its compile command or the compiler changed.
 
 Dynamic binaries need ``-L /usr/aarch64-linux-gnu`` (:data:`SYSROOT`) to run.
 
-Command line: ``python tests/guest_build.py [PROGRAM ...]`` builds and lists
-the binaries.
+The same for 32-bit ARM (armhf, Thumb-2 and ARM mode) is further down
+(``ArmGuestBins``; sources in ``tests/tcg/arm`` plus the portable AArch64 ones).
+
+Command line: ``python tests/guest_build.py [--arm] [PROGRAM ...]`` builds and
+lists the binaries.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,22 +136,27 @@ def _compiler_id(compiler: str) -> str:
     return res.stdout.splitlines()[0] if res.stdout else compiler
 
 
-def _cache_key(src: Path, variant: Variant) -> str:
-    h = hashlib.sha256()
-    cmd = compile_command(src, Path("OUT"), variant)
-    h.update("\0".join([_compiler_id(cmd[0]), *cmd[1:]]).encode())
-    h.update(src.read_bytes())
-    return h.hexdigest()
-
-
 def build(program: str, variant: Variant, cache_dir: Path = CACHE_DIR) -> GuestBinary:
     """Build one program variant unless an up-to-date binary is cached."""
     src = source_for(program)
     name = f"{program}-{variant.suffix}"
+    out = _build_cached(name, src, lambda out: compile_command(src, out, variant), cache_dir)
+    return GuestBinary(name, program, variant, out)
+
+
+def _build_cached(name: str, src: Path, command: Callable[[Path], list[str]], cache_dir: Path) -> Path:
+    """Run ``command(output path)`` unless ``cache_dir/name`` is up to date; return its path.
+
+    The cache key is the compiler's version line, the command and the source text.
+    """
     cache_dir.mkdir(parents=True, exist_ok=True)
     out = cache_dir / name
     stamp = cache_dir / f"{name}.key"
-    key = _cache_key(src, variant)
+    h = hashlib.sha256()
+    cmd = command(Path("OUT"))
+    h.update("\0".join([_compiler_id(cmd[0]), *cmd[1:]]).encode())
+    h.update(src.read_bytes())
+    key = h.hexdigest()
     # Serialise builds of the same binary across pytest-xdist workers.
     with open(cache_dir / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -156,7 +164,7 @@ def build(program: str, variant: Variant, cache_dir: Path = CACHE_DIR) -> GuestB
             fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=cache_dir)
             os.close(fd)
             try:
-                cmd = compile_command(src, Path(tmp), variant)
+                cmd = command(Path(tmp))
                 res = subprocess.run(cmd, capture_output=True, text=True, check=False)
                 if res.returncode != 0:
                     raise BuildError(f"{' '.join(cmd)} failed:\n{res.stdout}{res.stderr}")
@@ -166,7 +174,7 @@ def build(program: str, variant: Variant, cache_dir: Path = CACHE_DIR) -> GuestB
                 if os.path.exists(tmp):
                     os.unlink(tmp)
             stamp.write_text(key)
-    return GuestBinary(name, program, variant, out)
+    return out
 
 
 class GuestBins(Mapping[str, GuestBinary]):
@@ -192,13 +200,188 @@ class GuestBins(Mapping[str, GuestBinary]):
         return len(variant_names())
 
 
+# --- 32-bit ARM (armhf) guests ---------------------------------------------------------------
+#
+# The portable programs of tests/tcg/aarch64 (ARM_SHARED_PROGRAMS) are built unchanged for
+# armhf; tests/tcg/arm holds AArch32 copies of the others and AArch32-only programs (a file
+# there takes precedence over a same-named one in tests/tcg/aarch64).  Every program is built
+# in eight variants: Thumb-2 (the Debian default) and ARM (-marm) x static/dynamic x -O0/-O2,
+# named like ``hello-thumb-static-O2``, into ``CACHE_DIR/armhf``.  Dynamic binaries need
+# ``-L /usr/arm-linux-gnueabihf`` (:data:`ARM_SYSROOT`).
+
+ARM_SRC_DIR = TESTS_DIR / "tcg" / "arm"
+ARM_CACHE_DIR = CACHE_DIR / "armhf"
+ARM_SYSROOT = Path("/usr/arm-linux-gnueabihf")
+ARM_CC = "arm-linux-gnueabihf-gcc"
+ARM_CXX = "arm-linux-gnueabihf-g++"
+ARM_MODES = ("thumb", "arm")
+ARM_SHARED_PROGRAMS = (
+    "cxx_exceptions",
+    "dirlist",
+    "exit42",
+    "fileio",
+    "forkexec",
+    "hello",
+    "mmap",
+    "pthreads",
+    "setjmp",
+    "sigdie",
+    "spawn",
+    "strings",
+    "sysinfo",
+)
+# Extra compiler flags per program.  atomics: ARMv8-A so that GCC emits LDA/STL/LDAEX/STLEX
+# (-mfpu because Debian's default FPU "auto" has none for plain armv8-a).  dirlist: 64-bit
+# off_t/ino_t (as most Debian packages are built); without it glibc's readdir fails with
+# EOVERFLOW on hosts whose getdents64 offsets do not fit in 32 bits (ext4 hashes).  neon:
+# Advanced SIMD with VFPv4 (VFMA); Debian's armhf default is VFPv3-D16 without NEON.
+ARM_EXTRA_FLAGS: dict[str, list[str]] = {
+    "atomics": ["-march=armv8-a", "-mfpu=vfpv3-d16"],
+    "dirlist": ["-D_FILE_OFFSET_BITS=64"],
+    "neon": ["-mfpu=neon-vfpv4"],
+}
+
+
+@dataclass(frozen=True)
+class ArmVariant:
+    """How an armhf program is compiled: ``mode`` thumb/arm, ``linkage``, ``opt``."""
+
+    mode: str
+    linkage: str
+    opt: str
+
+    @property
+    def suffix(self) -> str:
+        return f"{self.mode}-{self.linkage}-{self.opt}"
+
+
+ARM_VARIANTS: tuple[ArmVariant, ...] = tuple(
+    ArmVariant(mode, link, opt) for mode in ARM_MODES for link in LINKAGES for opt in OPT_LEVELS
+)
+
+
+@dataclass(frozen=True)
+class ArmGuestBinary:
+    """A built armhf guest program variant (same interface as :class:`GuestBinary`)."""
+
+    name: str  # e.g. "hello-thumb-static-O2"
+    program: str
+    variant: ArmVariant
+    path: Path
+
+    @property
+    def static(self) -> bool:
+        return self.variant.linkage == "static"
+
+    @property
+    def sysroot(self) -> Path | None:
+        """Directory to pass with ``-L``, or None for static binaries."""
+        return None if self.static else ARM_SYSROOT
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+
+def arm_list_programs() -> list[str]:
+    """Names of all armhf guest programs, sorted."""
+    own = {p.stem for p in ARM_SRC_DIR.iterdir() if p.suffix in (".c", ".cc")}
+    return sorted(own | set(ARM_SHARED_PROGRAMS))
+
+
+def arm_variant_names(programs: list[str] | None = None) -> list[str]:
+    """All ``program-mode-linkage-opt`` names."""
+    return [f"{prog}-{v.suffix}" for prog in (programs or arm_list_programs()) for v in ARM_VARIANTS]
+
+
+def parse_arm_name(name: str) -> tuple[str, ArmVariant]:
+    """Split ``hello-arm-static-O2`` into ``("hello", ArmVariant("arm", "static", "O2"))``."""
+    prog, mode, linkage, opt = name.rsplit("-", 3)
+    variant = ArmVariant(mode, linkage, opt)
+    if variant not in ARM_VARIANTS:
+        raise ValueError(f"unknown armhf variant in {name!r}")
+    return prog, variant
+
+
+def arm_source_for(program: str) -> Path:
+    for ext in (".c", ".cc"):
+        src = ARM_SRC_DIR / f"{program}{ext}"
+        if src.exists():
+            return src
+    if program in ARM_SHARED_PROGRAMS:
+        return source_for(program)
+    raise FileNotFoundError(f"no armhf guest source for {program!r} in {ARM_SRC_DIR}")
+
+
+def arm_missing_tools() -> list[str]:
+    """armhf cross tools (and sysroot) that are not installed."""
+    missing = [tool for tool in (ARM_CC, ARM_CXX) if shutil.which(tool) is None]
+    if not (ARM_SYSROOT / "lib" / "ld-linux-armhf.so.3").exists():
+        missing.append(str(ARM_SYSROOT / "lib" / "ld-linux-armhf.so.3"))
+    return missing
+
+
+def arm_compile_command(src: Path, out: Path, variant: ArmVariant) -> list[str]:
+    """The compiler invocation for one armhf variant."""
+    cxx = src.suffix == ".cc"
+    cmd = [ARM_CXX if cxx else ARM_CC, f"-{variant.opt}", *COMMON_FLAGS, *(CXX_FLAGS if cxx else C_FLAGS)]
+    cmd.append("-marm" if variant.mode == "arm" else "-mthumb")
+    cmd += ARM_EXTRA_FLAGS.get(src.stem, [])
+    if variant.linkage == "static":
+        cmd.append("-static")
+    return [*cmd, "-o", str(out), str(src), *LIBS]
+
+
+def arm_build(program: str, variant: ArmVariant, cache_dir: Path = ARM_CACHE_DIR) -> ArmGuestBinary:
+    """Build one armhf program variant unless an up-to-date binary is cached."""
+    src = arm_source_for(program)
+    name = f"{program}-{variant.suffix}"
+    out = _build_cached(name, src, lambda out: arm_compile_command(src, out, variant), cache_dir)
+    return ArmGuestBinary(name, program, variant, out)
+
+
+class ArmGuestBins(Mapping[str, ArmGuestBinary]):
+    """Lazy mapping ``"hello-thumb-static-O2" -> ArmGuestBinary`` that builds on first access."""
+
+    def __init__(self, cache_dir: Path = ARM_CACHE_DIR) -> None:
+        self.cache_dir = cache_dir
+        self._built: dict[str, ArmGuestBinary] = {}
+
+    def __getitem__(self, name: str) -> ArmGuestBinary:
+        if name not in self._built:
+            try:
+                program, variant = parse_arm_name(name)
+            except ValueError:
+                raise KeyError(name) from None
+            self._built[name] = arm_build(program, variant, self.cache_dir)
+        return self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(arm_variant_names())
+
+    def __len__(self) -> int:
+        return len(arm_variant_names())
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--arm"]:
+        return arm_main(argv[1:])
     missing = missing_tools()
     if missing:
         print(f"missing: {', '.join(missing)}", file=sys.stderr)
         return 1
     bins = GuestBins()
     for name in variant_names(argv or None):
+        print(bins[name].path)
+    return 0
+
+
+def arm_main(argv: list[str]) -> int:
+    missing = arm_missing_tools()
+    if missing:
+        print(f"missing: {', '.join(missing)}", file=sys.stderr)
+        return 1
+    bins = ArmGuestBins()
+    for name in arm_variant_names(argv or None):
         print(bins[name].path)
     return 0
 

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import Runner
 from emu_harness import GUEST_ENV, RunResult, assert_same_behavior
 
 FIXED_MTIME = 1_000_000_000  # 2001-09-09 01:46:40 UTC
@@ -137,28 +140,49 @@ def _env(bbroot: Path, **extra: str) -> dict[str, str]:
     return {**GUEST_ENV, "PATH": str(bbroot / "empty-bin"), **extra}
 
 
-def run_both(
-    busybox,
-    qemu_ref,
-    pyqemu_run,
-    bbroot: Path,
-    argv: list[str],
-    *,
-    stdin: bytes | None = None,
-    status: int = 0,
-    cwd: Path | None = None,
-) -> tuple[RunResult, RunResult]:
-    """Run ``busybox ARGV`` under both emulators in the data dir and compare."""
-    kw = {"stdin": stdin, "cwd": cwd or bbroot / "data", "env": _env(bbroot)}
-    ref = qemu_ref(busybox, argv, **kw)
-    assert ref.returncode == status, (
-        f"reference busybox {argv} exited {ref.returncode} (expected {status}): "
-        f"stdout={ref.stdout[-300:]!r} stderr={ref.stderr[-300:]!r}"
-    )
-    assert b"not found" not in ref.stderr, f"reference run used a missing command: {ref.stderr!r}"
-    got = pyqemu_run(busybox, argv, **kw)
-    assert_same_behavior(ref, got, what="busybox " + " ".join(argv)[:200])
-    return ref, got
+@dataclass
+class BusyboxRuns:
+    """Runs of ``busybox`` under a reference emulator and under pyqemu, compared by `same`."""
+
+    busybox: Path
+    ref: Runner
+    got: Runner
+    root: Path  # the bbroot fixture
+    same: Callable[..., None] = assert_same_behavior
+
+    def env(self) -> dict[str, str]:
+        return _env(self.root)
+
+    def run(
+        self,
+        argv: list[str],
+        *,
+        stdin: bytes | None = None,
+        status: int = 0,
+        cwd: Path | None = None,
+        missing_ok: bool = False,
+        what: str | None = None,
+    ) -> tuple[RunResult, RunResult]:
+        """Run ``busybox ARGV`` under both emulators (in the data dir by default) and compare.
+        The reference must exit with `status` and, unless `missing_ok`, find every command."""
+        kw = {"stdin": stdin, "cwd": cwd or self.root / "data", "env": self.env()}
+        ref = self.ref(self.busybox, argv, **kw)
+        assert ref.returncode == status, (
+            f"reference busybox {argv} exited {ref.returncode} (expected {status}): "
+            f"stdout={ref.stdout[-300:]!r} stderr={ref.stderr[-300:]!r}"
+        )
+        if not missing_ok:
+            assert b"not found" not in ref.stderr, f"reference run used a missing command: {ref.stderr!r}"
+        got = self.got(self.busybox, argv, **kw)
+        self.same(ref, got, what=what or "busybox " + " ".join(argv)[:200])
+        return ref, got
+
+
+@pytest.fixture
+def bb(busybox, qemu_ref, pyqemu_run, bbroot) -> BusyboxRuns:
+    """busybox-static:arm64 under qemu-aarch64 and pyqemu (test_arm_busybox.py, which runs
+    these tests too, has its own)."""
+    return BusyboxRuns(busybox, qemu_ref, pyqemu_run, bbroot)
 
 
 SH_SCRIPTS = {
@@ -236,16 +260,10 @@ SH_STATUS = {"functions-case": 4, "trap-exit": 5}
 
 
 @pytest.mark.parametrize("name", sorted(SH_SCRIPTS))
-def test_sh(name, busybox, qemu_ref, pyqemu_run, bbroot):
+def test_sh(name, bb):
     script = "\n".join(line.strip() for line in SH_SCRIPTS[name].strip().splitlines()) + "\n"
-    env = _env(bbroot)
-    kw = {"cwd": bbroot / "data", "env": env}
-    ref = qemu_ref(busybox, ["sh", "-c", script], **kw)
-    assert ref.returncode == SH_STATUS.get(name, 0), (ref.stdout, ref.stderr)
-    if name != "trap-exit":
-        assert b"not found" not in ref.stderr, ref.stderr
-    got = pyqemu_run(busybox, ["sh", "-c", script], **kw)
-    assert_same_behavior(ref, got, what=f"sh {name}")
+    status = SH_STATUS.get(name, 0)
+    bb.run(["sh", "-c", script], status=status, missing_ok=name == "trap-exit", what=f"sh {name}")
 
 
 SIMPLE_CASES = [
@@ -331,8 +349,8 @@ SIMPLE_CASES = [
 
 
 @pytest.mark.parametrize("argv", SIMPLE_CASES)
-def test_applet(argv, busybox, qemu_ref, pyqemu_run, bbroot):
-    run_both(busybox, qemu_ref, pyqemu_run, bbroot, argv)
+def test_applet(argv, bb):
+    bb.run(argv)
 
 
 ERROR_CASES = [
@@ -346,33 +364,33 @@ ERROR_CASES = [
 
 
 @pytest.mark.parametrize(("argv", "status"), ERROR_CASES)
-def test_applet_errors(argv, status, busybox, qemu_ref, pyqemu_run, bbroot):
-    run_both(busybox, qemu_ref, pyqemu_run, bbroot, argv, status=status)
+def test_applet_errors(argv, status, bb):
+    bb.run(argv, status=status)
 
 
-def test_stdin_pipeline(busybox, qemu_ref, pyqemu_run, bbroot):
+def test_stdin_pipeline(bb):
     """Applets reading stdin: cat -, wc, sort and sed filters."""
-    data = (bbroot / "data" / "text.txt").read_bytes()
+    data = (bb.root / "data" / "text.txt").read_bytes()
     for argv in (["cat", "-"], ["wc", "-c"], ["sort", "-r"], ["sed", "s/e/E/2"]):
-        run_both(busybox, qemu_ref, pyqemu_run, bbroot, argv, stdin=data)
+        bb.run(argv, stdin=data)
 
 
-def test_gzip_1mib(busybox, qemu_ref, pyqemu_run, bbroot):
-    """gzip -c of a 1 MiB file: compressed bytes identical to qemu-aarch64's."""
-    ref, _ = run_both(busybox, qemu_ref, pyqemu_run, bbroot, ["gzip", "-c", "big.bin"])
+def test_gzip_1mib(bb):
+    """gzip -c of a 1 MiB file: compressed bytes identical to the reference's."""
+    ref, _ = bb.run(["gzip", "-c", "big.bin"])
     assert len(ref.stdout) > 1000
 
 
-def test_gunzip_1mib(busybox, qemu_ref, pyqemu_run, bbroot, tmp_path):
-    """gunzip -c restores the 1 MiB file exactly (round trip)."""
-    data = bbroot / "data"
-    ref = qemu_ref(busybox, ["gzip", "-c", "big.bin"], cwd=data, env=_env(bbroot))
+def test_gunzip_1mib(bb, tmp_path):
+    """gunzip -c restores the 1 MiB file exactly (round trip); gzip -t accepts it."""
+    data = bb.root / "data"
+    ref = bb.ref(bb.busybox, ["gzip", "-c", "big.bin"], cwd=data, env=bb.env())
     assert ref.returncode == 0
     gz = tmp_path / "big.bin.gz"
     gz.write_bytes(ref.stdout)
-    ref, got = run_both(busybox, qemu_ref, pyqemu_run, bbroot, ["gunzip", "-c", str(gz)])
+    ref, _ = bb.run(["gunzip", "-c", str(gz)])
     assert ref.stdout == (data / "big.bin").read_bytes()
-    run_both(busybox, qemu_ref, pyqemu_run, bbroot, ["gzip", "-t", str(gz)])
+    bb.run(["gzip", "-t", str(gz)])
 
 
 def _tree_snapshot(root: Path) -> list[tuple[str, str, int, bytes | str]]:
@@ -396,20 +414,19 @@ def _tree_snapshot(root: Path) -> list[tuple[str, str, int, bytes | str]]:
     return out
 
 
-def test_tar_roundtrip(busybox, qemu_ref, pyqemu_run, bbroot, tmp_path):
+def test_tar_roundtrip(bb, tmp_path):
     """tar -c output identical; tar -tv listing identical; tar -x recreates the tree."""
-    ref, _ = run_both(busybox, qemu_ref, pyqemu_run, bbroot, ["tar", "-cf", "-", "tree"])
+    ref, _ = bb.run(["tar", "-cf", "-", "tree"])
     archive = tmp_path / "tree.tar"
     archive.write_bytes(ref.stdout)
-    run_both(busybox, qemu_ref, pyqemu_run, bbroot, ["tar", "-tvf", str(archive)])
+    bb.run(["tar", "-tvf", str(archive)])
 
     out_ref, out_got = tmp_path / "x-qemu", tmp_path / "x-pyqemu"
     out_ref.mkdir()
     out_got.mkdir()
-    env = _env(bbroot)
-    r = qemu_ref(busybox, ["tar", "-xf", str(archive), "-C", str(out_ref)], cwd=tmp_path, env=env)
+    r = bb.ref(bb.busybox, ["tar", "-xf", str(archive), "-C", str(out_ref)], cwd=tmp_path, env=bb.env())
     assert r.returncode == 0, r.stderr
-    g = pyqemu_run(busybox, ["tar", "-xf", str(archive), "-C", str(out_got)], cwd=tmp_path, env=env)
-    assert_same_behavior(r, g, what="tar -x")
+    assert _tree_snapshot(out_ref / "tree") == _tree_snapshot(bb.root / "data" / "tree")
+    g = bb.got(bb.busybox, ["tar", "-xf", str(archive), "-C", str(out_got)], cwd=tmp_path, env=bb.env())
+    bb.same(r, g, what="tar -x")
     assert _tree_snapshot(out_got) == _tree_snapshot(out_ref)
-    assert _tree_snapshot(out_ref / "tree") == _tree_snapshot(bbroot / "data" / "tree")

@@ -1,0 +1,186 @@
+"""Run 32-bit ARM guests under Debian's ``qemu-arm`` and under ``pyqemu-arm``, and compare.
+
+The AArch32 counterpart of ``tests/emu_harness.py`` (whose process runner it reuses), for
+tests/functional/test_arm_*.py.  Environment knobs:
+
+``PYQEMU_ARM_CMD``  command that starts pyqemu-arm (shell syntax).  Default: the
+                    ``pyqemu-arm`` script next to the running Python or on PATH, else the
+                    entry point that pyproject.toml declares for ``pyqemu-arm``, run from
+                    the source tree.  None of these: :func:`pyqemu_arm_command` is None.
+``QEMU_ARM``        reference emulator (default ``qemu-arm``)
+``PYQEMU_TEST_TIMEOUT`` seconds allowed for one pyqemu run (as for AArch64)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import sys
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import debian_pkgs
+import guest_build
+import pytest
+from conftest import Runner, _runner, unavailable
+from emu_harness import (
+    GUEST_ENV,
+    PYQEMU_TIMEOUT,
+    QEMU_TIMEOUT,
+    REPO_ROOT,
+    PathLike,
+    RunResult,
+    describe_difference,
+    run_process,
+)
+
+QEMU_ARM = os.environ.get("QEMU_ARM", "qemu-arm")
+SCRIPT = "pyqemu-arm"
+
+
+def qemu_arm_available() -> bool:
+    return shutil.which(QEMU_ARM) is not None
+
+
+def _declared_entry_point() -> tuple[str, str] | None:
+    """(module, function) of ``pyqemu-arm`` in pyproject.toml's [project.scripts], if any."""
+    try:
+        data = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    spec = data.get("project", {}).get("scripts", {}).get(SCRIPT)
+    m = re.fullmatch(r"\s*([\w.]+)\s*:\s*([\w.]+)\s*", spec or "")
+    return (m.group(1), m.group(2)) if m else None
+
+
+def pyqemu_arm_command() -> list[str] | None:
+    """argv prefix that starts pyqemu-arm, or None when there is none yet."""
+    if os.environ.get("PYQEMU_ARM_CMD"):
+        return shlex.split(os.environ["PYQEMU_ARM_CMD"])
+    script = Path(sys.executable).parent / SCRIPT
+    if script.exists():
+        return [str(script)]
+    found = shutil.which(SCRIPT)
+    if found:
+        return [found]
+    entry = _declared_entry_point()
+    if entry is None:
+        return None
+    module, func = entry
+    code = f"import sys; from {module} import {func} as main; sys.exit(main())"
+    return [sys.executable, "-c", code]
+
+
+def _pyqemu_env(env: Mapping[str, str], cmd: list[str]) -> dict[str, str]:
+    out = dict(env)
+    if cmd[:1] == [sys.executable]:
+        # Not installed as a script: make the src/ layout importable.
+        src = str(REPO_ROOT / "src")
+        out["PYTHONPATH"] = src + (os.pathsep + out["PYTHONPATH"] if out.get("PYTHONPATH") else "")
+    return out
+
+
+def _sysroot_args(binary: PathLike, sysroot: PathLike | None) -> list[str]:
+    if sysroot is None:
+        sysroot = getattr(binary, "sysroot", None)
+    return ["-L", os.fspath(sysroot)] if sysroot is not None else []
+
+
+def run_qemu_arm(
+    binary: PathLike,
+    args: Sequence[PathLike] = (),
+    *,
+    sysroot: PathLike | None = None,
+    stdin: bytes | None = None,
+    cwd: PathLike | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = QEMU_TIMEOUT,
+    extra_opts: Sequence[str] = (),
+) -> RunResult:
+    """Run ``binary`` under the reference ``qemu-arm`` (``-L`` for dynamic binaries)."""
+    argv = [QEMU_ARM, *extra_opts, *_sysroot_args(binary, sysroot), binary, *args]
+    return run_process(argv, stdin=stdin, cwd=cwd, env=env, timeout=timeout)
+
+
+def run_pyqemu_arm(
+    binary: PathLike,
+    args: Sequence[PathLike] = (),
+    *,
+    sysroot: PathLike | None = None,
+    stdin: bytes | None = None,
+    cwd: PathLike | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = PYQEMU_TIMEOUT,
+    extra_opts: Sequence[str] = (),
+) -> RunResult:
+    """Run ``binary`` under pyqemu-arm, exactly like :func:`run_qemu_arm`."""
+    cmd = pyqemu_arm_command()
+    if cmd is None:
+        raise RuntimeError(f"no {SCRIPT} command (see PYQEMU_ARM_CMD)")
+    argv = [*cmd, *extra_opts, *_sysroot_args(binary, sysroot), binary, *args]
+    env = _pyqemu_env(GUEST_ENV if env is None else env, cmd)
+    return run_process(argv, stdin=stdin, cwd=cwd, env=env, timeout=timeout)
+
+
+def assert_same_arm(ref: RunResult, got: RunResult, *, what: str = "", compare_stderr: bool = True) -> None:
+    """Assert pyqemu-arm's exit status, stdout (and stderr if asked) equal qemu-arm's."""
+    problems = []
+    if got.returncode != ref.returncode:
+        problems.append(f"exit status: qemu-arm {ref.returncode}, pyqemu-arm {got.returncode}")
+    legend = "(- qemu-arm, + pyqemu-arm)"
+    if got.stdout != ref.stdout:
+        problems.append(f"stdout differs {legend}:\n" + describe_difference(ref.stdout, got.stdout))
+    if compare_stderr and got.stderr != ref.stderr:
+        problems.append(f"stderr differs {legend}:\n" + describe_difference(ref.stderr, got.stderr))
+    if problems:
+        tail = got.stderr.decode(errors="replace")[-3000:]
+        raise AssertionError(
+            f"{what + ': ' if what else ''}pyqemu-arm differs from qemu-arm\n"
+            + "\n".join(problems)
+            + f"\n--- pyqemu-arm stderr (tail) ---\n{tail}"
+        )
+
+
+# --- pytest fixtures (import them into the test module) ---------------------------------------
+
+
+@pytest.fixture(scope="session")
+def arm_bins() -> guest_build.ArmGuestBins:
+    """Lazy mapping ``"hello-thumb-static-O2" -> ArmGuestBinary``; builds on first access."""
+    missing = guest_build.arm_missing_tools()
+    if missing:
+        unavailable(f"armhf cross toolchain not installed: {', '.join(missing)}")
+    return guest_build.ArmGuestBins()
+
+
+@pytest.fixture(scope="session")
+def busybox_armhf() -> Path:
+    """Debian's unmodified ``busybox-static:armhf`` binary (downloaded and cached)."""
+    try:
+        return debian_pkgs.busybox_armhf()
+    except debian_pkgs.PackageUnavailable as exc:
+        unavailable(f"cannot fetch busybox-static:armhf: {exc}")
+
+
+@pytest.fixture
+def qemu_arm(tmp_path: Path) -> Runner:
+    """``qemu_arm(binary, args, *, sysroot, stdin, cwd, env, timeout)`` -> RunResult (qemu-arm)."""
+    if not qemu_arm_available():
+        unavailable(f"{QEMU_ARM} not found (apt-get install qemu-user)")
+    return _runner(run_qemu_arm, tmp_path, "qemu")
+
+
+def _run_pyqemu_or_skip(binary: PathLike, args: Sequence[PathLike] = (), **kw: object) -> RunResult:
+    if pyqemu_arm_command() is None:
+        # The reference side has run (and been checked) by now; only the comparison is missing.
+        pytest.skip(f"{SCRIPT} is not installed yet (no console script, no pyproject entry point)")
+    return run_pyqemu_arm(binary, args, **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def pyqemu_arm(tmp_path: Path) -> Runner:
+    """Same interface as :func:`qemu_arm`, running pyqemu-arm (skips when it does not exist)."""
+    return _runner(_run_pyqemu_or_skip, tmp_path, "pyqemu")
