@@ -21,7 +21,8 @@ pyqemu keeps compiled blocks in its on-disk code cache between runs (as a user s
 Usage: python3 benchmarks/run.py [--only NAME] [--repeat N] [--cold]
        NAME: a row (sieve, memcopy, gzip, lua, start, intloop, memhash, recursion), or
        img (pyqemu-img rows, benchmarks/img_convert.py), boot (pyqemu-system-aarch64 -M virt
-       boots, benchmarks/boot_virt.py), storage (guest reads, benchmarks/storage_read.py).
+       boots, benchmarks/boot_virt.py), storage (guest reads, benchmarks/storage_read.py),
+       arm (pyqemu-arm beside qemu-arm and pyqemu-aarch64, benchmarks/arm_user.py).
 See docs/benchmarks.md.
 """
 from __future__ import annotations
@@ -216,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.only == "storage":
         import storage_read  # benchmarks/storage_read.py
         return storage_read.main(["--repeat", str(args.repeat)])
+    if args.only == "arm":
+        import arm_user  # benchmarks/arm_user.py: pyqemu-arm against qemu-arm (issue 8)
+        return arm_user.main(["--repeat", str(args.repeat), *(["--cold"] if args.cold else [])])
     if args.only == "img":
         import img_convert  # benchmarks/img_convert.py: pyqemu-img against qemu-img
         return img_convert.main(["--repeat", str(args.repeat)])

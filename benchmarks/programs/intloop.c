@@ -3,14 +3,14 @@
 
 int main(void)
 {
-    unsigned long a = 1, b = 0, c = 7;
-    for (unsigned long i = 0; i < 3000000; i++) {
-        a = a * 6364136223846793005UL + 1442695040888963407UL;
+    unsigned long long a = 1, b = 0, c = 7;
+    for (unsigned long long i = 0; i < 3000000; i++) {
+        a = a * 6364136223846793005ULL + 1442695040888963407ULL;
         if ((a >> 33) & 1)
             b += a ^ i;
         else
             c ^= b + (i << 3);
     }
-    printf("%lu %lu\n", b, c);
+    printf("%llu %llu\n", b, c);
     return 0;
 }
