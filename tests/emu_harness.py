@@ -68,10 +68,12 @@ def pyqemu_command() -> list[str]:
     return [sys.executable, "-m", "pyqemu.linux_user.main"]
 
 
-def _pyqemu_env(env: Mapping[str, str]) -> dict[str, str]:
+def _pyqemu_env(env: Mapping[str, str], cmd: Sequence[str] | None = None) -> dict[str, str]:
+    """``env`` for the pyqemu command ``cmd`` (default :func:`pyqemu_command`)."""
     out = dict(env)
-    cmd = pyqemu_command()
-    if cmd[:2] == [sys.executable, "-m"]:
+    if cmd is None:
+        cmd = pyqemu_command()
+    if cmd[:1] == [sys.executable]:
         # Not installed as a script: make the src/ layout importable.
         src = str(REPO_ROOT / "src")
         out["PYTHONPATH"] = src + (os.pathsep + out["PYTHONPATH"] if out.get("PYTHONPATH") else "")
@@ -132,9 +134,10 @@ def run_qemu(
     env: Mapping[str, str] | None = None,
     timeout: float = QEMU_TIMEOUT,
     extra_opts: Sequence[str] = (),
+    emulator: PathLike = QEMU,
 ) -> RunResult:
-    """Run ``binary`` under the reference ``qemu-aarch64``."""
-    argv = [QEMU, *extra_opts, *_sysroot_args(binary, sysroot), binary, *args]
+    """Run ``binary`` under the reference ``emulator`` (default ``qemu-aarch64``)."""
+    argv = [emulator, *extra_opts, *_sysroot_args(binary, sysroot), binary, *args]
     return run_process(argv, stdin=stdin, cwd=cwd, env=env, timeout=timeout)
 
 
@@ -148,11 +151,13 @@ def run_pyqemu(
     env: Mapping[str, str] | None = None,
     timeout: float = PYQEMU_TIMEOUT,
     extra_opts: Sequence[str] = (),
+    command: Sequence[str] | None = None,
 ) -> RunResult:
-    """Run ``binary`` under pyqemu, exactly like :func:`run_qemu`."""
-    argv = [*pyqemu_command(), *extra_opts, *_sysroot_args(binary, sysroot), binary, *args]
+    """Run ``binary`` under pyqemu (``command``, default :func:`pyqemu_command`), like :func:`run_qemu`."""
+    cmd = pyqemu_command() if command is None else list(command)
+    argv = [*cmd, *extra_opts, *_sysroot_args(binary, sysroot), binary, *args]
     return run_process(
-        argv, stdin=stdin, cwd=cwd, env=_pyqemu_env(GUEST_ENV if env is None else env), timeout=timeout
+        argv, stdin=stdin, cwd=cwd, env=_pyqemu_env(GUEST_ENV if env is None else env, cmd), timeout=timeout
     )
 
 
@@ -164,16 +169,17 @@ def _first_difference(a: bytes, b: bytes) -> int:
     return n
 
 
-def describe_difference(expected: bytes, actual: bytes, max_lines: int = 40) -> str:
-    """Short human-readable account of how two outputs differ."""
+def describe_difference(
+    expected: bytes, actual: bytes, max_lines: int = 40, names: tuple[str, str] = ("qemu-aarch64", "pyqemu")
+) -> str:
+    """Short human-readable account of how two outputs differ (``names``: expected's, actual's)."""
     text_like = all(b"\0" not in x for x in (expected, actual))
     if text_like:
         diff = list(
             difflib.unified_diff(
                 expected.decode(errors="replace").splitlines(),
                 actual.decode(errors="replace").splitlines(),
-                "qemu-aarch64",
-                "pyqemu",
+                *names,
                 lineterm="",
             )
         )
@@ -188,20 +194,29 @@ def describe_difference(expected: bytes, actual: bytes, max_lines: int = 40) -> 
 
 
 def assert_same_behavior(
-    ref: RunResult, got: RunResult, *, what: str = "", compare_stderr: bool = False
+    ref: RunResult,
+    got: RunResult,
+    *,
+    what: str = "",
+    compare_stderr: bool = False,
+    names: tuple[str, str] = ("qemu-aarch64", "pyqemu"),
 ) -> None:
-    """Assert pyqemu's stdout and exit status equal qemu-aarch64's (stderr only if asked)."""
+    """Assert pyqemu's stdout and exit status equal the reference's (stderr only if asked).
+
+    ``names`` are the reference emulator's and pyqemu's, for the message.
+    """
+    ref_name, got_name = names
     problems = []
     if got.returncode != ref.returncode:
-        problems.append(f"exit status: qemu-aarch64 {ref.returncode}, pyqemu {got.returncode}")
+        problems.append(f"exit status: {ref_name} {ref.returncode}, {got_name} {got.returncode}")
     if got.stdout != ref.stdout:
-        problems.append("stdout differs:\n" + describe_difference(ref.stdout, got.stdout))
+        problems.append("stdout differs:\n" + describe_difference(ref.stdout, got.stdout, names=names))
     if compare_stderr and got.stderr != ref.stderr:
-        problems.append("stderr differs:\n" + describe_difference(ref.stderr, got.stderr))
+        problems.append("stderr differs:\n" + describe_difference(ref.stderr, got.stderr, names=names))
     if problems:
         tail = got.stderr.decode(errors="replace")[-3000:]
         raise AssertionError(
-            f"{what + ': ' if what else ''}pyqemu differs from qemu-aarch64\n"
+            f"{what + ': ' if what else ''}{got_name} differs from {ref_name}\n"
             + "\n".join(problems)
-            + f"\n--- pyqemu stderr (tail) ---\n{tail}"
+            + f"\n--- {got_name} stderr (tail) ---\n{tail}"
         )

@@ -28,6 +28,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar, TypeVar
 
 TESTS_DIR = Path(__file__).resolve().parent
 SRC_DIR = TESTS_DIR / "tcg" / "aarch64"
@@ -43,6 +44,8 @@ COMMON_FLAGS = ["-Wall", "-g0", "-pthread"]
 C_FLAGS = ["-std=gnu11"]
 CXX_FLAGS = ["-std=gnu++17"]
 LIBS = ["-lm"]
+
+_Bin = TypeVar("_Bin")
 
 
 class BuildError(RuntimeError):
@@ -64,13 +67,11 @@ class Variant:
 VARIANTS: tuple[Variant, ...] = tuple(Variant(link, opt) for link in LINKAGES for opt in OPT_LEVELS)
 
 
-@dataclass(frozen=True)
-class GuestBinary:
-    """A built guest program variant."""
+class _BinaryPaths:
+    """``static``, ``sysroot`` and ``os.fspath`` of a built binary (``variant``, ``path``)."""
 
-    name: str  # e.g. "hello-static-O2"
-    program: str  # e.g. "hello"
-    variant: Variant
+    SYSROOT_DIR: ClassVar[Path]
+    variant: Variant | ArmVariant
     path: Path
 
     @property
@@ -80,10 +81,21 @@ class GuestBinary:
     @property
     def sysroot(self) -> Path | None:
         """Directory to pass with ``-L``, or None for static binaries."""
-        return None if self.static else SYSROOT
+        return None if self.static else self.SYSROOT_DIR
 
     def __fspath__(self) -> str:
         return str(self.path)
+
+
+@dataclass(frozen=True)
+class GuestBinary(_BinaryPaths):
+    """A built guest program variant."""
+
+    SYSROOT_DIR: ClassVar[Path] = SYSROOT
+    name: str  # e.g. "hello-static-O2"
+    program: str  # e.g. "hello"
+    variant: Variant
+    path: Path
 
 
 def list_programs() -> list[str]:
@@ -105,29 +117,50 @@ def parse_name(name: str) -> tuple[str, Variant]:
     return prog, variant
 
 
-def source_for(program: str) -> Path:
+def _source_in(src_dir: Path, program: str) -> Path | None:
+    """``program.c`` or ``program.cc`` in ``src_dir``, if one exists."""
     for ext in (".c", ".cc"):
-        src = SRC_DIR / f"{program}{ext}"
+        src = src_dir / f"{program}{ext}"
         if src.exists():
             return src
-    raise FileNotFoundError(f"no guest source for {program!r} in {SRC_DIR}")
+    return None
+
+
+def source_for(program: str) -> Path:
+    src = _source_in(SRC_DIR, program)
+    if src is None:
+        raise FileNotFoundError(f"no guest source for {program!r} in {SRC_DIR}")
+    return src
+
+
+def _missing(tools: tuple[str, ...], loader: Path) -> list[str]:
+    """Those of ``tools`` not on PATH, and ``loader`` (the sysroot's) if it does not exist."""
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if not loader.exists():
+        missing.append(str(loader))
+    return missing
 
 
 def missing_tools() -> list[str]:
     """Cross tools (and sysroot) that are not installed."""
-    missing = [tool for tool in (CC, CXX) if shutil.which(tool) is None]
-    if not (SYSROOT / "lib" / "ld-linux-aarch64.so.1").exists():
-        missing.append(str(SYSROOT / "lib" / "ld-linux-aarch64.so.1"))
-    return missing
+    return _missing((CC, CXX), SYSROOT / "lib" / "ld-linux-aarch64.so.1")
+
+
+def _compile_command(
+    compilers: tuple[str, str], src: Path, out: Path, variant: Variant | ArmVariant, extra: list[str]
+) -> list[str]:
+    """``compilers`` (C, C++) invocation: common flags, ``extra``, then linkage and output."""
+    cc, cxx_cc = compilers
+    cxx = src.suffix == ".cc"
+    cmd = [cxx_cc if cxx else cc, f"-{variant.opt}", *COMMON_FLAGS, *(CXX_FLAGS if cxx else C_FLAGS), *extra]
+    if variant.linkage == "static":
+        cmd.append("-static")
+    return [*cmd, "-o", str(out), str(src), *LIBS]
 
 
 def compile_command(src: Path, out: Path, variant: Variant) -> list[str]:
     """The compiler invocation for one variant."""
-    cxx = src.suffix == ".cc"
-    cmd = [CXX if cxx else CC, f"-{variant.opt}", *COMMON_FLAGS, *(CXX_FLAGS if cxx else C_FLAGS)]
-    if variant.linkage == "static":
-        cmd.append("-static")
-    return [*cmd, "-o", str(out), str(src), *LIBS]
+    return _compile_command((CC, CXX), src, out, variant, [])
 
 
 @functools.cache
@@ -177,27 +210,41 @@ def _build_cached(name: str, src: Path, command: Callable[[Path], list[str]], ca
     return out
 
 
-class GuestBins(Mapping[str, GuestBinary]):
-    """Lazy mapping ``"hello-static-O2" -> GuestBinary`` that builds on first access."""
+class _LazyBins(Mapping[str, _Bin]):
+    """Lazy mapping from variant names to binaries, each built on first access."""
 
-    def __init__(self, cache_dir: Path = CACHE_DIR) -> None:
+    def __init__(
+        self,
+        cache_dir: Path,
+        parse: Callable[[str], tuple[str, Any]],
+        build: Callable[[str, Any, Path], _Bin],
+        names: Callable[[], list[str]],
+    ) -> None:
         self.cache_dir = cache_dir
-        self._built: dict[str, GuestBinary] = {}
+        self._parse, self._build, self._names = parse, build, names
+        self._built: dict[str, _Bin] = {}
 
-    def __getitem__(self, name: str) -> GuestBinary:
+    def __getitem__(self, name: str) -> _Bin:
         if name not in self._built:
             try:
-                program, variant = parse_name(name)
+                program, variant = self._parse(name)
             except ValueError:
                 raise KeyError(name) from None
-            self._built[name] = build(program, variant, self.cache_dir)
+            self._built[name] = self._build(program, variant, self.cache_dir)
         return self._built[name]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(variant_names())
+        return iter(self._names())
 
     def __len__(self) -> int:
-        return len(variant_names())
+        return len(self._names())
+
+
+class GuestBins(_LazyBins[GuestBinary]):
+    """Lazy mapping ``"hello-static-O2" -> GuestBinary`` that builds on first access."""
+
+    def __init__(self, cache_dir: Path = CACHE_DIR) -> None:
+        super().__init__(cache_dir, parse_name, build, variant_names)
 
 
 # --- 32-bit ARM (armhf) guests ---------------------------------------------------------------
@@ -261,25 +308,14 @@ ARM_VARIANTS: tuple[ArmVariant, ...] = tuple(
 
 
 @dataclass(frozen=True)
-class ArmGuestBinary:
+class ArmGuestBinary(_BinaryPaths):
     """A built armhf guest program variant (same interface as :class:`GuestBinary`)."""
 
+    SYSROOT_DIR: ClassVar[Path] = ARM_SYSROOT
     name: str  # e.g. "hello-thumb-static-O2"
     program: str
     variant: ArmVariant
     path: Path
-
-    @property
-    def static(self) -> bool:
-        return self.variant.linkage == "static"
-
-    @property
-    def sysroot(self) -> Path | None:
-        """Directory to pass with ``-L``, or None for static binaries."""
-        return None if self.static else ARM_SYSROOT
-
-    def __fspath__(self) -> str:
-        return str(self.path)
 
 
 def arm_list_programs() -> list[str]:
@@ -303,10 +339,9 @@ def parse_arm_name(name: str) -> tuple[str, ArmVariant]:
 
 
 def arm_source_for(program: str) -> Path:
-    for ext in (".c", ".cc"):
-        src = ARM_SRC_DIR / f"{program}{ext}"
-        if src.exists():
-            return src
+    src = _source_in(ARM_SRC_DIR, program)
+    if src is not None:
+        return src
     if program in ARM_SHARED_PROGRAMS:
         return source_for(program)
     raise FileNotFoundError(f"no armhf guest source for {program!r} in {ARM_SRC_DIR}")
@@ -314,21 +349,13 @@ def arm_source_for(program: str) -> Path:
 
 def arm_missing_tools() -> list[str]:
     """armhf cross tools (and sysroot) that are not installed."""
-    missing = [tool for tool in (ARM_CC, ARM_CXX) if shutil.which(tool) is None]
-    if not (ARM_SYSROOT / "lib" / "ld-linux-armhf.so.3").exists():
-        missing.append(str(ARM_SYSROOT / "lib" / "ld-linux-armhf.so.3"))
-    return missing
+    return _missing((ARM_CC, ARM_CXX), ARM_SYSROOT / "lib" / "ld-linux-armhf.so.3")
 
 
 def arm_compile_command(src: Path, out: Path, variant: ArmVariant) -> list[str]:
     """The compiler invocation for one armhf variant."""
-    cxx = src.suffix == ".cc"
-    cmd = [ARM_CXX if cxx else ARM_CC, f"-{variant.opt}", *COMMON_FLAGS, *(CXX_FLAGS if cxx else C_FLAGS)]
-    cmd.append("-marm" if variant.mode == "arm" else "-mthumb")
-    cmd += ARM_EXTRA_FLAGS.get(src.stem, [])
-    if variant.linkage == "static":
-        cmd.append("-static")
-    return [*cmd, "-o", str(out), str(src), *LIBS]
+    mode = "-marm" if variant.mode == "arm" else "-mthumb"
+    return _compile_command((ARM_CC, ARM_CXX), src, out, variant, [mode, *ARM_EXTRA_FLAGS.get(src.stem, [])])
 
 
 def arm_build(program: str, variant: ArmVariant, cache_dir: Path = ARM_CACHE_DIR) -> ArmGuestBinary:
@@ -339,49 +366,25 @@ def arm_build(program: str, variant: ArmVariant, cache_dir: Path = ARM_CACHE_DIR
     return ArmGuestBinary(name, program, variant, out)
 
 
-class ArmGuestBins(Mapping[str, ArmGuestBinary]):
+class ArmGuestBins(_LazyBins[ArmGuestBinary]):
     """Lazy mapping ``"hello-thumb-static-O2" -> ArmGuestBinary`` that builds on first access."""
 
     def __init__(self, cache_dir: Path = ARM_CACHE_DIR) -> None:
-        self.cache_dir = cache_dir
-        self._built: dict[str, ArmGuestBinary] = {}
-
-    def __getitem__(self, name: str) -> ArmGuestBinary:
-        if name not in self._built:
-            try:
-                program, variant = parse_arm_name(name)
-            except ValueError:
-                raise KeyError(name) from None
-            self._built[name] = arm_build(program, variant, self.cache_dir)
-        return self._built[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(arm_variant_names())
-
-    def __len__(self) -> int:
-        return len(arm_variant_names())
+        super().__init__(cache_dir, parse_arm_name, arm_build, arm_variant_names)
 
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--arm"]:
-        return arm_main(argv[1:])
-    missing = missing_tools()
+        return _build_all(arm_missing_tools(), ArmGuestBins(), arm_variant_names(argv[1:] or None))
+    return _build_all(missing_tools(), GuestBins(), variant_names(argv or None))
+
+
+def _build_all(missing: list[str], bins: Mapping[str, GuestBinary | ArmGuestBinary], names: list[str]) -> int:
+    """Build ``names`` and print their paths, unless tools are ``missing``."""
     if missing:
         print(f"missing: {', '.join(missing)}", file=sys.stderr)
         return 1
-    bins = GuestBins()
-    for name in variant_names(argv or None):
-        print(bins[name].path)
-    return 0
-
-
-def arm_main(argv: list[str]) -> int:
-    missing = arm_missing_tools()
-    if missing:
-        print(f"missing: {', '.join(missing)}", file=sys.stderr)
-        return 1
-    bins = ArmGuestBins()
-    for name in arm_variant_names(argv or None):
+    for name in names:
         print(bins[name].path)
     return 0
 

@@ -19,23 +19,15 @@ import shlex
 import shutil
 import sys
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import debian_pkgs
 import guest_build
 import pytest
 from conftest import Runner, _runner, unavailable
-from emu_harness import (
-    GUEST_ENV,
-    PYQEMU_TIMEOUT,
-    QEMU_TIMEOUT,
-    REPO_ROOT,
-    PathLike,
-    RunResult,
-    describe_difference,
-    run_process,
-)
+from emu_harness import REPO_ROOT, PathLike, RunResult, assert_same_behavior, run_pyqemu, run_qemu
 
 QEMU_ARM = os.environ.get("QEMU_ARM", "qemu-arm")
 SCRIPT = "pyqemu-arm"
@@ -74,74 +66,22 @@ def pyqemu_arm_command() -> list[str] | None:
     return [sys.executable, "-c", code]
 
 
-def _pyqemu_env(env: Mapping[str, str], cmd: list[str]) -> dict[str, str]:
-    out = dict(env)
-    if cmd[:1] == [sys.executable]:
-        # Not installed as a script: make the src/ layout importable.
-        src = str(REPO_ROOT / "src")
-        out["PYTHONPATH"] = src + (os.pathsep + out["PYTHONPATH"] if out.get("PYTHONPATH") else "")
-    return out
+def run_qemu_arm(binary: PathLike, args: Sequence[PathLike] = (), **kw: Any) -> RunResult:
+    """Run ``binary`` under the reference ``qemu-arm``; keywords as :func:`emu_harness.run_qemu`."""
+    return run_qemu(binary, args, emulator=QEMU_ARM, **kw)
 
 
-def _sysroot_args(binary: PathLike, sysroot: PathLike | None) -> list[str]:
-    if sysroot is None:
-        sysroot = getattr(binary, "sysroot", None)
-    return ["-L", os.fspath(sysroot)] if sysroot is not None else []
-
-
-def run_qemu_arm(
-    binary: PathLike,
-    args: Sequence[PathLike] = (),
-    *,
-    sysroot: PathLike | None = None,
-    stdin: bytes | None = None,
-    cwd: PathLike | None = None,
-    env: Mapping[str, str] | None = None,
-    timeout: float = QEMU_TIMEOUT,
-    extra_opts: Sequence[str] = (),
-) -> RunResult:
-    """Run ``binary`` under the reference ``qemu-arm`` (``-L`` for dynamic binaries)."""
-    argv = [QEMU_ARM, *extra_opts, *_sysroot_args(binary, sysroot), binary, *args]
-    return run_process(argv, stdin=stdin, cwd=cwd, env=env, timeout=timeout)
-
-
-def run_pyqemu_arm(
-    binary: PathLike,
-    args: Sequence[PathLike] = (),
-    *,
-    sysroot: PathLike | None = None,
-    stdin: bytes | None = None,
-    cwd: PathLike | None = None,
-    env: Mapping[str, str] | None = None,
-    timeout: float = PYQEMU_TIMEOUT,
-    extra_opts: Sequence[str] = (),
-) -> RunResult:
+def run_pyqemu_arm(binary: PathLike, args: Sequence[PathLike] = (), **kw: Any) -> RunResult:
     """Run ``binary`` under pyqemu-arm, exactly like :func:`run_qemu_arm`."""
     cmd = pyqemu_arm_command()
     if cmd is None:
         raise RuntimeError(f"no {SCRIPT} command (see PYQEMU_ARM_CMD)")
-    argv = [*cmd, *extra_opts, *_sysroot_args(binary, sysroot), binary, *args]
-    env = _pyqemu_env(GUEST_ENV if env is None else env, cmd)
-    return run_process(argv, stdin=stdin, cwd=cwd, env=env, timeout=timeout)
+    return run_pyqemu(binary, args, command=cmd, **kw)
 
 
 def assert_same_arm(ref: RunResult, got: RunResult, *, what: str = "", compare_stderr: bool = True) -> None:
     """Assert pyqemu-arm's exit status, stdout (and stderr if asked) equal qemu-arm's."""
-    problems = []
-    if got.returncode != ref.returncode:
-        problems.append(f"exit status: qemu-arm {ref.returncode}, pyqemu-arm {got.returncode}")
-    legend = "(- qemu-arm, + pyqemu-arm)"
-    if got.stdout != ref.stdout:
-        problems.append(f"stdout differs {legend}:\n" + describe_difference(ref.stdout, got.stdout))
-    if compare_stderr and got.stderr != ref.stderr:
-        problems.append(f"stderr differs {legend}:\n" + describe_difference(ref.stderr, got.stderr))
-    if problems:
-        tail = got.stderr.decode(errors="replace")[-3000:]
-        raise AssertionError(
-            f"{what + ': ' if what else ''}pyqemu-arm differs from qemu-arm\n"
-            + "\n".join(problems)
-            + f"\n--- pyqemu-arm stderr (tail) ---\n{tail}"
-        )
+    assert_same_behavior(ref, got, what=what, compare_stderr=compare_stderr, names=("qemu-arm", "pyqemu-arm"))
 
 
 # --- pytest fixtures (import them into the test module) ---------------------------------------
@@ -177,7 +117,7 @@ def _run_pyqemu_or_skip(binary: PathLike, args: Sequence[PathLike] = (), **kw: o
     if pyqemu_arm_command() is None:
         # The reference side has run (and been checked) by now; only the comparison is missing.
         pytest.skip(f"{SCRIPT} is not installed yet (no console script, no pyproject entry point)")
-    return run_pyqemu_arm(binary, args, **kw)  # type: ignore[arg-type]
+    return run_pyqemu_arm(binary, args, **kw)
 
 
 @pytest.fixture

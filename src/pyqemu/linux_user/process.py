@@ -6,6 +6,8 @@ import os
 import struct
 import sys
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from pyqemu.accel.tcg import cpu_exec as _cpu_exec
 from pyqemu.accel.tcg.excp import GuestException, GuestExit, InternalError
@@ -64,6 +66,59 @@ SIGPIPE_CALLS = _nrs("write", "writev", "pwrite64", "pwritev", "pwritev2", "send
                      "sendmmsg", "splice", "vmsplice", "tee", "sendfile", "copy_file_range")
 MSG_FLAGS_ARG = {NUMBERS["sendto"]: 3, NUMBERS["sendmsg"]: 2, NUMBERS["sendmmsg"]: 3}
 MSG_NOSIGNAL = 0x4000
+
+
+@dataclass(frozen=True)
+class SvcNumbers:
+    """An ABI's system-call number sets for :func:`run_svc` (see the AArch64 ones above)."""
+
+    host_blocking: frozenset[int]
+    eintr_final: frozenset[int]
+    restart_for: dict[int, int]
+    sigpipe_calls: frozenset[int]
+    msg_flags_arg: dict[int, int]  # call -> register holding its MSG_* flags
+
+
+A64_SVC = SvcNumbers(HOST_BLOCKING, EINTR_FINAL, RESTART_FOR, SIGPIPE_CALLS, MSG_FLAGS_ARG)
+
+
+def run_svc(cpu, nr: int, call: Callable[[], int | None], abi: SvcNumbers, mask: int) -> None:
+    """Run system call ``nr`` with ``call()``, then handle restarts and deliver signals.
+
+    ``call()`` returns the result (a 64-bit two's complement value), or None when the call
+    set the registers itself; ``mask`` covers the result register (r0 or x0).
+    """
+    R = cpu.regs
+    orig_r0 = R[0]
+    signals = cpu.proc.signals
+    cpu.skip_restart = False
+    if nr in abi.host_blocking:
+        cpu.sys_seq += 1
+        cpu.host_blocking = True
+        try:
+            if signals.maybe and signals.deliverable(cpu):
+                R[0] = ERESTARTSYS_RET & mask  # take the signal first, then restart the call
+                ret = ERESTARTSYS_RET
+            else:
+                ret = call()
+        finally:
+            cpu.host_blocking = False
+    else:
+        ret = call()
+    if ret is not None and ret >= EINTR_MIN:
+        if ret == EINTR_RET and nr not in abi.eintr_final and not cpu.skip_restart:
+            # A host call was interrupted by a host signal: restart it, or
+            # return EINTR if a handler runs (as the kernel's -ERESTART* codes do).
+            ret = abi.restart_for.get(nr, ERESTARTSYS_RET)
+            R[0] = ret & mask
+        elif ret == EPIPE_RET and nr in abi.sigpipe_calls and not cpu.skip_restart \
+                and not (nr in abi.msg_flags_arg and R[abi.msg_flags_arg[nr]] & MSG_NOSIGNAL):
+            signals.send_thread(cpu, SIGPIPE, siginfo(SIGPIPE, SI_USER, pid=os.getpid(), uid=os.getuid()))
+    if cpu.skip_restart or ret is None:
+        if signals.maybe:
+            signals.do_signal(cpu)
+    elif signals.maybe or cpu.saved_sigmask is not None or RESTART_MIN <= ret <= RESTART_MAX:
+        signals.do_signal(cpu, ret, orig_r0)
 
 
 def threading_mask_restore(mask: set) -> None:
@@ -132,39 +187,13 @@ class _UserThread:
 
     def exception_svc(self) -> None:
         """SVC: run the system call, then handle restarts and deliver signals."""
-        proc = self.proc
         R = self.regs
-        nr = R[8]
-        orig_x0 = R[0]
-        signals = proc.signals
-        self.skip_restart = False
-        if nr in HOST_BLOCKING:
-            self.sys_seq += 1
-            self.host_blocking = True
-            try:
-                if signals.maybe and signals.deliverable(self):
-                    R[0] = -ERESTARTSYS & M64  # take the signal first, then restart the call
-                else:
-                    _syscall.dispatch(proc, self)
-            finally:
-                self.host_blocking = False
-        else:
-            _syscall.dispatch(proc, self)
-        ret = R[0]
-        if ret >= EINTR_MIN:
-            if ret == EINTR_RET and nr not in EINTR_FINAL and not self.skip_restart:
-                # A host call was interrupted by a host signal: restart it, or
-                # return EINTR if a handler runs (as the kernel's -ERESTART* codes do).
-                ret = R[0] = RESTART_FOR.get(nr, ERESTARTSYS_RET)
-            elif ret == EPIPE_RET and nr in SIGPIPE_CALLS and not self.skip_restart \
-                    and not (nr in MSG_FLAGS_ARG and R[MSG_FLAGS_ARG[nr]] & MSG_NOSIGNAL):
-                signals.send_thread(self, SIGPIPE, siginfo(SIGPIPE, SI_USER, pid=os.getpid(),
-                                                           uid=os.getuid()))
-        if self.skip_restart:
-            if signals.maybe:
-                signals.do_signal(self)
-        elif signals.maybe or self.saved_sigmask is not None or RESTART_MIN <= ret <= RESTART_MAX:
-            signals.do_signal(self, ret, orig_x0)
+
+        def call() -> int:
+            _syscall.dispatch(self.proc, self)
+            return R[0]
+
+        run_svc(self, R[8], call, A64_SVC, M64)
 
     def fault_in_block(self, e, linemap, count=False):
         return _cpu_exec.fault_in_block(self, e, linemap, count)

@@ -639,50 +639,36 @@ class SignalState:
             return SS_DISABLE
         return SS_ONSTACK if self.on_altstack(cpu, sp) else 0
 
-    def trampoline(self) -> int:
-        """Address of a guest page holding ``mov x8, #139; svc #0`` (made on first use)."""
+    def trampoline(self, code: bytes = frame_mod.TRAMPOLINE) -> int:
+        """Address of a guest page holding the sigreturn ``code`` (made on first use);
+        by default ``mov x8, #139; svc #0``."""
         if not self._trampoline:
             mem = self.proc.mem
             from pyqemu.linux_user.mmap import PAGE_SIZE, PROT_EXEC, PROT_READ
             addr = mem.find_free(PAGE_SIZE)
-            mem.map(addr, PAGE_SIZE, PROT_READ | PROT_EXEC, frame_mod.TRAMPOLINE)
+            mem.map(addr, PAGE_SIZE, PROT_READ | PROT_EXEC, code)
             self._trampoline = addr
         return self._trampoline
 
-    def _setup_frame(self, cpu, sig: int, info: bytes, act: SigAction) -> bool:
-        if self.arm32:
-            from pyqemu.linux_user.arm import signal_arm
-            return signal_arm.setup_frame(self, cpu, sig, info, act)
-        R = cpu.regs
-        sp = R[31]
-        ss_sp, ss_size, ss_cfg = cpu.altstack
-        top = sp
+    def sigsp(self, cpu, sp: int, act: SigAction) -> int:
+        """Top of the stack for a signal frame: the alternate stack's if ``act`` asks for it
+        and ``sp`` is not on it already, else ``sp``."""
+        ss_sp, ss_size, _ = cpu.altstack
         if act.flags & SA_ONSTACK and self.sas_flags(cpu, sp) == 0:
-            top = ss_sp + ss_size
-        record, frame = frame_mod.frame_location(top)
-        saved = cpu.saved_sigmask if cpu.saved_sigmask is not None else cpu.sigmask
-        blob = frame_mod.build_frame(cpu, info, saved, (ss_sp, ss_cfg, ss_size),
-                                     cpu.fault_address, cpu.fault_esr)
-        mem = self.proc.mem
-        try:
-            mem.write(record, struct.pack("<QQ", R[29], R[30]))
-            mem.write(frame, blob)
-        except GuestException:
-            # force_sigsegv: a SIGSEGV we cannot deliver kills the process
-            if sig == SIGSEGV:
-                act.handler = SIG_DFL
-            self.force_sync(cpu, SIGSEGV, SI_KERNEL, 0)
-            return False
-        restorer = act.restorer if act.flags & SA_RESTORER else self.trampoline()
-        R[0] = sig
-        if act.flags & SA_SIGINFO:
-            R[1] = frame
-            R[2] = frame + frame_mod.UC_OFF
-        R[31] = frame
-        R[29] = record
-        R[30] = restorer
-        cpu.pc = act.handler
-        R[REG_EXCL_ADDR] = -1  # exception entry clears the exclusive monitor
+            return ss_sp + ss_size
+        return sp
+
+    def force_sigsegv(self, cpu, sig: int, act: SigAction) -> bool:
+        """The frame for ``sig`` could not be written: force a SIGSEGV (a SIGSEGV we cannot
+        deliver kills the process).  Returns False, for ``_setup_frame``."""
+        if sig == SIGSEGV:
+            act.handler = SIG_DFL
+        self.force_sync(cpu, SIGSEGV, SI_KERNEL, 0)
+        return False
+
+    def signal_delivered(self, cpu, sig: int, act: SigAction, ss_cfg: int) -> bool:
+        """The handler of ``sig`` has been entered: block its mask (and ``sig`` unless
+        SA_NODEFER), apply SA_RESETHAND and SS_AUTODISARM.  Returns True."""
         newmask = cpu.sigmask | act.mask
         if not act.flags & SA_NODEFER:
             newmask |= bit(sig)
@@ -693,6 +679,35 @@ class SignalState:
         if ss_cfg & SS_AUTODISARM:
             cpu.altstack = (0, 0, SS_DISABLE)
         return True
+
+    def _setup_frame(self, cpu, sig: int, info: bytes, act: SigAction) -> bool:
+        if self.arm32:
+            from pyqemu.linux_user.arm import signal_arm
+            return signal_arm.setup_frame(self, cpu, sig, info, act)
+        R = cpu.regs
+        sp = R[31]
+        ss_sp, ss_size, ss_cfg = cpu.altstack
+        record, frame = frame_mod.frame_location(self.sigsp(cpu, sp, act))
+        saved = cpu.saved_sigmask if cpu.saved_sigmask is not None else cpu.sigmask
+        blob = frame_mod.build_frame(cpu, info, saved, (ss_sp, ss_cfg, ss_size),
+                                     cpu.fault_address, cpu.fault_esr)
+        mem = self.proc.mem
+        try:
+            mem.write(record, struct.pack("<QQ", R[29], R[30]))
+            mem.write(frame, blob)
+        except GuestException:
+            return self.force_sigsegv(cpu, sig, act)
+        restorer = act.restorer if act.flags & SA_RESTORER else self.trampoline()
+        R[0] = sig
+        if act.flags & SA_SIGINFO:
+            R[1] = frame
+            R[2] = frame + frame_mod.UC_OFF
+        R[31] = frame
+        R[29] = record
+        R[30] = restorer
+        cpu.pc = act.handler
+        R[REG_EXCL_ADDR] = -1  # exception entry clears the exclusive monitor
+        return self.signal_delivered(cpu, sig, act, ss_cfg)
 
     def sigreturn(self, cpu) -> bool:
         """rt_sigreturn: restore the context saved by :meth:`_setup_frame`. False if bad."""

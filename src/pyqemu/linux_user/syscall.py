@@ -10,7 +10,7 @@ raised by an implementation becomes ``-errno`` automatically. Calls listed in
 from __future__ import annotations
 
 import errno
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from pyqemu.accel.tcg.excp import GuestException
@@ -47,6 +47,26 @@ def sx64(v: int) -> int:
     return v - (1 << 64) if v & (1 << 63) else v
 
 
+def unimplemented(nr: int, name: str | None) -> int:
+    """Result of a call without implementation: 0 if it is IGNORED, else -ENOSYS (logged)."""
+    if name in IGNORED:
+        return 0
+    log.unimp(f"Unsupported syscall: {nr}" + (f" ({name})" if name else ""))
+    return -errno.ENOSYS
+
+
+def run_impl(impl: Callable[..., int | None], proc: Process, cpu, args: Iterable[int]) -> int | None:
+    """``impl(proc, cpu, *args)``; a host OSError or a guest page fault becomes -errno."""
+    try:
+        return impl(proc, cpu, *args)
+    except OSError as e:
+        return -(e.errno or errno.EIO)
+    except GuestException as e:
+        if e.kind != "segv":
+            raise
+        return -errno.EFAULT
+
+
 def dispatch(proc: Process, cpu) -> None:
     """Run the system call in the CPU's registers; store the result in X0."""
     R = cpu.regs
@@ -57,21 +77,7 @@ def dispatch(proc: Process, cpu) -> None:
     if strace:
         proc.strace_enter(cpu, nr, name, args)
     impl = TABLE.get(name) if name else None
-    if impl is None:
-        if name in IGNORED:
-            ret = 0
-        else:
-            log.unimp(f"Unsupported syscall: {nr}" + (f" ({name})" if name else ""))
-            ret = -errno.ENOSYS
-    else:
-        try:
-            ret = impl(proc, cpu, *args)
-        except OSError as e:
-            ret = -(e.errno or errno.EIO)
-        except GuestException as e:
-            if e.kind != "segv":
-                raise
-            ret = -errno.EFAULT
+    ret = unimplemented(nr, name) if impl is None else run_impl(impl, proc, cpu, args)
     if ret is None:  # the call set the registers itself (rt_sigreturn)
         if strace:
             proc.strace_exit(cpu, nr, name, args, None)

@@ -84,21 +84,31 @@ def sys_set_tid_address(proc, cpu, addr, *_):
 
 @syscall("set_robust_list")
 def sys_set_robust_list(proc, cpu, head, size, *_):
-    if size != 24:
+    return set_robust_list(cpu, head, size, 24)
+
+
+@syscall("get_robust_list")
+def sys_get_robust_list(proc, cpu, pid, head_ptr, len_ptr, *_):
+    return get_robust_list(proc, cpu, pid, head_ptr, len_ptr, proc.mem.put_u64, 24)
+
+
+def set_robust_list(cpu, head: int, size: int, head_size: int) -> int:
+    """set_robust_list(2) for a guest whose ``struct robust_list_head`` is ``head_size`` bytes."""
+    if size != head_size:
         return -errno.EINVAL
     cpu.robust_list = (head, size)
     return 0
 
 
-@syscall("get_robust_list")
-def sys_get_robust_list(proc, cpu, pid, head_ptr, len_ptr, *_):
+def get_robust_list(proc, cpu, pid: int, head_ptr: int, len_ptr: int, put_word, head_size: int) -> int:
+    """get_robust_list(2); ``put_word(addr, value)`` stores one guest pointer/size_t."""
     pid = sx32(pid)
     target = cpu if pid == 0 else proc.threads.get(pid)
     if target is None:
         return -errno.ESRCH
     head, size = target.robust_list
-    proc.mem.put_u64(head_ptr, head)
-    proc.mem.put_u64(len_ptr, size or 24)
+    put_word(head_ptr, head)
+    put_word(len_ptr, size or head_size)
     return 0
 
 
@@ -478,6 +488,13 @@ _SIGACTION = struct.Struct("<QQQQ")  # handler, flags, restorer, mask (arm64 ker
 
 @syscall("rt_sigaction")
 def sys_rt_sigaction(proc, cpu, sig, act_addr, oact_addr, sigsetsize, *_):
+    return do_rt_sigaction(proc, sig, act_addr, oact_addr, sigsetsize, _SIGACTION, 0xFFFFFFFFFFFFFFFF)
+
+
+def do_rt_sigaction(proc, sig: int, act_addr: int, oact_addr: int, sigsetsize: int,
+                    layout: struct.Struct, word_mask: int) -> int:
+    """rt_sigaction(2) for a guest ``struct sigaction`` of ``layout`` (handler, flags,
+    restorer, mask); ``word_mask`` masks the pointer-sized fields written back."""
     sig = sx32(sig)
     if sigsetsize != 8 or not 1 <= sig <= S.NSIG:
         return -errno.EINVAL
@@ -485,9 +502,9 @@ def sys_rt_sigaction(proc, cpu, sig, act_addr, oact_addr, sigsetsize, *_):
         return -errno.EINVAL
     signals = proc.signals
     a = signals.actions[sig]
-    old = (a.handler, a.flags, a.restorer, a.mask)
+    old = (a.handler & word_mask, a.flags & word_mask, a.restorer & word_mask, a.mask)
     if act_addr:
-        handler, flags, restorer, mask = _SIGACTION.unpack(proc.mem.read(act_addr, 32))
+        handler, flags, restorer, mask = layout.unpack(proc.mem.read(act_addr, layout.size))
         a.mask = mask & ~S.UNBLOCKABLE
         a.flags = flags & 0xFFFFFFFF & ~0x400  # SA_UNSUPPORTED never sticks
         a.restorer = restorer
@@ -495,7 +512,7 @@ def sys_rt_sigaction(proc, cpu, sig, act_addr, oact_addr, sigsetsize, *_):
         if signals._ignored(sig):
             signals.discard(sig)  # POSIX: setting 'ignore' discards pending instances
     if oact_addr:
-        proc.mem.write(oact_addr, _SIGACTION.pack(*old))
+        proc.mem.write(oact_addr, layout.pack(*old))
     return 0
 
 

@@ -54,8 +54,11 @@ def signal_for(e: GuestException, mapped) -> tuple[int, int, int, int, int | Non
     return SIGILL, ILL_ILLOPN, e.pc or 0, (EC_UNKNOWN << 26) | ESR_IL, None
 
 
-def cpu_loop(proc, cpu) -> None:
-    """Run `cpu` until its thread exits (ThreadExit / GuestExit propagate)."""
+def cpu_loop(proc, cpu, signal_for=signal_for) -> None:
+    """Run `cpu` until its thread exits (ThreadExit / GuestExit propagate).
+
+    ``signal_for`` maps a guest exception to its signal (the AArch32 loop passes its own).
+    """
     signals = proc.signals
     tbs = proc.tbs
     mapped = proc.mem.is_mapped

@@ -23,14 +23,13 @@ import errno
 import os
 import struct
 
-from pyqemu.accel.tcg.excp import GuestException
 from pyqemu.linux_user import syscall as _sys
 from pyqemu.linux_user.arm import strace_arm
 from pyqemu.linux_user.arm import target_structs as T
 from pyqemu.linux_user.arm.syscall_nr import NAMES, NUMBERS
 from pyqemu.linux_user.host_syscall import host_syscall as H
+from pyqemu.linux_user.process import SvcNumbers, run_svc
 from pyqemu.target.arm import cpu32 as C
-from pyqemu.util import log
 
 M32 = 0xFFFFFFFF
 M64 = 0xFFFFFFFFFFFFFFFF
@@ -122,24 +121,11 @@ def dispatch(proc, cpu) -> int | None:
         strace_arm.enter(proc, cpu, nr, name, args[:6])
     impl, base = resolve(name) if name else (None, None)
     if impl is None:
-        if name in _sys.IGNORED:
-            ret = 0
-        else:
-            log.unimp(f"Unsupported syscall: {nr}" + (f" ({name})" if name else ""))
-            ret = -errno.ENOSYS
+        ret = _sys.unimplemented(nr, name)
     else:
         cpu.syscall_name = base
         try:
-            if name in ARM_TABLE:
-                ret = impl(proc, cpu, *args)
-            else:
-                ret = impl(proc, cpu, *(arg64(a) for a in args[:6]))
-        except OSError as e:
-            ret = -(e.errno or errno.EIO)
-        except GuestException as e:
-            if e.kind != "segv":
-                raise
-            ret = -errno.EFAULT
+            ret = _sys.run_impl(impl, proc, cpu, args if name in ARM_TABLE else (arg64(a) for a in args[:6]))
         finally:
             cpu.syscall_name = None
     if ret is None:
@@ -815,26 +801,8 @@ def sys_getitimer(proc, cpu, which, cur, *_):
 
 @arm_syscall("rt_sigaction")
 def sys_rt_sigaction(proc, cpu, sig, act_addr, oact_addr, sigsetsize, *_):
-    from pyqemu.linux_user import signal as S
-    sig = s32(sig)
-    if sigsetsize != 8 or not 1 <= sig <= S.NSIG:
-        return -errno.EINVAL
-    if act_addr and sig in (S.SIGKILL, S.SIGSTOP):
-        return -errno.EINVAL
-    signals = proc.signals
-    a = signals.actions[sig]
-    old = (a.handler & M32, a.flags & M32, a.restorer & M32, a.mask)
-    if act_addr:
-        handler, flags, restorer, mask = T.SIGACTION.unpack(proc.mem.read(act_addr, T.SIGACTION.size))
-        a.mask = mask & ~S.UNBLOCKABLE
-        a.flags = flags & ~0x400
-        a.restorer = restorer
-        a.handler = handler
-        if signals._ignored(sig):
-            signals.discard(sig)
-    if oact_addr:
-        proc.mem.write(oact_addr, T.SIGACTION.pack(*old))
-    return 0
+    from pyqemu.linux_user import syscall_proc as P
+    return P.do_rt_sigaction(proc, sig, act_addr, oact_addr, sigsetsize, T.SIGACTION, M32)
 
 
 @arm_syscall("sigaltstack")
@@ -997,22 +965,14 @@ def sys_execveat(proc, cpu, dirfd, path, argv, envp, flags, *_):
 
 @arm_syscall("set_robust_list")
 def sys_set_robust_list(proc, cpu, head, size, *_):
-    if size != T.ROBUST_LIST_HEAD.size:
-        return -errno.EINVAL
-    cpu.robust_list = (head, size)
-    return 0
+    from pyqemu.linux_user import syscall_proc as P
+    return P.set_robust_list(cpu, head, size, T.ROBUST_LIST_HEAD.size)
 
 
 @arm_syscall("get_robust_list")
 def sys_get_robust_list(proc, cpu, pid, head_ptr, len_ptr, *_):
-    pid = s32(pid)
-    target = cpu if pid == 0 else proc.threads.get(pid)
-    if target is None:
-        return -errno.ESRCH
-    head, size = target.robust_list
-    proc.mem.put_u32(head_ptr, head)
-    proc.mem.put_u32(len_ptr, size or T.ROBUST_LIST_HEAD.size)
-    return 0
+    from pyqemu.linux_user import syscall_proc as P
+    return P.get_robust_list(proc, cpu, pid, head_ptr, len_ptr, proc.mem.put_u32, T.ROBUST_LIST_HEAD.size)
 
 
 # --- the system-call exception ---------------------------------------------------------------
@@ -1042,54 +1002,17 @@ SIGPIPE_CALLS = _nrs("write", "writev", "pwrite64", "pwritev", "pwritev2", "send
                      "copy_file_range")
 MSG_FLAGS_ARG = {NUMBERS["sendto"]: 3, NUMBERS["sendmsg"]: 2, NUMBERS["sendmmsg"]: 3,
                  NUMBERS["send"]: 3}
-MSG_NOSIGNAL = 0x4000
-ERESTARTSYS_RET = -512 & M64
-EINTR_RET = -errno.EINTR & M64
-EPIPE_RET = -errno.EPIPE & M64
-EINTR_MIN = min(EINTR_RET, EPIPE_RET)
-RESTART_MIN = -516 & M64
-RESTART_MAX = -512 & M64
+ARM_SVC = SvcNumbers(HOST_BLOCKING, EINTR_FINAL, RESTART_FOR, SIGPIPE_CALLS, MSG_FLAGS_ARG)
 
 
 def exception_svc(cpu) -> None:
     """SVC in 32-bit ARM user mode: a kuser helper trap, or a system call with its restarts
-    and signal delivery (the ARM twin of ``_UserThread.exception_svc``)."""
+    and signal delivery (:func:`pyqemu.linux_user.process.run_svc`)."""
     from pyqemu.linux_user.arm import kuser
     if kuser.is_helper_return(cpu):
         kuser.run_helper(cpu)
         return
-    proc = cpu.proc
-    R = cpu.regs
-    nr = R[7] & M32
-    orig_r0 = R[0]
-    signals = proc.signals
-    cpu.skip_restart = False
-    if nr in HOST_BLOCKING:
-        cpu.sys_seq += 1
-        cpu.host_blocking = True
-        try:
-            if signals.maybe and signals.deliverable(cpu):
-                R[0] = -512 & M32
-                ret = ERESTARTSYS_RET
-            else:
-                ret = dispatch(proc, cpu)
-        finally:
-            cpu.host_blocking = False
-    else:
-        ret = dispatch(proc, cpu)
-    if ret is not None and ret >= EINTR_MIN:
-        if ret == EINTR_RET and nr not in EINTR_FINAL and not cpu.skip_restart:
-            ret = RESTART_FOR.get(nr, ERESTARTSYS_RET)
-            R[0] = ret & M32
-        elif ret == EPIPE_RET and nr in SIGPIPE_CALLS and not cpu.skip_restart \
-                and not (nr in MSG_FLAGS_ARG and R[MSG_FLAGS_ARG[nr]] & MSG_NOSIGNAL):
-            from pyqemu.linux_user.aarch64.signal_frame import siginfo
-            signals.send_thread(cpu, 13, siginfo(13, 0, pid=os.getpid(), uid=os.getuid()))
-    if cpu.skip_restart or ret is None:
-        if signals.maybe:
-            signals.do_signal(cpu)
-    elif signals.maybe or cpu.saved_sigmask is not None or RESTART_MIN <= ret <= RESTART_MAX:
-        signals.do_signal(cpu, ret, orig_r0)
+    run_svc(cpu, cpu.regs[7] & M32, lambda: dispatch(cpu.proc, cpu), ARM_SVC, M32)
 
 
 def _load_modules() -> None:

@@ -52,6 +52,26 @@ def helper(may_fault: bool = False, sync: bool = False, pure: bool = False) -> C
     return wrap
 
 
+def log_disas(insns: list[tuple[int, bytes, str]], cs_arch: str, cs_mode: str, pc_digits: int) -> None:
+    """Log an ``IN:`` listing of ``(pc, bytes, hex)`` entries as QEMU's ``-d in_asm`` does,
+    disassembled with capstone's ``CS_ARCH_<cs_arch>`` / ``CS_MODE_<cs_mode>`` when installed."""
+    try:
+        import capstone
+    except ImportError:
+        capstone = None
+    md = None
+    if capstone is not None:
+        md = capstone.Cs(getattr(capstone, f"CS_ARCH_{cs_arch}"), getattr(capstone, f"CS_MODE_{cs_mode}"))
+    lines = ["IN:"]
+    for pc, raw, hexs in insns:
+        text = ""
+        if md is not None:
+            for i in md.disasm(raw, pc):
+                text = f"{i.mnemonic} {i.op_str}".strip()
+        lines.append(f"0x{pc:0{pc_digits}x}:  {hexs}      {text or '.inst'}")
+    log.log("\n".join(lines) + "\n")
+
+
 # --- helpers shared by the trans_ modules -------------------------------------
 
 @helper(pure=True)

@@ -32,6 +32,7 @@ from collections.abc import Callable
 
 from pyqemu.accel.tcg.excp import GuestException
 from pyqemu.target.arm import cpu32 as C
+from pyqemu.target.arm.translate import DisasContext, log_disas
 from pyqemu.tcg.ir import Block, Builder, Helper, Temp
 from pyqemu.util import log
 
@@ -203,13 +204,7 @@ class DisasContext32:
     def set_d(self, n: int, val) -> None:
         self.b.mov(GLOBALS[C.REG_D0 + n], val)
 
-    def tmp_copy(self, val):
-        """Snapshot ``val`` into a temp (globals may change later in the block)."""
-        if isinstance(val, Temp) and val.is_global:
-            t = self.block.new_temp(val.width)
-            self.b.mov(t, val)
-            return t
-        return val
+    tmp_copy = DisasContext.tmp_copy  # snapshot a global into a temp, as in A64
 
     # --- the shifter ------------------------------------------------------------------
     def shift_imm(self, val, shtype: int, amount: int, want_carry: bool = False):
@@ -505,26 +500,14 @@ def translate(cpu, key: int, fetch16: Callable[[int], int], max_insns: int = MAX
 
 
 def _log_disas(insns: list[tuple[int, int, int]], thumb: bool) -> None:
-    try:
-        import capstone
-    except ImportError:
-        capstone = None
-    lines = ["IN:"]
-    md = None
-    if capstone is not None:
-        md = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB if thumb else capstone.CS_MODE_ARM)
+    entries = []
     for pc, insn, size in insns:
         if size == 4 and thumb:
             raw = (insn >> 16).to_bytes(2, "little") + (insn & 0xFFFF).to_bytes(2, "little")
         else:
             raw = insn.to_bytes(size, "little")
-        text = ""
-        if md is not None:
-            for i in md.disasm(raw, pc):
-                text = f"{i.mnemonic} {i.op_str}".strip()
-        hexs = f"{insn:08x}" if size == 4 else f"{insn:04x}    "
-        lines.append(f"0x{pc:08x}:  {hexs}      {text or '.inst'}")
-    log.log("\n".join(lines) + "\n")
+        entries.append((pc, raw, f"{insn:08x}" if size == 4 else f"{insn:04x}    "))
+    log_disas(entries, "ARM", "THUMB" if thumb else "ARM", 8)
 
 
 def _install() -> None:

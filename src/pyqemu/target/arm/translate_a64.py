@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pyqemu.accel.tcg.excp import GuestException
-from pyqemu.target.arm.translate import CPU, GLOBALS, MAX_INSNS, PAGE, DisasContext, helper
+from pyqemu.target.arm.translate import CPU, GLOBALS, MAX_INSNS, PAGE, DisasContext, helper, log_disas
 from pyqemu.tcg.ir import Block
 from pyqemu.util import log
 
@@ -76,21 +76,7 @@ def translate(cpu, pc: int, fetch: Callable[[int], int], max_insns: int = MAX_IN
 
 
 def _log_disas(insns: list[tuple[int, int]]) -> None:
-    try:
-        import capstone
-    except ImportError:
-        capstone = None
-    lines = ["IN:"]
-    md = None
-    if capstone is not None:
-        md = capstone.Cs(capstone.CS_ARCH_ARM64, capstone.CS_MODE_ARM)
-    for pc, insn in insns:
-        text = ""
-        if md is not None:
-            for i in md.disasm(insn.to_bytes(4, "little"), pc):
-                text = f"{i.mnemonic} {i.op_str}".strip()
-        lines.append(f"0x{pc:016x}:  {insn:08x}      {text or '.inst'}")
-    log.log("\n".join(lines) + "\n")
+    log_disas([(pc, insn.to_bytes(4, "little"), f"{insn:08x}") for pc, insn in insns], "ARM64", "ARM", 16)
 
 
 def _install() -> None:
