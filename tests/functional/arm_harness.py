@@ -4,9 +4,8 @@ The AArch32 counterpart of ``tests/emu_harness.py`` (whose process runner it reu
 tests/functional/test_arm_*.py.  Environment knobs:
 
 ``PYQEMU_ARM_CMD``  command that starts pyqemu-arm (shell syntax).  Default: the
-                    ``pyqemu-arm`` script next to the running Python or on PATH, else the
-                    entry point that pyproject.toml declares for ``pyqemu-arm``, run from
-                    the source tree.  None of these: :func:`pyqemu_arm_command` is None.
+                    ``pyqemu-arm`` script next to the running Python or on PATH, else
+                    ``pyqemu.linux_user.main.main_arm`` run by the running Python.
 ``QEMU_ARM``        reference emulator (default ``qemu-arm``)
 ``PYQEMU_TEST_TIMEOUT`` seconds allowed for one pyqemu run (as for AArch64)
 """
@@ -14,11 +13,9 @@ tests/functional/test_arm_*.py.  Environment knobs:
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import shutil
 import sys
-import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,7 +24,7 @@ import debian_pkgs
 import guest_build
 import pytest
 from conftest import Runner, _runner, unavailable
-from emu_harness import REPO_ROOT, PathLike, RunResult, assert_same_behavior, run_pyqemu, run_qemu
+from emu_harness import PathLike, RunResult, assert_same_behavior, run_pyqemu, run_qemu
 
 QEMU_ARM = os.environ.get("QEMU_ARM", "qemu-arm")
 SCRIPT = "pyqemu-arm"
@@ -37,19 +34,8 @@ def qemu_arm_available() -> bool:
     return shutil.which(QEMU_ARM) is not None
 
 
-def _declared_entry_point() -> tuple[str, str] | None:
-    """(module, function) of ``pyqemu-arm`` in pyproject.toml's [project.scripts], if any."""
-    try:
-        data = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
-    except (OSError, tomllib.TOMLDecodeError):
-        return None
-    spec = data.get("project", {}).get("scripts", {}).get(SCRIPT)
-    m = re.fullmatch(r"\s*([\w.]+)\s*:\s*([\w.]+)\s*", spec or "")
-    return (m.group(1), m.group(2)) if m else None
-
-
-def pyqemu_arm_command() -> list[str] | None:
-    """argv prefix that starts pyqemu-arm, or None when there is none yet."""
+def pyqemu_arm_command() -> list[str]:
+    """argv prefix that starts pyqemu-arm: $PYQEMU_ARM_CMD, the console script, or its module."""
     if os.environ.get("PYQEMU_ARM_CMD"):
         return shlex.split(os.environ["PYQEMU_ARM_CMD"])
     script = Path(sys.executable).parent / SCRIPT
@@ -58,12 +44,8 @@ def pyqemu_arm_command() -> list[str] | None:
     found = shutil.which(SCRIPT)
     if found:
         return [found]
-    entry = _declared_entry_point()
-    if entry is None:
-        return None
-    module, func = entry
-    code = f"import sys; from {module} import {func} as main; sys.exit(main())"
-    return [sys.executable, "-c", code]
+    return [sys.executable, "-c",
+            "import sys; from pyqemu.linux_user.main import main_arm; sys.exit(main_arm())"]
 
 
 def run_qemu_arm(binary: PathLike, args: Sequence[PathLike] = (), **kw: Any) -> RunResult:
@@ -113,14 +95,7 @@ def qemu_arm(tmp_path: Path) -> Runner:
     return _runner(run_qemu_arm, tmp_path, "qemu")
 
 
-def _run_pyqemu_or_skip(binary: PathLike, args: Sequence[PathLike] = (), **kw: object) -> RunResult:
-    if pyqemu_arm_command() is None:
-        # The reference side has run (and been checked) by now; only the comparison is missing.
-        pytest.skip(f"{SCRIPT} is not installed yet (no console script, no pyproject entry point)")
-    return run_pyqemu_arm(binary, args, **kw)
-
-
 @pytest.fixture
 def pyqemu_arm(tmp_path: Path) -> Runner:
-    """Same interface as :func:`qemu_arm`, running pyqemu-arm (skips when it does not exist)."""
-    return _runner(_run_pyqemu_or_skip, tmp_path, "pyqemu")
+    """Same interface as :func:`qemu_arm`, running pyqemu-arm."""
+    return _runner(run_pyqemu_arm, tmp_path, "pyqemu")
