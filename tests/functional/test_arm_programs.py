@@ -20,6 +20,7 @@ import subprocess
 import arm_harness
 import pytest
 from arm_harness import assert_same_arm
+from conftest import unavailable
 from emu_harness import GUEST_ENV
 from guest_build import ARM_CC, ArmVariant, arm_build, arm_variant_names, parse_arm_name
 from test_user_programs import ARGS, ENV_EXTRA, EXPECTED_STATUS
@@ -55,7 +56,7 @@ def test_atomics_uses_acquire_release(mode, arm_bins):
     """The atomics program really contains LDA/STL/LDAEX/STLEX (else the test proves little)."""
     objdump = ARM_CC.removesuffix("gcc") + "objdump"
     if shutil.which(objdump) is None:
-        pytest.skip(f"{objdump} not installed")
+        unavailable(f"{objdump} not installed (binutils-arm-linux-gnueabihf)")
     for opt in ("O0", "O2"):
         binary = arm_bins[f"atomics-{mode}-static-{opt}"]
         text = subprocess.run(
