@@ -83,7 +83,7 @@ def _main_symbol(binary) -> int:
 def test_arm_variants_really_differ(tmp_path):
     """-marm builds main as A32 code and the default build as T32 (the symbol's Thumb bit)."""
     if shutil.which(ARM_CC.removesuffix("gcc") + "readelf") is None:
-        pytest.skip("arm-linux-gnueabihf-readelf not installed")
+        unavailable("arm-linux-gnueabihf-readelf not installed (binutils-arm-linux-gnueabihf)")
     thumb = arm_build("hello", ArmVariant("thumb", "static", "O2"), tmp_path)
     arm = arm_build("hello", ArmVariant("arm", "static", "O2"), tmp_path)
     assert (_main_symbol(thumb) & 1, _main_symbol(arm) & 1) == (1, 0)
