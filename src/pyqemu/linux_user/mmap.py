@@ -201,6 +201,10 @@ class GuestMemory:
         self.xp[p0:p1] = (b"\1" if prot & PROT_EXEC else b"\0") * n
         self.update_fast_tables(p0, p1)
 
+    def table_address(self, name: str) -> int:
+        """Host address of the fast-path table ``rpf`` or ``wpf`` (native code reads it)."""
+        return ctypes.addressof(ctypes.c_char.from_buffer(getattr(self, f"_{name}_map")))
+
     def update_fast_tables(self, p0: int, p1: int) -> None:
         """Recompute rpf/wpf for pages [p0 - 1, p1) after rp/wp changed there."""
         p0 = max(p0 - 1, 0)

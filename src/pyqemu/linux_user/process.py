@@ -271,6 +271,7 @@ class Process:
         self.tbs = TBCache(self._translate, ns, on_code_page=self._on_code_page,
                            count_insns=self.count_insns, code_cache=self._code_cache())
         self.mem.on_unmap = self._code_unmapped
+        self._enable_native()
         self.model_cpu: UserCPU | None = None
         self.lock = threading.RLock()
         self.threads: dict[int, UserCPU] = {}
@@ -278,6 +279,23 @@ class Process:
         self.options: dict = {}
 
     # --- translated code -----------------------------------------------------------
+    def _enable_native(self) -> None:
+        """The native tier (accel/tcg/native.py) unless PYQEMU_JIT=off or llvmlite is missing."""
+        from pyqemu.accel.tcg import native
+        mode = native.jit_mode()
+        if mode == "off":
+            return
+        from pyqemu.linux_user.mmap import GUEST_VA_BITS
+        from pyqemu.tcg.llvmgen import GuestRAM
+        if self.target == "aarch64":
+            import pyqemu.target.arm.native_helpers  # noqa: F401 - registers them
+            from pyqemu.target.arm.cpu import NREGS
+        else:
+            from pyqemu.target.arm.cpu32 import NREGS
+        mem = self.mem
+        ram = GuestRAM(mem.host_base, mem.table_address("rpf"), mem.table_address("wpf"), GUEST_VA_BITS)
+        self.tbs.native = native.NativeTier(self.tbs, ram, NREGS, mode == "force")
+
     def _translate(self, pc: int):
         # The first CPU stands for the model: ID registers are constants in code.
         model = next(iter(self.threads.values()), None) or self.model_cpu
@@ -422,6 +440,10 @@ class Process:
         total = self.exited_insns + sum(getattr(c, "icount", 0) for c in self.threads.values())
         secs = getattr(self.tbs, "translate_seconds", 0.0)
         sys.stderr.write(f"insns: {total}\ntranslate: {secs:.3f} s, {self.tbs.count} blocks\n")
+        nat = self.tbs.native
+        if nat is not None:
+            sys.stderr.write(f"native: {nat.regions} regions, compile {nat.compile_seconds:.3f} s, "
+                             f"{nat.failed} failed\n")
 
     def run_thread(self, cpu: UserCPU) -> None:
         """The CPU loop of one guest thread; returns when the thread exits."""

@@ -247,8 +247,9 @@ class PyGen:
         head.append("    try:")
         if self.loop:
             head.append("      for _ in LOOP:")
+            # LOOP ran out: the loop is hot (the TB cache may form a region or go native).
             body.append("      " + "; ".join([f"R[{g.gidx}] = {g.name}" for g in self.written]
-                                            + ["return _js"]))
+                                            + ["return LOOP_HOT(_js)"]))
         # line numbers are 1-based; body starts after the head
         base = len(head) + 1
         # The handler leaves the work to fault_in_block (accel/tcg/cpu_exec.py), which reads the

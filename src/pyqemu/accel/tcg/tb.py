@@ -24,6 +24,7 @@ from pyqemu.util import log
 
 PAGE_SHIFT = 12
 LOOP_BUDGET = 512  # iterations of a block (or region) that loops to itself per call
+LOOP_HEAT = 2  # calls of a looping block that ran out of LOOP before it heads a region
 REGION_HEAT = 3  # slice-end samples of a block before it becomes the head of a region
 REGION_MEMBERS = 24  # distinct blocks a region may inline
 INDIRECT_TARGETS = 6  # targets of one computed jump a region tests for
@@ -34,7 +35,9 @@ def sample_for_regions(cache, fn: Callable) -> None:
     block becomes the head of a region (tcg/region.py, ``cache._form_region``) once it has
     been seen ``cache.region_heat`` times."""
     tb = getattr(fn, "tb", None)
-    if tb is None or not tb.valid or tb.heat < 0:
+    if tb is None or not tb.valid:
+        return
+    if tb.heat < 0:
         return
     tb.heat += 1
     if tb.heat >= cache.region_heat:
@@ -44,7 +47,7 @@ def sample_for_regions(cache, fn: Callable) -> None:
 
 class TranslationBlock:
     __slots__ = ("pc", "size", "fn", "g", "incoming", "pages", "valid", "linemap", "exits",
-                 "heat", "base")
+                 "heat", "base", "py_fn", "loop_heat")
 
     def __init__(self, pc: int, size: int) -> None:
         self.pc = pc
@@ -58,6 +61,8 @@ class TranslationBlock:
         self.exits: list[tuple[str, int]] = []  # (chaining slot, target pc)
         self.heat = 0  # times seen by sample(); < 0: never a region head
         self.base: TranslationBlock | None = None  # a region: the single block of its head
+        self.py_fn: Callable | None = None  # a native region: the Python tier's function
+        self.loop_heat = 0  # times the block looped LOOP_BUDGET times in one call
 
     def taken(self) -> set[int]:
         """Targets of direct jumps this block has taken (their slots are chained)."""
@@ -96,6 +101,7 @@ class TBCache:
         self.ns["JC_get"] = self.jc.get
         self.ns["LOOKUP"] = self._lookup_cpu
         self.ns["LOOP"] = range(LOOP_BUDGET)
+        self.ns["LOOP_HOT"] = self.loop_hot
         self.count = 0
         # Regions of hot blocks (sample()); PYQEMU_REGION_HEAT=N: after N samples, 0: never.
         self.region_heat = int(os.environ.get("PYQEMU_REGION_HEAT", REGION_HEAT))
@@ -103,6 +109,7 @@ class TBCache:
         self.region_count = 0
         self.translate_seconds = 0.0  # translating, optimising, generating, compiling
         self.hooks_invalidate: list[Callable[[int, int], None]] = []
+        self.native = None  # the native tier (accel/tcg/native.py), when enabled
 
     # --- lookup ---------------------------------------------------------------
     def _lookup_cpu(self, cpu, pc: int) -> Callable:
@@ -134,7 +141,11 @@ class TBCache:
         self.translate_seconds += time.perf_counter() - t0
         if cache is not None:
             cache.put(pc, code, gen.name, block.size, gen.exits, gen.linemap, gen.helpers)
-        return self._install(tb)
+        tb = self._install(tb)
+        if self.native is not None and self.native.force:
+            self.native.promote(tb, [pc], None)
+            tb = self.tbs.get(pc, tb)
+        return tb
 
     def _block_ir(self, pc: int) -> Block:
         """Translate and optimise the block at ``pc`` (logging -d op/op_opt)."""
@@ -154,6 +165,19 @@ class TBCache:
 
     # --- regions ----------------------------------------------------------------
     sample = sample_for_regions
+
+    def loop_hot(self, fn: Callable) -> Callable:
+        """A looping block ``fn`` ran out of its LOOP budget (and wrote its registers back):
+        after LOOP_HEAT such calls it heads a region at once, without waiting for slice-end
+        samples (a self-loop's slice lasts LOOP_BUDGET times longer). Returns what runs next."""
+        tb = getattr(fn, "tb", None)
+        if tb is None or not tb.valid or tb.heat < 0 or not self.regions:
+            return fn
+        tb.loop_heat += 1
+        if tb.loop_heat >= LOOP_HEAT:
+            self._form_region(tb)
+            return self.jc.get(tb.pc, fn)
+        return fn
 
     def _succ(self, pc: int) -> set[int]:
         """Known successors of block ``pc`` that are translated (region candidates)."""
@@ -193,6 +217,8 @@ class TBCache:
         self.translate_seconds += time.perf_counter() - t0
         self.region_count += 1
         self._install(tb, tuple(sorted(pages)))
+        if self.native is not None:  # the same hot code as machine code
+            self.native.promote(tb, list(members), taken)
 
     @staticmethod
     def _logging() -> bool:

@@ -55,6 +55,10 @@ def _logging() -> bool:
     return log.enabled("in_asm") or log.enabled("op") or log.enabled("op_opt") or log.enabled("out_asm")
 
 
+def _same(fn: Callable) -> Callable:
+    return fn
+
+
 class _Cached:
     """What _link needs of a block that comes from the persistent cache."""
 
@@ -101,6 +105,7 @@ class SysTBCache:
         self.page_tbs: dict[int, set[Key]] = {}  # physical page -> blocks with code there
         self.slow_tbs: dict[Key, SysTB] = {}  # one-instruction replays with slow memory accesses
         self.ns["LOOP"] = range(SYS_LOOP_BUDGET)
+        self.ns["LOOP_HOT"] = _same  # regions form from slice-end samples only
         self.count = 0
         self.translate_seconds = 0.0  # translating, optimising, generating, compiling
         # Regions of hot blocks on one page (sample()); PYQEMU_REGION_HEAT=0 turns them off.

@@ -1,0 +1,609 @@
+"""The native back end: a region of translation blocks becomes one LLVM IR function.
+
+The same IR that :mod:`pyqemu.tcg.pygen` turns into Python is emitted here as
+LLVM IR text (compiled by :mod:`pyqemu.accel.tcg.native` with llvmlite). Unlike a
+Python region, which is a tree, a native region is a real control-flow graph:
+every member block is emitted once and a direct jump to a member is a branch,
+so nested loops stay inside native code.
+
+The function is ``i32 @name(ptr %S)``. ``S`` is the CPU-state block: guest
+global ``g`` lives in the 16 bytes at ``S + 16*g`` (64-bit values use the low
+8), then the exit pc and the instruction count (see :class:`StateLayout`).
+Globals are copied to ``alloca`` slots on entry (LLVM turns them into SSA
+registers) and the written ones are stored back at the single exit block.
+
+Returns: ``EXIT_JUMP`` (run the block at the exit pc next, any tier) or
+``EXIT_FALLBACK`` (the instruction at the exit pc needs the Python tier: a
+slow-path memory access, a helper without a native version, a system call;
+guest state is exactly as before that instruction, because every instruction
+commits its register writes after its memory accesses, as pygen relies on).
+Loops are bounded: every branch between member blocks spends one unit of a
+budget, and an empty budget exits with ``EXIT_JUMP`` to the branch's target.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pyqemu.tcg.ir import Block, Op, Temp
+
+EXIT_JUMP, EXIT_FALLBACK = 0, 1
+M64 = (1 << 64) - 1
+
+
+@dataclass(frozen=True)
+class StateLayout:
+    """Where things live in the CPU-state block shared with the Python tier."""
+
+    nregs: int
+
+    @property
+    def pc_off(self) -> int:
+        return 16 * self.nregs
+
+    @property
+    def icount_off(self) -> int:
+        return 16 * self.nregs + 8
+
+    @property
+    def size(self) -> int:
+        return 16 * self.nregs + 16
+
+
+@dataclass(frozen=True)
+class GuestRAM:
+    """User mode's flat guest address space: host addresses of the guest's byte 0 and of
+    the per-page fast-path tables (1 byte per page: an access of up to 16 bytes starting
+    in the page needs no other check), and the number of address bits."""
+
+    base: int
+    rpf: int
+    wpf: int
+    va_bits: int
+
+
+@dataclass
+class NativeHelper:
+    """A helper's native version: ``ir`` defines ``@<llvm_name>`` (``nat_<name>`` by default),
+    taking ``nargs`` i64 and returning i64. It must compute exactly what the Python helper
+    ``name`` computes for every argument the Python tier can pass."""
+
+    name: str
+    nargs: int
+    ir: str
+    llvm_name: str = ""
+    # Whether a call with these IR operands can use the native version (e.g. constant widths).
+    accepts: Callable[[tuple], bool] | None = None
+
+    def __post_init__(self) -> None:
+        self.llvm_name = self.llvm_name or f"nat_{self.name}"
+        NATIVE_HELPERS[self.name] = self
+
+
+# Helpers with a native version, by the Python helper's name (targets register theirs).
+NATIVE_HELPERS: dict[str, NativeHelper] = {}
+
+
+@dataclass
+class NativeCode:
+    """LLVM IR of one region and what the Python wrapper needs to call it."""
+
+    ir: str
+    name: str
+    used: list[Temp]
+    written: list[Temp]
+    members: list[int]
+    fallbacks: int = 0  # instructions that leave for the Python tier (unsupported ops)
+    helpers: list[str] = field(default_factory=list)
+
+
+def supported(op: Op) -> bool:
+    """Whether the native back end can emit ``op`` (else its instruction falls back)."""
+    o = op.opc
+    if o == "call":
+        h = NATIVE_HELPERS.get(op.aux.name)
+        if h is None or len(op.args) != h.nargs or (op.dst is not None and op.dst.width > 64):
+            return False
+        for a in op.args:
+            if isinstance(a, Temp) and (a.width > 64 or not a.is_global and a.name == "cpu"):
+                return False
+            if isinstance(a, int) and not 0 <= a <= M64:
+                return False
+        return h.accepts is None or h.accepts(op.args)
+    if o in ("exit_call", "raise"):
+        return False
+    if o in ("ld", "st"):
+        return op.aux.size in (1, 2, 4, 8, 16)
+    return True
+
+
+def _truncate(block: Block) -> tuple[list[Op], int | None]:
+    """The ops of ``block`` up to its first instruction the back end cannot emit, and that
+    instruction's pc (None: the whole block is supported). The cut is at an instruction
+    start outside any ``if`` (an earlier one when the instruction is inside one)."""
+    ops = block.ops
+    depth = 0
+    last_top: tuple[int, int] | None = None  # (op index, pc) of the last top-level insn_start
+    for i, op in enumerate(ops):
+        if op.opc == "insn_start":
+            if depth == 0:
+                last_top = (i, op.args[0])
+            continue
+        if op.opc == "if":
+            depth += 1
+        elif op.opc == "endif":
+            depth -= 1
+        if not supported(op):
+            if last_top is None:
+                return [], block.pc
+            return ops[:last_top[0]], last_top[1]
+    return ops, None
+
+
+_ICMP = {"eq": "eq", "ne": "ne", "ltu": "ult", "leu": "ule", "gtu": "ugt", "geu": "uge",
+         "lt": "ult", "le": "ule", "gt": "ugt", "ge": "uge"}
+
+
+def _ty(w: int) -> str:
+    return "i128" if w > 64 else "i64"
+
+
+class LLVMGen:
+    """Emit the region headed at ``head`` over ``blocks`` (pc -> optimised IR).
+
+    ``inline_ok(src, dst)``: the direct jump from member ``src`` to ``dst`` may stay native
+    (it has been taken); ``indirect[pc]``: hot targets of member ``pc``'s computed jump.
+    """
+
+    def __init__(self, head: int, blocks: dict[int, Block], inline_ok: Callable[[int, int], bool],
+                 layout: StateLayout, ram: GuestRAM, budget: int, count_insns: bool = False,
+                 indirect: dict[int, list[int]] | None = None) -> None:
+        self.head = head
+        self.blocks = blocks
+        self.inline_ok = inline_ok
+        self.layout = layout
+        self.ram = ram
+        self.budget = budget
+        self.count_insns = count_insns
+        self.indirect = indirect or {}
+        self.lines: list[str] = []
+        self.nval = 0
+        self.nlabel = 0
+        self.open = False
+        self.fallbacks = 0
+        self.helpers: set[str] = set()
+        self.cut: dict[int, tuple[list[Op], int | None]] = {pc: _truncate(b) for pc, b in blocks.items()}
+        used: dict[int, Temp] = {}
+        written: dict[int, Temp] = {}
+        for ops, _ in self.cut.values():
+            for op in ops:
+                for a in op.args:
+                    if isinstance(a, Temp) and a.is_global:
+                        used[a.gidx] = a
+                if op.dst is not None and op.dst.is_global:
+                    used[op.dst.gidx] = op.dst
+                    written[op.dst.gidx] = op.dst
+        self.used = [used[k] for k in sorted(used)]
+        self.written = [written[k] for k in sorted(written)]
+        self.temps: dict[int, str] = {}  # id(Temp) -> SSA name or alloca pointer
+        self.slot_temps: set[int] = set()  # temps kept in an alloca (defined twice or in an if)
+        self.cur_pc = self.cur_block = head
+        self.ifs: list[list] = []  # open ifs: [else label, end label, else seen]
+
+    # --- low level ----------------------------------------------------------------
+    def val(self) -> str:
+        self.nval += 1
+        return f"%v{self.nval}"
+
+    def new_label(self, hint: str) -> str:
+        self.nlabel += 1
+        return f"{hint}{self.nlabel}"
+
+    def emit(self, s: str) -> None:
+        if not self.open:
+            self.lines.append(f"{self.new_label('dead')}:")
+            self.open = True
+        self.lines.append("  " + s)
+
+    def term(self, s: str) -> None:
+        self.emit(s)
+        self.open = False
+
+    def label(self, name: str) -> None:
+        if self.open:
+            self.lines.append(f"  br label %{name}")
+        self.lines.append(f"{name}:")
+        self.open = True
+
+    def compute(self, expr: str) -> str:
+        v = self.val()
+        self.emit(f"{v} = {expr}")
+        return v
+
+    def conv(self, v: str, src: str, dst: str) -> str:
+        if src == dst:
+            return v
+        if src == "i64" and dst == "i128":
+            return self.compute(f"zext i64 {v} to i128")
+        return self.compute(f"trunc {src} {v} to {dst}")
+
+    # --- operands -------------------------------------------------------------------
+    def arg(self, x, ty: str) -> str:
+        """Operand ``x`` as a value of LLVM type ``ty``."""
+        if isinstance(x, bool):
+            return "1" if x else "0"
+        if isinstance(x, int):
+            return str(x & (M64 if ty == "i64" else (1 << 128) - 1))
+        if not isinstance(x, Temp):
+            raise TypeError(f"llvmgen: bad operand {x!r}")
+        src = _ty(x.width)
+        if x.is_global:
+            v = self.compute(f"load {src}, ptr %g{x.gidx}")
+        else:
+            name = self.temps.get(id(x))
+            if name is None:
+                raise ValueError(f"llvmgen: temp {x.name} used before it is defined")
+            if id(x) in self.slot_temps:
+                v = self.compute(f"load {src}, ptr {name}")
+            else:
+                v = name
+        return self.conv(v, src, ty)
+
+    def define(self, d: Temp, v: str, ty: str) -> None:
+        """Give ``d`` the value ``v`` (of type ``ty``)."""
+        dty = _ty(d.width)
+        v = self.conv(v, ty, dty)
+        if d.is_global:
+            self.emit(f"store {dty} {v}, ptr %g{d.gidx}")
+        elif id(d) in self.slot_temps:
+            self.emit(f"store {dty} {v}, ptr {self.temps[id(d)]}")
+        else:
+            self.temps[id(d)] = v
+
+    # --- function -------------------------------------------------------------------
+    def gen(self, name: str) -> NativeCode:
+        lay = self.layout
+        head = [f"define i32 @{name}(ptr noalias %S) {{", "entry:"]
+        allocas = []
+        for g in self.used:
+            t = _ty(g.width)
+            allocas.append(f"  %g{g.gidx} = alloca {t}, align 16")
+            allocas.append(f"  %gp{g.gidx} = getelementptr i8, ptr %S, i64 {16 * g.gidx}")
+            allocas.append(f"  %gi{g.gidx} = load {t}, ptr %gp{g.gidx}, align 8")
+            allocas.append(f"  store {t} %gi{g.gidx}, ptr %g{g.gidx}")
+        allocas += ["  %budget = alloca i64", f"  store i64 {self.budget}, ptr %budget",
+                    "  %xpc = alloca i64", "  %xcode = alloca i32",
+                    "  %icount = alloca i64", "  store i64 0, ptr %icount",
+                    "  %icsave = alloca i64", "  store i64 0, ptr %icsave"]
+        self._plan_temps()
+        for tid in self.slot_temps:
+            allocas.append(f"  {self.temps[tid]} = alloca {self.slot_types[tid]}")
+        self.lines = []
+        self.open = False
+        for pc in [self.head] + sorted(p for p in self.blocks if p != self.head):
+            self.member(pc)
+        tail = ["exit:"]
+        for g in self.written:
+            t = _ty(g.width)
+            tail.append(f"  %wb{g.gidx} = load {t}, ptr %g{g.gidx}")
+            tail.append(f"  store {t} %wb{g.gidx}, ptr %gp{g.gidx}, align 8")
+        tail += ["  %xpcv = load i64, ptr %xpc",
+                 f"  %xpcp = getelementptr i8, ptr %S, i64 {lay.pc_off}",
+                 "  store i64 %xpcv, ptr %xpcp, align 8"]
+        if self.count_insns:
+            tail += ["  %icv = load i64, ptr %icount",
+                     f"  %icp = getelementptr i8, ptr %S, i64 {lay.icount_off}",
+                     "  store i64 %icv, ptr %icp, align 8"]
+        tail += ["  %xc = load i32, ptr %xcode", "  ret i32 %xc", "}"]
+        decls = ["declare i64 @llvm.fshr.i64(i64, i64, i64)", "declare i32 @llvm.fshr.i32(i32, i32, i32)"]
+        for hname in sorted(self.helpers):
+            for line in NATIVE_HELPERS[hname].ir.splitlines():
+                if not line.startswith("declare ") or line not in decls:
+                    decls.append(line)
+        body = head + allocas + ["  br label %" + f"b_{self.head:x}"] + self.lines + tail
+        ir = "\n".join(decls + [""] + body) + "\n"
+        return NativeCode(ir, name, self.used, self.written, sorted(self.blocks), self.fallbacks,
+                          sorted(self.helpers))
+
+    def _plan_temps(self) -> None:
+        """Name every temp; those defined more than once or inside an ``if`` get an alloca."""
+        self.slot_types: dict[int, str] = {}
+        defs: dict[int, int] = {}
+        nested: set[int] = set()
+        for k, pc in enumerate(sorted(self.blocks)):
+            depth = 0
+            for op in self.cut[pc][0]:
+                if op.opc == "if":
+                    depth += 1
+                elif op.opc == "endif":
+                    depth -= 1
+                d = op.dst
+                if d is not None and not d.is_global:
+                    defs[id(d)] = defs.get(id(d), 0) + 1
+                    if depth:
+                        nested.add(id(d))
+                    if id(d) not in self.temps:
+                        self.nval += 1
+                        self.temps[id(d)] = f"%s{k}_{d.name}_{self.nval}"
+                        self.slot_types[id(d)] = _ty(d.width)
+        self.slot_temps = {t for t, n in defs.items() if n > 1 or t in nested}
+
+    # --- member blocks ------------------------------------------------------------------
+    def member(self, pc: int) -> None:
+        self.label(f"b_{pc:x}")
+        ops, cut_pc = self.cut[pc]
+        self.cur_pc = self.cur_block = pc
+        for op in ops:
+            self.op(op)
+        if cut_pc is not None:
+            self.fallbacks += 1
+            self.exit(EXIT_FALLBACK, str(cut_pc))
+        if self.open:
+            self.term("unreachable")
+
+    def exit(self, code: int, pc: str, before_insn: bool = False) -> None:
+        """Leave the region: exit pc ``pc`` (an i64 value), return ``code``."""
+        self.emit(f"store i64 {pc}, ptr %xpc")
+        self.emit(f"store i32 {code}, ptr %xcode")
+        if self.count_insns and code == EXIT_FALLBACK and before_insn:
+            v = self.compute("load i64, ptr %icsave")
+            self.emit(f"store i64 {v}, ptr %icount")
+        self.term("br label %exit")
+
+    def fallback(self) -> None:
+        """The current instruction needs the Python tier (its registers are untouched yet)."""
+        self.exit(EXIT_FALLBACK, str(self.cur_pc), before_insn=True)
+
+    def transition(self, target: int) -> None:
+        """A jump to member ``target``: spend one unit of budget, then branch there."""
+        b = self.compute("load i64, ptr %budget")
+        b2 = self.compute(f"sub i64 {b}, 1")
+        self.emit(f"store i64 {b2}, ptr %budget")
+        z = self.compute(f"icmp eq i64 {b2}, 0")
+        out, go = self.new_label("budget"), f"b_{target:x}"
+        self.term(f"br i1 {z}, label %{out}, label %{go}")
+        self.label(out)
+        self.exit(EXIT_JUMP, str(target))
+
+    def goto(self, target: int) -> None:
+        if target in self.blocks and self.inline_ok(self.cur_block, target):
+            self.transition(target)
+        else:
+            self.exit(EXIT_JUMP, str(target))
+
+    # --- ops ----------------------------------------------------------------------------
+    def op(self, op: Op) -> None:  # noqa: C901 - a dispatch table in code form
+        o = op.opc
+        if o == "insn_start":
+            self.cur_pc = op.args[0]
+            if self.count_insns:
+                c = self.compute("load i64, ptr %icount")
+                self.emit(f"store i64 {c}, ptr %icsave")
+                c2 = self.compute(f"add i64 {c}, 1")
+                self.emit(f"store i64 {c2}, ptr %icount")
+            return
+        if o == "mov":
+            t = _ty(op.dst.width)
+            self.define(op.dst, self.arg(op.args[0], t), t)
+        elif o in _ARITH:
+            self.arith(op)
+        elif o == "ext":
+            bits, signed, w = op.aux
+            x = op.args[0]
+            xw = x.width if isinstance(x, Temp) else x.bit_length()
+            t = _ty(max(bits, w, xw))
+            tbits = 128 if t == "i128" else 64
+            r = a = self.arg(x, t)
+            if bits < tbits:
+                n = self.compute(f"trunc {t} {a} to i{bits}")
+                r = self.compute(f"{'sext' if signed else 'zext'} i{bits} {n} to {t}")
+                if signed and w < tbits:
+                    r = self.compute(f"and {t} {r}, {(1 << w) - 1}")
+            self.define(op.dst, r, t)
+        elif o == "setcond":
+            cond, w = op.aux
+            c = self.cond(cond, op.args[0], op.args[1], w)
+            self.define(op.dst, self.compute(f"zext i1 {c} to i64"), "i64")
+        elif o == "movcond":
+            cond, w = op.aux
+            c = self.cond(cond, op.args[0], op.args[1], w)
+            t = _ty(op.dst.width)
+            v1, v2 = self.arg(op.args[2], t), self.arg(op.args[3], t)
+            self.define(op.dst, self.compute(f"select i1 {c}, {t} {v1}, {t} {v2}"), t)
+        elif o == "ld":
+            self.load(op)
+        elif o == "st":
+            self.store(op)
+        elif o == "call":
+            h = NATIVE_HELPERS[op.aux.name]
+            self.helpers.add(h.name)
+            args = ", ".join(f"i64 {self.arg(a, 'i64')}" for a in op.args)
+            r = self.compute(f"call i64 @{h.llvm_name}({args})")
+            if op.dst is not None:
+                self.define(op.dst, r, "i64")
+        elif o == "if":
+            cond, w = op.aux
+            c = self.cond(cond, op.args[0], op.args[1], w)
+            then, other, end = self.new_label("then"), self.new_label("else"), self.new_label("endif")
+            self.term(f"br i1 {c}, label %{then}, label %{other}")
+            self.ifs.append([other, end, False])
+            self.label(then)
+        elif o == "else":
+            top = self.ifs[-1]
+            if self.open:
+                self.term(f"br label %{top[1]}")
+            top[2] = True
+            self.label(top[0])
+        elif o == "endif":
+            other, end, had_else = self.ifs.pop()
+            if not had_else:
+                if self.open:
+                    self.term(f"br label %{end}")
+                self.label(other)
+            self.label(end)
+        elif o == "goto_tb":
+            self.goto(op.args[0])
+        elif o == "exit_jump":
+            self.computed_jump(op)
+        else:
+            raise ValueError(f"llvmgen: unexpected op {o}")
+
+    def arith(self, op: Op) -> None:
+        o, w = op.opc, op.aux
+        t = _ty(w)
+        bits = 128 if t == "i128" else 64
+        m = (1 << w) - 1
+        a = self.arg(op.args[0], t)
+        b = self.arg(op.args[1], t) if len(op.args) > 1 else "0"
+
+        def masked(v: str) -> str:
+            return v if w == bits else self.compute(f"and {t} {v}, {m}")
+        if o in ("add", "sub", "mul"):
+            r = masked(self.compute(f"{o} {t} {a}, {b}"))
+        elif o in ("and", "or", "xor"):
+            r = self.compute(f"{o} {t} {a}, {b}")
+        elif o == "andc":
+            r = self.compute(f"and {t} {a}, {self.compute(f'xor {t} {b}, {m}')}")
+        elif o == "orc":
+            r = self.compute(f"or {t} {a}, {self.compute(f'xor {t} {b}, {m}')}")
+        elif o == "eqv":
+            r = self.compute(f"xor {t} {self.compute(f'xor {t} {a}, {b}')}, {m}")
+        elif o == "not":
+            r = self.compute(f"xor {t} {a}, {m}")
+        elif o == "neg":
+            r = masked(self.compute(f"sub {t} 0, {a}"))
+        elif o in ("shl", "shr"):
+            r = self.compute(f"{'shl' if o == 'shl' else 'lshr'} {t} {a}, {b}")
+            if not (isinstance(op.args[1], int) and op.args[1] < bits):
+                big = self.compute(f"icmp uge {t} {b}, {bits}")
+                r = self.compute(f"select i1 {big}, {t} 0, {t} {r}")
+            if o == "shl":
+                r = masked(r)
+        elif o == "sar":
+            if w < bits:
+                n = self.compute(f"trunc {t} {a} to i{w}")
+                a = self.compute(f"sext i{w} {n} to {t}")
+            if not (isinstance(op.args[1], int) and op.args[1] < bits):
+                big = self.compute(f"icmp uge {t} {b}, {bits}")
+                b = self.compute(f"select i1 {big}, {t} {bits - 1}, {t} {b}")
+            r = masked(self.compute(f"ashr {t} {a}, {b}"))
+        else:  # rotr
+            if w in (32, 64):
+                n = a if w == bits else self.compute(f"trunc {t} {a} to i{w}")
+                s = b if w == bits else self.compute(f"trunc {t} {b} to i{w}")
+                r = self.compute(f"call i{w} @llvm.fshr.i{w}(i{w} {n}, i{w} {n}, i{w} {s})")
+                if w != bits:
+                    r = self.compute(f"zext i{w} {r} to {t}")
+            else:
+                lo = self.compute(f"lshr {t} {a}, {b}")
+                hi = self.compute(f"shl {t} {a}, {self.compute(f'sub {t} {w}, {b}')}")
+                r = masked(self.compute(f"or {t} {lo}, {hi}"))
+        self.define(op.dst, r, t)
+
+    def cond(self, cond: str, x, y, w: int) -> str:
+        """An i1 for ``x cond y`` on ``w``-bit values (pygen.cond_expr's meaning)."""
+        if cond in ("true", "false"):
+            return "true" if cond == "true" else "false"
+        t = _ty(w)
+        a, b = self.arg(x, t), self.arg(y, t)
+        if cond in ("tst", "tstz"):
+            v = self.compute(f"and {t} {a}, {b}")
+            return self.compute(f"icmp {'ne' if cond == 'tst' else 'eq'} {t} {v}, 0")
+        if cond in ("lt", "le", "gt", "ge"):
+            s = 1 << (w - 1)
+            a = self.compute(f"xor {t} {a}, {s}")
+            b = self.compute(f"xor {t} {b}, {s}")
+        return self.compute(f"icmp {_ICMP[cond]} {t} {a}, {b}")
+
+    # --- memory ---------------------------------------------------------------------------
+    def _fast_check(self, addr: str, table: int, align: int) -> None:
+        """Branch to a fallback unless ``addr`` is in the guest space, aligned as required,
+        and its page's fast-path byte in ``table`` is 1."""
+        ram = self.ram
+        hi = self.compute(f"lshr i64 {addr}, {ram.va_bits}")
+        ok = self.compute(f"icmp eq i64 {hi}, 0")
+        if align > 1:
+            al = self.compute(f"and i64 {addr}, {align - 1}")
+            alok = self.compute(f"icmp eq i64 {al}, 0")
+            ok = self.compute(f"and i1 {ok}, {alok}")
+        page = self.compute(f"lshr i64 {addr}, 12")
+        pg = self.compute(f"and i64 {page}, {(1 << (ram.va_bits - 12)) - 1}")
+        fp = self.compute(f"getelementptr i8, ptr inttoptr (i64 {table} to ptr), i64 {pg}")
+        f = self.compute(f"load i8, ptr {fp}")
+        fok = self.compute(f"icmp eq i8 {f}, 1")
+        ok = self.compute(f"and i1 {ok}, {fok}")
+        fast, slow = self.new_label("fast"), self.new_label("slow")
+        self.term(f"br i1 {ok}, label %{fast}, label %{slow}, !prof !0")
+        self.label(slow)
+        self.fallback()
+        self.label(fast)
+
+    def _host(self, addr: str) -> str:
+        return self.compute(f"getelementptr i8, ptr inttoptr (i64 {self.ram.base} to ptr), i64 {addr}")
+
+    def load(self, op: Op) -> None:
+        m = op.aux
+        addr = self.arg(op.args[0], "i64")
+        self._fast_check(addr, self.ram.rpf, m.align)
+        p = self._host(addr)
+        bits = m.size * 8
+        v = self.compute(f"load i{bits}, ptr {p}, align 1")
+        dt = _ty(op.dst.width)
+        if bits == (128 if dt == "i128" else 64):
+            r = v
+        else:
+            r = self.compute(f"{'sext' if m.signed else 'zext'} i{bits} {v} to {dt}")
+        if m.signed:
+            w = max(op.dst.width, 32)
+            if w < (128 if dt == "i128" else 64):
+                r = self.compute(f"and {dt} {r}, {(1 << w) - 1}")
+        self.define(op.dst, r, dt)
+
+    def store(self, op: Op) -> None:
+        m = op.aux
+        addr = self.arg(op.args[0], "i64")
+        bits = m.size * 8
+        src = _ty(bits)
+        v = self.arg(op.args[1], src)
+        self._fast_check(addr, self.ram.wpf, m.align)
+        p = self._host(addr)
+        if bits < (128 if src == "i128" else 64):
+            v = self.compute(f"trunc {src} {v} to i{bits}")
+        self.emit(f"store i{bits} {v}, ptr {p}, align 1")
+
+    def computed_jump(self, op: Op) -> None:
+        t = self.arg(op.args[0], "i64")
+        here = self.cur_block
+        targets = [pc for pc in self.indirect.get(here, ()) if pc in self.blocks]
+        if not targets:
+            self.exit(EXIT_JUMP, t)
+            return
+        other = self.new_label("ijmp")
+        cases = {pc: self.new_label("icase") for pc in targets}
+        self.term(f"switch i64 {t}, label %{other} [" + " ".join(
+            f"i64 {pc}, label %{lbl}" for pc, lbl in cases.items()) + "]")
+        for pc, lbl in cases.items():
+            self.label(lbl)
+            self.transition(pc)
+        self.label(other)
+        self.exit(EXIT_JUMP, t)
+
+
+_ARITH = {"add", "sub", "mul", "and", "or", "xor", "andc", "orc", "eqv", "shl", "shr", "sar", "rotr",
+          "not", "neg"}
+
+PROF = '!0 = !{!"branch_weights", i32 2000, i32 1}'
+
+
+def generate_native(head: int, blocks: dict[int, Block], inline_ok: Callable[[int, int], bool],
+                    name: str, layout: StateLayout, ram: GuestRAM, budget: int,
+                    count_insns: bool = False, indirect: dict[int, list[int]] | None = None
+                    ) -> NativeCode | None:
+    """LLVM IR for the region headed at ``head`` (see the module docstring); None when the
+    head's first instruction already needs the Python tier (nothing to gain)."""
+    gen = LLVMGen(head, blocks, inline_ok, layout, ram, budget, count_insns, indirect)
+    if not any(op.opc != "insn_start" for op in gen.cut[head][0]):
+        return None
+    code = gen.gen(name)
+    code.ir += PROF + "\n"
+    return code
