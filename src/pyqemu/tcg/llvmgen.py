@@ -17,8 +17,16 @@ Returns: ``EXIT_JUMP`` (run the block at the exit pc next, any tier) or
 slow-path memory access, a helper without a native version, a system call;
 guest state is exactly as before that instruction, because every instruction
 commits its register writes after its memory accesses, as pygen relies on).
-Loops are bounded: every branch between member blocks spends one unit of a
-budget, and an empty budget exits with ``EXIT_JUMP`` to the branch's target.
+
+Native regions chain to each other without returning to Python: at an
+``EXIT_JUMP`` the exit block looks the target pc up in the *chain table*
+(direct-mapped, ``CHAIN_SLOTS`` entries of (pc, function address), kept by
+accel/tcg/native.py) and tail-calls the region found there with the same
+state block. So the state block, not the Python register list, holds the
+guest registers while native code runs: the caller copies in every global
+that any native region reads. Loops are bounded: every branch between
+member blocks and every chained call spends one unit of the budget kept in
+the state block; an empty budget exits with ``EXIT_JUMP``.
 """
 from __future__ import annotations
 
@@ -28,6 +36,7 @@ from dataclasses import dataclass, field
 from pyqemu.tcg.ir import Block, Op, Temp
 
 EXIT_JUMP, EXIT_FALLBACK = 0, 1
+CHAIN_SLOTS = 1 << 14  # entries of the chain table (pc >> 2 indexes it)
 M64 = (1 << 64) - 1
 
 
@@ -46,20 +55,31 @@ class StateLayout:
         return 16 * self.nregs + 8
 
     @property
-    def size(self) -> int:
+    def budget_off(self) -> int:
         return 16 * self.nregs + 16
+
+    def host_off(self, name: str) -> int:
+        """Offset of the host address ``name`` (base, rpf, wpf, chain: see GuestRAM)."""
+        return 16 * self.nregs + 24 + 8 * ("base", "rpf", "wpf", "chain").index(name)
+
+    @property
+    def size(self) -> int:
+        return 16 * self.nregs + 56
 
 
 @dataclass(frozen=True)
 class GuestRAM:
     """User mode's flat guest address space: host addresses of the guest's byte 0 and of
     the per-page fast-path tables (1 byte per page: an access of up to 16 bytes starting
-    in the page needs no other check), and the number of address bits."""
+    in the page needs no other check), and the number of address bits. The addresses are
+    not in the generated code (which can so be cached across runs): they are stored in
+    the state block (StateLayout.host_off), and native code loads them from there."""
 
     base: int
     rpf: int
     wpf: int
     va_bits: int
+    chain: int = 0  # host address of the chain table (0: no chaining)
 
 
 @dataclass
@@ -156,14 +176,13 @@ class LLVMGen:
     """
 
     def __init__(self, head: int, blocks: dict[int, Block], inline_ok: Callable[[int, int], bool],
-                 layout: StateLayout, ram: GuestRAM, budget: int, count_insns: bool = False,
+                 layout: StateLayout, ram: GuestRAM, count_insns: bool = False,
                  indirect: dict[int, list[int]] | None = None) -> None:
         self.head = head
         self.blocks = blocks
         self.inline_ok = inline_ok
         self.layout = layout
         self.ram = ram
-        self.budget = budget
         self.count_insns = count_insns
         self.indirect = indirect or {}
         self.lines: list[str] = []
@@ -271,7 +290,12 @@ class LLVMGen:
             allocas.append(f"  %gp{g.gidx} = getelementptr i8, ptr %S, i64 {16 * g.gidx}")
             allocas.append(f"  %gi{g.gidx} = load {t}, ptr %gp{g.gidx}, align 8")
             allocas.append(f"  store {t} %gi{g.gidx}, ptr %g{g.gidx}")
-        allocas += ["  %budget = alloca i64", f"  store i64 {self.budget}, ptr %budget",
+        for host in ("base", "rpf", "wpf", "chain"):
+            allocas += [f"  %{host}p = getelementptr i8, ptr %S, i64 {lay.host_off(host)}",
+                        f"  %{host} = load ptr, ptr %{host}p, align 8"]
+        allocas += ["  %budget = alloca i64",
+                    f"  %bp = getelementptr i8, ptr %S, i64 {lay.budget_off}",
+                    "  %b0 = load i64, ptr %bp, align 8", "  store i64 %b0, ptr %budget",
                     "  %xpc = alloca i64", "  %xcode = alloca i32",
                     "  %icount = alloca i64", "  store i64 0, ptr %icount",
                     "  %icsave = alloca i64", "  store i64 0, ptr %icsave"]
@@ -293,8 +317,13 @@ class LLVMGen:
         if self.count_insns:
             tail += ["  %icv = load i64, ptr %icount",
                      f"  %icp = getelementptr i8, ptr %S, i64 {lay.icount_off}",
-                     "  store i64 %icv, ptr %icp, align 8"]
-        tail += ["  %xc = load i32, ptr %xcode", "  ret i32 %xc", "}"]
+                     "  %ic0 = load i64, ptr %icp, align 8", "  %ic1 = add i64 %ic0, %icv",
+                     "  store i64 %ic1, ptr %icp, align 8"]
+        tail += ["  %bl = load i64, ptr %budget", "  %bl1 = sub i64 %bl, 1",
+                 "  store i64 %bl1, ptr %bp, align 8", "  %xc = load i32, ptr %xcode"]
+        if self.ram.chain:
+            tail += _chain_tail()
+        tail += ["  ret i32 %xc", "}"]
         decls = ["declare i64 @llvm.fshr.i64(i64, i64, i64)", "declare i32 @llvm.fshr.i32(i32, i32, i32)"]
         for hname in sorted(self.helpers):
             for line in NATIVE_HELPERS[hname].ir.splitlines():
@@ -359,7 +388,7 @@ class LLVMGen:
         b = self.compute("load i64, ptr %budget")
         b2 = self.compute(f"sub i64 {b}, 1")
         self.emit(f"store i64 {b2}, ptr %budget")
-        z = self.compute(f"icmp eq i64 {b2}, 0")
+        z = self.compute(f"icmp sle i64 {b2}, 0")
         out, go = self.new_label("budget"), f"b_{target:x}"
         self.term(f"br i1 {z}, label %{out}, label %{go}")
         self.label(out)
@@ -516,7 +545,7 @@ class LLVMGen:
         return self.compute(f"icmp {_ICMP[cond]} {t} {a}, {b}")
 
     # --- memory ---------------------------------------------------------------------------
-    def _fast_check(self, addr: str, table: int, align: int) -> None:
+    def _fast_check(self, addr: str, table: str, align: int) -> None:
         """Branch to a fallback unless ``addr`` is in the guest space, aligned as required,
         and its page's fast-path byte in ``table`` is 1."""
         ram = self.ram
@@ -528,7 +557,7 @@ class LLVMGen:
             ok = self.compute(f"and i1 {ok}, {alok}")
         page = self.compute(f"lshr i64 {addr}, 12")
         pg = self.compute(f"and i64 {page}, {(1 << (ram.va_bits - 12)) - 1}")
-        fp = self.compute(f"getelementptr i8, ptr inttoptr (i64 {table} to ptr), i64 {pg}")
+        fp = self.compute(f"getelementptr i8, ptr %{table}, i64 {pg}")
         f = self.compute(f"load i8, ptr {fp}")
         fok = self.compute(f"icmp eq i8 {f}, 1")
         ok = self.compute(f"and i1 {ok}, {fok}")
@@ -539,12 +568,12 @@ class LLVMGen:
         self.label(fast)
 
     def _host(self, addr: str) -> str:
-        return self.compute(f"getelementptr i8, ptr inttoptr (i64 {self.ram.base} to ptr), i64 {addr}")
+        return self.compute(f"getelementptr i8, ptr %base, i64 {addr}")
 
     def load(self, op: Op) -> None:
         m = op.aux
         addr = self.arg(op.args[0], "i64")
-        self._fast_check(addr, self.ram.rpf, m.align)
+        self._fast_check(addr, "rpf", m.align)
         p = self._host(addr)
         bits = m.size * 8
         v = self.compute(f"load i{bits}, ptr {p}, align 1")
@@ -565,7 +594,7 @@ class LLVMGen:
         bits = m.size * 8
         src = _ty(bits)
         v = self.arg(op.args[1], src)
-        self._fast_check(addr, self.ram.wpf, m.align)
+        self._fast_check(addr, "wpf", m.align)
         p = self._host(addr)
         if bits < (128 if src == "i128" else 64):
             v = self.compute(f"trunc {src} {v} to i{bits}")
@@ -589,6 +618,21 @@ class LLVMGen:
         self.exit(EXIT_JUMP, t)
 
 
+def _chain_tail() -> list[str]:
+    """Exit-block code: on EXIT_JUMP with budget left, tail-call the native region that the
+    chain table holds for the exit pc (its entry: the pc, then the function address)."""
+    return ["  %isj = icmp eq i32 %xc, 0", "  %bok = icmp sgt i64 %bl1, 0",
+            "  %try = and i1 %isj, %bok", "  br i1 %try, label %chainlook, label %done",
+            "chainlook:", "  %cs0 = lshr i64 %xpcv, 2", f"  %cs = and i64 %cs0, {CHAIN_SLOTS - 1}",
+            "  %co = shl i64 %cs, 4",
+            "  %ce = getelementptr i8, ptr %chain, i64 %co",
+            "  %cpc = load i64, ptr %ce, align 8", "  %hit = icmp eq i64 %cpc, %xpcv",
+            "  br i1 %hit, label %call, label %done",
+            "call:", "  %cfp = getelementptr i8, ptr %ce, i64 8", "  %cf = load ptr, ptr %cfp, align 8",
+            "  %cr = musttail call i32 %cf(ptr %S)", "  ret i32 %cr",
+            "done:"]
+
+
 _ARITH = {"add", "sub", "mul", "and", "or", "xor", "andc", "orc", "eqv", "shl", "shr", "sar", "rotr",
           "not", "neg"}
 
@@ -596,12 +640,12 @@ PROF = '!0 = !{!"branch_weights", i32 2000, i32 1}'
 
 
 def generate_native(head: int, blocks: dict[int, Block], inline_ok: Callable[[int, int], bool],
-                    name: str, layout: StateLayout, ram: GuestRAM, budget: int,
+                    name: str, layout: StateLayout, ram: GuestRAM,
                     count_insns: bool = False, indirect: dict[int, list[int]] | None = None
                     ) -> NativeCode | None:
     """LLVM IR for the region headed at ``head`` (see the module docstring); None when the
     head's first instruction already needs the Python tier (nothing to gain)."""
-    gen = LLVMGen(head, blocks, inline_ok, layout, ram, budget, count_insns, indirect)
+    gen = LLVMGen(head, blocks, inline_ok, layout, ram, count_insns, indirect)
     if not any(op.opc != "insn_start" for op in gen.cut[head][0]):
         return None
     code = gen.gen(name)

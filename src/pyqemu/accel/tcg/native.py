@@ -17,15 +17,22 @@ installed) or ``force`` (every block goes native on its first run: a test mode).
 from __future__ import annotations
 
 import ctypes
+import dataclasses
+import hashlib
 import os
 import struct
 import time
 from collections.abc import Callable
+from pathlib import Path
 
-from pyqemu.tcg.llvmgen import EXIT_FALLBACK, GuestRAM, StateLayout, generate_native
+from pyqemu.tcg.ir import Temp
+from pyqemu.tcg.llvmgen import CHAIN_SLOTS, GuestRAM, StateLayout, generate_native
+from pyqemu.tcg.region import select_members
 from pyqemu.util import log
 
-NATIVE_BUDGET = 1 << 14  # branches between member blocks per call
+NATIVE_MEMBERS = 24  # blocks of a region made at a hot exit
+EXIT_HEAT = 32  # exits of native code to one pc before a native region is made there
+NATIVE_BUDGET = 1 << 16  # branches between member blocks and chained calls per call
 M64 = (1 << 64) - 1
 
 
@@ -46,9 +53,14 @@ def jit_mode() -> str:
 
 
 class _LLVM:
-    """One MCJIT engine per process (modules are added to it)."""
+    """An MCJIT engine (one per optimisation level and process; modules are added to it).
 
-    _instance: _LLVM | None = None
+    ``opt`` 2: LLVM's standard -O2 pipeline and code generator (~40 ms per region);
+    ``opt`` 0: only SROA (allocas to SSA), CFG simplification and the fast code generator
+    (~5-10 ms per region, larger code).
+    """
+
+    _instances: dict[int, _LLVM] = {}
 
     def __init__(self, opt: int) -> None:
         import llvmlite.binding as llvm
@@ -58,28 +70,79 @@ class _LLVM:
         target = llvm.Target.from_default_triple()
         self.tm = target.create_target_machine(opt=opt, jit=True)
         self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self.tm)
-        self.pto = llvm.create_pipeline_tuning_options(speed_level=opt)
+        self.pto = llvm.create_pipeline_tuning_options(speed_level=max(opt, 1))
         self.opt = opt
+        self.cpu = f"{self.tm.triple}:{llvm.get_host_cpu_name()}:{llvm.get_host_cpu_features().flatten()}"
+        self.compiled: dict[str, int] = {}  # function name (from the IR's digest) -> address
+        self.disk_hits = 0  # objects loaded from the on-disk cache
+        from pyqemu.accel.tcg.code_cache import default_dir
+        d = default_dir()
+        self.cache_dir = d.parent / "native" if d is not None else None
 
     @classmethod
     def get(cls, opt: int = 2) -> _LLVM:
-        if cls._instance is None:
-            cls._instance = cls(opt)
-        return cls._instance
+        inst = cls._instances.get(opt)
+        if inst is None:
+            inst = cls._instances[opt] = cls(opt)
+        return inst
 
-    def compile(self, ir: str, name: str) -> tuple[int, object]:
+    def compile(self, ir: str, want_asm: bool = False) -> tuple[int, str]:
+        """Machine code for ``ir`` (one function named ``@region``): its address, and its
+        assembly if ``want_asm``. The same IR compiles once per process, and its object
+        code is kept on disk (next to the code cache) for later runs."""
+        key = hashlib.sha1(f"{self.opt}:{self.llvm.llvm_version_info}:{self.cpu}:{ir}".encode()).hexdigest()
+        name = f"r_{key[:24]}"
+        addr = self.compiled.get(name)
+        if addr is not None and not want_asm:
+            return addr, ""
+        ir = ir.replace("@region(", f"@{name}(", 1)
+        path = self.cache_dir / key[:2] / f"{key}.o" if self.cache_dir is not None else None
+        obj = None
+        if path is not None and not want_asm:
+            try:
+                obj = path.read_bytes()
+            except OSError:
+                obj = None
+        asm = ""
+        if obj is not None:
+            self.disk_hits += 1
+        else:
+            mod = self._optimized(ir)
+            obj = self.tm.emit_object(mod)
+            if want_asm:
+                asm = self.tm.emit_assembly(mod)
+            if path is not None:
+                _write_atomic(path, obj)
+        if addr is None:
+            self.engine.add_object_file(self.llvm.ObjectFileRef.from_data(obj))
+            self.engine.finalize_object()
+            addr = self.compiled[name] = self.engine.get_function_address(name)
+        return addr, asm
+
+    def _optimized(self, ir: str):
         llvm = self.llvm
         mod = llvm.parse_assembly(ir)
         mod.verify()
+        pb = llvm.create_pass_builder(self.tm, self.pto)
         if self.opt:
-            pb = llvm.create_pass_builder(self.tm, self.pto)
             pb.getModulePassManager().run(mod, pb)
-        self.engine.add_module(mod)
-        self.engine.finalize_object()
-        return self.engine.get_function_address(name), mod
+        else:
+            mpm = llvm.create_new_module_pass_manager()
+            mpm.add_always_inliner_pass()
+            mpm.add_sroa_pass()
+            mpm.add_simplify_cfg_pass()
+            mpm.run(mod, pb)
+        return mod
 
-    def asm(self, mod) -> str:
-        return self.tm.emit_assembly(mod)
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only or full cache directory only costs compile time
 
 
 _CALL = ctypes.PYFUNCTYPE(ctypes.c_int32, ctypes.c_void_p)  # keeps the GIL while native code runs
@@ -90,20 +153,51 @@ class NativeTier:
 
     def __init__(self, cache, ram: GuestRAM, nregs: int, force: bool = False) -> None:
         self.cache = cache
-        self.ram = ram
+        self.chain = (ctypes.c_uint64 * (2 * CHAIN_SLOTS))()
+        self.ram = dataclasses.replace(ram, chain=ctypes.addressof(self.chain))
         self.layout = StateLayout(nregs)
         self.force = force
-        self.llvm = _LLVM.get()
+        self.llvm = _LLVM.get(int(os.environ.get("PYQEMU_JIT_OPT", "2")))
         self.compile_seconds = 0.0
         self.regions = 0
         self.failed = 0
-        self._fns: list = []  # keep ctypes function objects alive
+        self._fns: dict[int, object] = {}  # head pc -> ctypes function (kept alive)
+        # Globals any native region reads / writes: a native call may chain into any region,
+        # so the wrapper copies all of them in and the written ones out.
+        self.used: dict[int, Temp] = {}
+        self.written: dict[int, Temp] = {}
+        self.exit_heat: dict[int, int] = {}  # exits of native code to a pc (Python code)
+        self._make_copiers()
 
     # --- per-CPU state block --------------------------------------------------------------
     def state_of(self, cpu) -> tuple[ctypes.Array, int]:
-        buf = (ctypes.c_uint64 * (self.layout.size // 8))()
+        lay = self.layout
+        buf = (ctypes.c_uint64 * (lay.size // 8))()
+        ram = self.ram
+        for name in ("base", "rpf", "wpf", "chain"):
+            buf[lay.host_off(name) // 8] = getattr(ram, name)
         st = cpu._native_state = (buf, ctypes.addressof(buf))
         return st
+
+    def _make_copiers(self) -> None:
+        """(Re)generate ``copy_in(B, R)`` and ``copy_out(B, R)`` for the current global sets."""
+        lay = self.layout
+        used = [self.used[k] for k in sorted(self.used)]
+        written = [self.written[k] for k in sorted(self.written)]
+        fmt_in, args_in = _pack_format(used, lay.budget_off)
+        fmt_out, names_out, assign_out = _unpack_format(written)
+        src = ["def copy_in(B, R):", f"    PIN(B, 0, {', '.join(args_in + [str(NATIVE_BUDGET)])})",
+               "def copy_out(B, R):"]
+        if written:
+            src.append(f"    {', '.join(names_out)}{',' if len(names_out) == 1 else ''} = POUT(B, 0)")
+            src += [f"    {line}" for line in assign_out]
+        else:
+            src.append("    pass")
+        g = {"PIN": struct.Struct(fmt_in).pack_into, "POUT": struct.Struct(fmt_out).unpack_from,
+             "M64": M64}
+        exec(compile("\n".join(src) + "\n", "<native copy>", "exec"), g)  # noqa: S102
+        self.copy_in = g["copy_in"]
+        self.copy_out = g["copy_out"]
 
     # --- tiering --------------------------------------------------------------------------
     def promote(self, tb, members: list[int], taken: dict[int, set[int]] | None = None) -> bool:
@@ -119,30 +213,36 @@ class NativeTier:
             blocks = {pc: cache._block_ir(pc) for pc in members}
         except GuestException:
             return False
-        name = f"native_{head:x}"
-        code = generate_native(head, blocks, lambda src, dst: taken is None or dst in taken[src], name,
-                               self.layout,
-                               self.ram, NATIVE_BUDGET, cache.count_insns,
+        code = generate_native(head, blocks, lambda src, dst: taken is None or dst in taken[src], "region",
+                               self.layout, self.ram, cache.count_insns,
                                {pc: cache.tbs[pc].indirect() for pc in members if pc in cache.tbs})
         if code is None:
             return False
+        logging = log.enabled("out_asm")
         try:
-            addr, mod = self.llvm.compile(code.ir, name)
+            addr, asm = self.llvm.compile(code.ir, logging)
         except Exception as e:  # noqa: BLE001 - a back-end bug must not stop the guest
             self.failed += 1
-            log.log(f"pyqemu: native compile of {head:#x} failed: {e}\n")
+            first = str(e).strip().splitlines()[-3:]
+            log.log(f"pyqemu: native compile of {head:#x} failed: {' '.join(first)}\n")
             return False
-        if log.enabled("out_asm"):
+        if logging:
             log.log(f"OUT: [native region] {head:#x}: {', '.join(hex(p) for p in code.members)}\n"
-                    f"{code.ir}\n{self.llvm.asm(mod)}\n")
+                    f"{code.ir}\n{asm}\n")
+        grew = any(g.gidx not in self.used for g in code.used) or \
+            any(g.gidx not in self.written for g in code.written)
+        for g in code.used:
+            self.used.setdefault(g.gidx, g)
+        for g in code.written:
+            self.written.setdefault(g.gidx, g)
+        if grew:
+            self._make_copiers()
         fn = _CALL(addr)
-        self._fns.append(fn)
-        py_fn = tb.fn
         ntb = TranslationBlock(head, blocks[head].size)
         ntb.base = tb.base or tb
         ntb.heat = -1
-        ntb.py_fn = py_fn
-        ntb.fn = self._wrapper(code, fn, ntb)
+        ntb.py_fn = tb.fn
+        ntb.fn = self._wrapper(fn, ntb)
         pages: set[int] = set()
         for pc in code.members:
             other = cache.tbs.get(pc)
@@ -151,7 +251,34 @@ class NativeTier:
         cache.translate_seconds += time.perf_counter() - t0
         self.regions += 1
         cache._install(ntb, tuple(sorted(pages)))
+        self._fns[head] = fn
+        slot = 2 * ((head >> 2) & (CHAIN_SLOTS - 1))
+        self.chain[slot] = head
+        self.chain[slot + 1] = addr
         return True
+
+    def unlinked(self, tb) -> None:
+        """Native region ``tb`` was invalidated: chained native code must not enter it."""
+        slot = 2 * ((tb.pc >> 2) & (CHAIN_SLOTS - 1))
+        if self.chain[slot] == tb.pc and self._fns.get(tb.pc) is not None:
+            self.chain[slot] = M64  # no guest pc: never matches
+            self.chain[slot + 1] = 0
+
+    def hot_exit(self, pc: int) -> None:
+        """Native code left for Python code at ``pc`` EXIT_HEAT times: compile a region headed
+        there too, so that native code chains to it (an interpreter's handlers, callees)."""
+        from pyqemu.accel.tcg.excp import GuestException
+        cache = self.cache
+        try:
+            cache.lookup(pc)
+        except GuestException:
+            return
+        tb = cache.tbs.get(pc)
+        if tb is None or tb.py_fn is not None:
+            return
+        members = select_members(pc, cache._succ, NATIVE_MEMBERS)
+        taken = {m: cache._succ(m) for m in members}
+        self.promote(tb, members, taken)
 
     def fallback(self, cpu, pc: int) -> Callable:
         """The Python tier's function for ``pc`` (not a native wrapper)."""
@@ -160,41 +287,50 @@ class NativeTier:
             return tb.py_fn
         return self.cache.lookup(pc)
 
-    def _wrapper(self, code, fn, ntb) -> Callable:
-        """The ``tb(cpu, R)`` function that runs the native code (generated Python)."""
-        lay = self.layout
-        fmt_in, args_in = _pack_format(code.used)
-        fmt_out, names_out, assign_out = _unpack_format(code.written)
-        src = [f"def {code.name}(cpu, R):",
-               "    try:", "        B, A = cpu._native_state",
-               "    except AttributeError:", "        B, A = NEW_STATE(cpu)"]
-        if code.used:
-            src += ["    try:", f"        PIN(B, 0, {', '.join(args_in)})",
-                    "    except struct.error:", "        return PY_FN"]
-        src.append("    k = NATIVE(A)")
-        if code.written:
-            src.append(f"    {', '.join(names_out)}{',' if len(names_out) == 1 else ''} = POUT(B, 0)")
-            src += [f"    {line}" for line in assign_out]
-        src.append(f"    pc = U64(B, {lay.pc_off})[0]")
-        if self.cache.count_insns:
-            src.append(f"    cpu.icount += U64(B, {lay.icount_off})[0]")
-        src += ["    if k:", "        return FALLBACK(cpu, pc)",
-                "    return JC_get(pc) or LOOKUP(cpu, pc)"]
-        g = dict(self.cache.ns)
-        g.update(NEW_STATE=self.state_of, PIN=struct.Struct(fmt_in).pack_into,
-                 POUT=struct.Struct(fmt_out).unpack_from, U64=struct.Struct("<Q").unpack_from,
-                 NATIVE=fn, PY_FN=ntb.py_fn, FALLBACK=self.fallback, struct=struct, M64=M64)
-        assert EXIT_FALLBACK == 1
-        exec(compile("\n".join(src) + "\n", f"<native {ntb.pc:#x}>", "exec"), g)  # noqa: S102
-        wrapper = g[code.name]
+    def _wrapper(self, fn, ntb) -> Callable:
+        """The ``tb(cpu, R)`` function that runs native code from ``ntb``'s head."""
+        tier = self
+        py_fn = ntb.py_fn
+        pc_off, ic_off = self.layout.pc_off, self.layout.icount_off
+        u64 = struct.Struct("<Q").unpack_from
+        p64 = struct.Struct("<Q").pack_into
+        ns = self.cache.ns
+        jc_get, lookup, fallback = ns["JC_get"], ns["LOOKUP"], self.fallback
+        counting = self.cache.count_insns
+        heat = self.exit_heat
+
+        def wrapper(cpu, R):
+            try:
+                B, A = cpu._native_state
+            except AttributeError:
+                B, A = tier.state_of(cpu)
+            try:
+                tier.copy_in(B, R)
+            except struct.error:  # a value the state block cannot hold: stay in Python
+                return py_fn
+            if counting:
+                p64(B, ic_off, 0)
+            k = fn(A)
+            tier.copy_out(B, R)
+            pc = u64(B, pc_off)[0]
+            if counting:
+                cpu.icount += u64(B, ic_off)[0]
+            if k:
+                return fallback(cpu, pc)
+            n = heat.get(pc, 0) + 1
+            heat[pc] = n
+            if n == EXIT_HEAT:
+                tier.hot_exit(pc)
+            return jc_get(pc) or lookup(cpu, pc)
         wrapper.guest_pc = ntb.pc
         wrapper.tb = ntb
-        ntb.g = g
+        wrapper.__name__ = wrapper.__qualname__ = f"native_{ntb.pc:x}"
         return wrapper
 
 
-def _pack_format(used) -> tuple[str, list[str]]:
-    """struct format and argument expressions that store ``used`` globals at 16*gidx."""
+def _pack_format(used, end: int) -> tuple[str, list[str]]:
+    """struct format and argument expressions that store ``used`` globals at 16*gidx,
+    then one more value at offset ``end``."""
     fmt, args, off = "<", [], 0
     for g in used:
         pos = 16 * g.gidx
@@ -208,7 +344,9 @@ def _pack_format(used) -> tuple[str, list[str]]:
             fmt += "Q"
             args.append(f"R[{g.gidx}]")
             off = pos + 8
-    return fmt, args
+    if end > off:
+        fmt += f"{end - off}x"
+    return fmt + "Q", args
 
 
 def _unpack_format(written) -> tuple[str, list[str], list[str]]:

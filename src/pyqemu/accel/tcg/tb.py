@@ -271,6 +271,8 @@ class TBCache:
     # --- invalidation ---------------------------------------------------------
     def _unlink(self, tb: TranslationBlock) -> None:
         tb.valid = False
+        if tb.py_fn is not None and self.native is not None:
+            self.native.unlinked(tb)
         for g, slot in tb.incoming:
             if g.get(slot) is tb.fn:
                 g[slot] = self._stub(g, slot, tb.pc)
