@@ -13,12 +13,14 @@ Columns: guest instructions (counted by pyqemu in a separate run with PYQEMU_COU
 also reports its translation time), pyqemu's and qemu-aarch64's CPU seconds (user+sys of the
 child, median of --repeat runs: CPU time, because other work shares this machine), pyqemu's MIPS,
 the ratio pyqemu/qemu, issue 7's target and whether it is met, and pyqemu's translation seconds
-(decode+optimise+generate+compile, as the TB cache reports it; 0 before it reports it). The
+(decode+optimise+generate+compile, as the TB cache reports it; 0 before it reports it), the part
+of it spent compiling native code (issue 9's native tier, on unless --jit off), and issue 9's
+native-tier target (>= 300 MIPS on the sieve and memcopy rows). The
 outputs (stdout and exit status) of both emulators are compared: DIFFERENT OUTPUT if not equal.
-pyqemu keeps compiled blocks in its on-disk code cache between runs (as a user sees it);
---cold gives every pyqemu run an empty cache.
+pyqemu keeps compiled blocks (Python and native) in its on-disk code cache between runs (as a
+user sees it); --cold gives every pyqemu run an empty cache.
 
-Usage: python3 benchmarks/run.py [--only NAME] [--repeat N] [--cold]
+Usage: python3 benchmarks/run.py [--only NAME] [--repeat N] [--cold] [--jit on|off]
        NAME: a row (sieve, memcopy, gzip, lua, start, intloop, memhash, recursion), or
        img (pyqemu-img rows, benchmarks/img_convert.py), boot (pyqemu-system-aarch64 -M virt
        boots, benchmarks/boot_virt.py), storage (guest reads, benchmarks/storage_read.py),
@@ -54,6 +56,7 @@ class Workload:
     target: tuple[str, float] | None     # ("mips", minimum) or ("cpu", maximum seconds)
     sysroot: Path | None = None
     stdin: bytes | None = None
+    native_target: float | None = None  # issue 9: MIPS with the native tier
 
 
 def build(name: str) -> Path:
@@ -103,28 +106,32 @@ def emu_argv(emu: list[str], w: Workload) -> list[str]:
 class Runner:
     """Runs workloads under both emulators; `cold` gives each pyqemu run an empty code cache."""
 
-    def __init__(self, repeat: int, cold: bool) -> None:
+    def __init__(self, repeat: int, cold: bool, jit: str = "on") -> None:
         self.repeat = repeat
         self.cold = cold
+        self.jit = jit
         # Byte-code caching on, as installed for a user: start-up is not a recompilation.
         self.env = {k: v for k, v in os.environ.items()
-                    if k not in ("PYTHONDONTWRITEBYTECODE", "PYQEMU_COUNT_INSNS")}
+                    if k not in ("PYTHONDONTWRITEBYTECODE", "PYQEMU_COUNT_INSNS", "PYQEMU_JIT")}
 
     def _pyqemu_env(self, extra: dict[str, str], tmp: str) -> dict[str, str]:
         env = dict(self.env, **extra)
+        env["PYQEMU_JIT"] = self.jit
         if self.cold:
             env["PYQEMU_CACHE_DIR"] = tempfile.mkdtemp(dir=tmp)
         return env
 
-    def count(self, w: Workload, tmp: str) -> tuple[int | None, float | None, int | None]:
-        """(guest instructions, translation seconds, blocks) from a PYQEMU_COUNT_INSNS=1 run."""
+    def count(self, w: Workload, tmp: str) -> tuple[int | None, float | None, float | None]:
+        """(guest instructions, translation seconds, of which native compilation) from a
+        PYQEMU_COUNT_INSNS=1 run."""
         env = self._pyqemu_env({"PYQEMU_COUNT_INSNS": "1"}, tmp)
         _, _, err, _ = timed(emu_argv(pyqemu_cmd(), w), env, w.stdin)
         text = err.decode(errors="replace")
         n = re.search(r"^insns: (\d+)$", text, re.M)
         tr = re.search(r"^translate: ([\d.]+) s, (\d+) blocks$", text, re.M)
+        nat = re.search(r"^native: \d+ regions, compile ([\d.]+) s", text, re.M)
         return (int(n.group(1)) if n else None, float(tr.group(1)) if tr else None,
-                int(tr.group(2)) if tr else None)
+                float(nat.group(1)) if nat else None)
 
     def median(self, emu: list[str], w: Workload, env_of: Callable[[], dict[str, str]]
                ) -> tuple[float, bytes, int]:
@@ -139,12 +146,12 @@ class Runner:
 
 
 HEADER = (f"{'workload':<20}{'guest insns':>15}{'pyqemu s':>10}{'qemu s':>9}{'MIPS':>8}{'ratio':>8}"
-          f"  {'target':<11}{'met':<5}{'transl s':>9}")
+          f"  {'target':<11}{'met':<5}{'transl s':>9}{'native s':>9}  {'issue 9':<14}")
 
 
 def row(r: Runner, w: Workload, tmp: str) -> bool:
     """Measure and print one row; returns whether the target (if any) is met."""
-    n, tr_s, _blocks = r.count(w, tmp)
+    n, tr_s, nat_s = r.count(w, tmp)
     tp, outp, sp = r.median(pyqemu_cmd(), w, lambda: r._pyqemu_env({}, tmp))
     tq, outq, sq = r.median(["qemu-aarch64"], w, lambda: r.env)
     mips = n / tp / 1e6 if n and tp else None
@@ -159,10 +166,14 @@ def row(r: Runner, w: Workload, tmp: str) -> bool:
             target = f"<= {value * 1000:g} ms"
             met = tp <= value
     same = (outp, sp) == (outq, sq)
+    native_met = "-"
+    if w.native_target is not None and r.jit != "off":
+        native_met = f">= {w.native_target:g}: {'yes' if mips and mips >= w.native_target else 'NO'}"
     print(f"{w.name:<20}{n or 0:>15,}{tp:>10.3f}{tq:>9.3f}"
           f"{f'{mips:.2f}' if mips else '?':>8}{f'{tp / tq:.1f}x' if tq else '?':>8}"
           f"  {target:<11}{'-' if met is None else 'yes' if met else 'NO':<5}"
           f"{f'{tr_s:.3f}' if tr_s is not None else '?':>9}"
+          f"{f'{nat_s:.3f}' if nat_s is not None else '-':>9}  {native_met:<14}"
           f"{'' if same else '  DIFFERENT OUTPUT'}", flush=True)
     if not same:
         print(f"  pyqemu: status {sp}, {outp[-200:]!r}\n  qemu:   status {sq}, {outq[-200:]!r}", flush=True)
@@ -181,9 +192,9 @@ def workloads(only: str | None, tmp: Path) -> list[Workload]:
 
     out: list[Workload] = []
     if want("sieve"):
-        out.append(Workload("sieve+hash", [str(build("sieve_hash"))], ("mips", 20)))
+        out.append(Workload("sieve+hash", [str(build("sieve_hash"))], ("mips", 20), native_target=300))
     if want("memcopy"):
-        out.append(Workload("memcopy+hash", [str(build("memcopy_hash"))], ("mips", 15)))
+        out.append(Workload("memcopy+hash", [str(build("memcopy_hash"))], ("mips", 15), native_target=300))
     bb = _debian("busybox") if want("gzip") or want("start") else None
     if bb is not None and want("gzip"):
         data = tmp / "data"
@@ -209,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3,
                     help="runs per emulator; the median is shown (default 3)")
     ap.add_argument("--cold", action="store_true", help="an empty pyqemu code cache for every run")
+    ap.add_argument("--jit", choices=("on", "off"), default="on",
+                    help="pyqemu's native tier (PYQEMU_JIT; default on, off: the Python tier alone)")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(HERE))
     if args.only == "boot":  # minutes under pyqemu, so only on request
@@ -226,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("qemu-aarch64") is None:
         print("qemu-aarch64 not found (apt-get install qemu-user); nothing to compare with")
         return 1
-    runner = Runner(args.repeat, args.cold)
+    runner = Runner(args.repeat, args.cold, args.jit)
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
         rows = workloads(args.only, Path(tmp))
@@ -234,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"no workload called {args.only!r}")
             return 2
         print(f"median of {args.repeat} run(s), CPU seconds (user+sys)"
-              f"{', cold code cache' if args.cold else ''}", flush=True)
+              f"{', cold code cache' if args.cold else ''}, native tier {args.jit}", flush=True)
         print(HEADER, flush=True)
         for w in rows:
             ok = row(runner, w, tmp) and ok

@@ -397,6 +397,8 @@ class Process:
     def run_main(self, cpu: UserCPU) -> int:
         """Run the main thread; returns the process exit status."""
         self.signals = SignalState(self)
+        if self.tbs.native is not None:
+            self.tbs.native.interrupts = self.signals  # native loops yield to pending signals
         cpu.sigmask = self.signals.initial_mask
         cpu.tid = os.getpid()
         cpu.on_main = True

@@ -167,6 +167,9 @@ class NativeTier:
         self.used: dict[int, Temp] = {}
         self.written: dict[int, Temp] = {}
         self.exit_heat: dict[int, int] = {}  # exits of native code to a pc (Python code)
+        # Something with a ``maybe`` attribute that turns true when the CPU loop should look
+        # at pending work (user mode: signals); a native call then ends the CPU's slice.
+        self.interrupts: object = _NoInterrupts()
         self._make_copiers()
 
     # --- per-CPU state block --------------------------------------------------------------
@@ -315,6 +318,8 @@ class NativeTier:
             pc = u64(B, pc_off)[0]
             if counting:
                 cpu.icount += u64(B, ic_off)[0]
+            if tier.interrupts.maybe:
+                return _pause(pc)
             if k:
                 return fallback(cpu, pc)
             n = heat.get(pc, 0) + 1
@@ -326,6 +331,20 @@ class NativeTier:
         wrapper.tb = ntb
         wrapper.__name__ = wrapper.__qualname__ = f"native_{ntb.pc:x}"
         return wrapper
+
+
+class _NoInterrupts:
+    maybe = False
+
+
+def _pause(pc: int) -> Callable:
+    """A block function that does nothing but return itself, at guest pc ``pc``: the CPU
+    loop spins on it (cheaply) to the end of its slice, then handles what is pending and
+    resumes at ``pc`` (the instruction there runs on the Python tier if it must)."""
+    def pause(cpu, R):
+        return pause
+    pause.guest_pc = pc
+    return pause
 
 
 def _pack_format(used, end: int) -> tuple[str, list[str]]:
