@@ -324,7 +324,8 @@ class LLVMGen:
         if self.ram.chain:
             tail += _chain_tail()
         tail += ["  ret i32 %xc", "}"]
-        decls = ["declare i64 @llvm.fshr.i64(i64, i64, i64)", "declare i32 @llvm.fshr.i32(i32, i32, i32)"]
+        decls = ["declare i64 @llvm.fshr.i64(i64, i64, i64)", "declare i32 @llvm.fshr.i32(i32, i32, i32)",
+                 "declare i128 @llvm.fshr.i128(i128, i128, i128)"]
         for hname in sorted(self.helpers):
             for line in NATIVE_HELPERS[hname].ir.splitlines():
                 if not line.startswith("declare ") or line not in decls:
@@ -517,7 +518,7 @@ class LLVMGen:
                 b = self.compute(f"select i1 {big}, {t} {bits - 1}, {t} {b}")
             r = masked(self.compute(f"ashr {t} {a}, {b}"))
         else:  # rotr
-            if w in (32, 64):
+            if w in (32, 64, 128):
                 n = a if w == bits else self.compute(f"trunc {t} {a} to i{w}")
                 s = b if w == bits else self.compute(f"trunc {t} {b} to i{w}")
                 r = self.compute(f"call i{w} @llvm.fshr.i{w}(i{w} {n}, i{w} {n}, i{w} {s})")
@@ -629,7 +630,8 @@ def _chain_tail() -> list[str]:
             "  %cpc = load i64, ptr %ce, align 8", "  %hit = icmp eq i64 %cpc, %xpcv",
             "  br i1 %hit, label %call, label %done",
             "call:", "  %cfp = getelementptr i8, ptr %ce, i64 8", "  %cf = load ptr, ptr %cfp, align 8",
-            "  %cr = musttail call i32 %cf(ptr %S)", "  ret i32 %cr",
+            "  %cnull = icmp eq ptr %cf, null", "  br i1 %cnull, label %done, label %tail",
+            "tail:", "  %cr = musttail call i32 %cf(ptr %S)", "  ret i32 %cr",
             "done:"]
 
 

@@ -420,7 +420,7 @@ class PyGen:
             self.store_softmmu(addr, val, m)
             return
         if m.size == 16:
-            put = f"M[{addr}:{addr} + 16] = {val}.to_bytes(16, 'little')"
+            put = f"M[{addr}:{addr} + 16] = ({val}).to_bytes(16, 'little')"
         elif m.size == 1:
             put = f"M[{addr}] = {val} & 0xff"
         elif m.size == 8:

@@ -31,6 +31,7 @@ from pyqemu.tcg.region import select_members
 from pyqemu.util import log
 
 NATIVE_MEMBERS = 24  # blocks of a region made at a hot exit
+ENGINE_OBJECTS = 2048  # objects per MCJIT engine (an engine is freed when its code is unused)
 EXIT_HEAT = 32  # exits of native code to one pc before a native region is made there
 NATIVE_BUDGET = 1 << 16  # branches between member blocks and chained calls per call
 M64 = (1 << 64) - 1
@@ -43,11 +44,10 @@ def jit_mode() -> str:
         return "off"
     if mode not in ("on", "force", "1", "yes", "true"):
         raise ValueError(f"PYQEMU_JIT={mode}: expected on, off or force")
-    try:
-        import llvmlite.binding  # noqa: F401
-    except ImportError:
+    import importlib.util
+    if importlib.util.find_spec("llvmlite") is None:  # importing it costs ~30 ms: done when needed
         if mode == "force":
-            raise
+            raise ImportError("PYQEMU_JIT=force needs llvmlite (pip install pyqemu[jit])")
         return "off"
     return "force" if mode == "force" else "on"
 
@@ -68,12 +68,12 @@ class _LLVM:
         llvm.initialize_native_asmprinter()
         self.llvm = llvm
         target = llvm.Target.from_default_triple()
-        self.tm = target.create_target_machine(opt=opt, jit=True)
-        self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self.tm)
+        self.tm = target.create_target_machine(opt=opt, jit=True)  # compiles objects
+        self.current = _Engine(llvm, opt)
         self.pto = llvm.create_pipeline_tuning_options(speed_level=max(opt, 1))
         self.opt = opt
         self.cpu = f"{self.tm.triple}:{llvm.get_host_cpu_name()}:{llvm.get_host_cpu_features().flatten()}"
-        self.compiled: dict[str, int] = {}  # function name (from the IR's digest) -> address
+        self.compiled: dict[str, tuple[int, _Engine]] = {}  # function name (IR digest) -> code
         self.disk_hits = 0  # objects loaded from the on-disk cache
         from pyqemu.accel.tcg.code_cache import default_dir
         d = default_dir()
@@ -86,15 +86,17 @@ class _LLVM:
             inst = cls._instances[opt] = cls(opt)
         return inst
 
-    def compile(self, ir: str, want_asm: bool = False) -> tuple[int, str]:
-        """Machine code for ``ir`` (one function named ``@region``): its address, and its
-        assembly if ``want_asm``. The same IR compiles once per process, and its object
+    def compile(self, ir: str, want_asm: bool = False) -> tuple[int, str, _Engine]:
+        """Machine code for ``ir`` (one function named ``@region``): its address, its
+        assembly if ``want_asm``, and the engine holding it (hand it to release() when the
+        code is no longer used). The same IR compiles once per process, and its object
         code is kept on disk (next to the code cache) for later runs."""
         key = hashlib.sha1(f"{self.opt}:{self.llvm.llvm_version_info}:{self.cpu}:{ir}".encode()).hexdigest()
         name = f"r_{key[:24]}"
-        addr = self.compiled.get(name)
-        if addr is not None and not want_asm:
-            return addr, ""
+        done = self.compiled.get(name)
+        if done is not None and not want_asm:
+            done[1].live += 1
+            return done[0], "", done[1]
         ir = ir.replace("@region(", f"@{name}(", 1)
         path = self.cache_dir / key[:2] / f"{key}.o" if self.cache_dir is not None else None
         obj = None
@@ -113,11 +115,21 @@ class _LLVM:
                 asm = self.tm.emit_assembly(mod)
             if path is not None:
                 _write_atomic(path, obj)
-        if addr is None:
-            self.engine.add_object_file(self.llvm.ObjectFileRef.from_data(obj))
-            self.engine.finalize_object()
-            addr = self.compiled[name] = self.engine.get_function_address(name)
-        return addr, asm
+        if done is None:
+            if self.current.objects >= ENGINE_OBJECTS:
+                self.current = _Engine(self.llvm, self.opt)
+            done = self.compiled[name] = (self.current.add(obj, name), self.current)
+        done[1].live += 1
+        return done[0], asm, done[1]
+
+    def release(self, engine: _Engine) -> None:
+        """One region compiled into ``engine`` is gone; an old engine with none left is
+        freed (MCJIT never frees single functions, and every object costs memory maps)."""
+        engine.live -= 1
+        if engine.live <= 0 and engine is not self.current:
+            for name in engine.names:
+                self.compiled.pop(name, None)
+            engine.close()
 
     def _optimized(self, ir: str):
         llvm = self.llvm
@@ -133,6 +145,29 @@ class _LLVM:
             mpm.add_simplify_cfg_pass()
             mpm.run(mod, pb)
         return mod
+
+
+class _Engine:
+    """One MCJIT execution engine and the objects loaded into it."""
+
+    def __init__(self, llvm, opt: int) -> None:
+        self.llvm = llvm
+        # The engine owns the target machine it is given: each gets its own.
+        tm = llvm.Target.from_default_triple().create_target_machine(opt=opt, jit=True)
+        self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
+        self.objects = 0
+        self.live = 0  # regions using code of this engine
+        self.names: list[str] = []
+
+    def add(self, obj: bytes, name: str) -> int:
+        self.engine.add_object_file(self.llvm.ObjectFileRef.from_data(obj))
+        self.engine.finalize_object()
+        self.objects += 1
+        self.names.append(name)
+        return self.engine.get_function_address(name)
+
+    def close(self) -> None:
+        self.engine.close()
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -157,11 +192,12 @@ class NativeTier:
         self.ram = dataclasses.replace(ram, chain=ctypes.addressof(self.chain))
         self.layout = StateLayout(nregs)
         self.force = force
-        self.llvm = _LLVM.get(int(os.environ.get("PYQEMU_JIT_OPT", "2")))
+        self.opt = int(os.environ.get("PYQEMU_JIT_OPT", "2"))
+        self._llvm: _LLVM | None = None
         self.compile_seconds = 0.0
         self.regions = 0
         self.failed = 0
-        self._fns: dict[int, object] = {}  # head pc -> ctypes function (kept alive)
+        self._engines: dict[object, _Engine] = {}  # native TranslationBlock -> its engine
         # Globals any native region reads / writes: a native call may chain into any region,
         # so the wrapper copies all of them in and the written ones out.
         self.used: dict[int, Temp] = {}
@@ -171,6 +207,17 @@ class NativeTier:
         # at pending work (user mode: signals); a native call then ends the CPU's slice.
         self.interrupts: object = _NoInterrupts()
         self._make_copiers()
+
+    @property
+    def llvm(self) -> _LLVM:
+        """The LLVM engine, made when the first region goes native (not at start-up)."""
+        if self._llvm is None:
+            self._llvm = _LLVM.get(self.opt)
+        return self._llvm
+
+    @property
+    def disk_hits(self) -> int:
+        return self._llvm.disk_hits if self._llvm is not None else 0
 
     # --- per-CPU state block --------------------------------------------------------------
     def state_of(self, cpu) -> tuple[ctypes.Array, int]:
@@ -223,7 +270,7 @@ class NativeTier:
             return False
         logging = log.enabled("out_asm")
         try:
-            addr, asm = self.llvm.compile(code.ir, logging)
+            addr, asm, engine = self.llvm.compile(code.ir, logging)
         except Exception as e:  # noqa: BLE001 - a back-end bug must not stop the guest
             self.failed += 1
             first = str(e).strip().splitlines()[-3:]
@@ -254,7 +301,7 @@ class NativeTier:
         cache.translate_seconds += time.perf_counter() - t0
         self.regions += 1
         cache._install(ntb, tuple(sorted(pages)))
-        self._fns[head] = fn
+        self._engines[ntb] = engine
         slot = 2 * ((head >> 2) & (CHAIN_SLOTS - 1))
         self.chain[slot] = head
         self.chain[slot + 1] = addr
@@ -263,9 +310,12 @@ class NativeTier:
     def unlinked(self, tb) -> None:
         """Native region ``tb`` was invalidated: chained native code must not enter it."""
         slot = 2 * ((tb.pc >> 2) & (CHAIN_SLOTS - 1))
-        if self.chain[slot] == tb.pc and self._fns.get(tb.pc) is not None:
+        if self.chain[slot] == tb.pc:
             self.chain[slot] = M64  # no guest pc: never matches
             self.chain[slot + 1] = 0
+        engine = self._engines.pop(tb, None)
+        if engine is not None:
+            self.llvm.release(engine)
 
     def hot_exit(self, pc: int) -> None:
         """Native code left for Python code at ``pc`` EXIT_HEAT times: compile a region headed
