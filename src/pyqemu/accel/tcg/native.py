@@ -55,9 +55,9 @@ def jit_mode() -> str:
 class _LLVM:
     """An MCJIT engine (one per optimisation level and process; modules are added to it).
 
-    ``opt`` 2: LLVM's standard -O2 pipeline and code generator (~40 ms per region);
+    ``opt`` 2: SROA, instcombine, SCCP, GVN, DSE, ADCE and the -O2 code generator;
     ``opt`` 0: only SROA (allocas to SSA), CFG simplification and the fast code generator
-    (~5-10 ms per region, larger code).
+    (cheaper to compile, larger code).
     """
 
     _instances: dict[int, _LLVM] = {}
@@ -71,6 +71,7 @@ class _LLVM:
         self.tm = target.create_target_machine(opt=opt, jit=True)  # compiles objects
         self.current = _Engine(llvm, opt)
         self.pto = llvm.create_pipeline_tuning_options(speed_level=max(opt, 1))
+        self.pb = llvm.create_pass_builder(self.tm, self.pto)
         self.opt = opt
         self.cpu = f"{self.tm.triple}:{llvm.get_host_cpu_name()}:{llvm.get_host_cpu_features().flatten()}"
         self.compiled: dict[str, tuple[int, _Engine]] = {}  # function name (IR digest) -> code
@@ -91,7 +92,8 @@ class _LLVM:
         assembly if ``want_asm``, and the engine holding it (hand it to release() when the
         code is no longer used). The same IR compiles once per process, and its object
         code is kept on disk (next to the code cache) for later runs."""
-        key = hashlib.sha1(f"{self.opt}:{self.llvm.llvm_version_info}:{self.cpu}:{ir}".encode()).hexdigest()
+        what = f"{_PASSES[self.opt]}:{self.llvm.llvm_version_info}:{self.cpu}:{ir}"
+        key = hashlib.sha1(what.encode()).hexdigest()
         name = f"r_{key[:24]}"
         done = self.compiled.get(name)
         if done is not None and not want_asm:
@@ -135,16 +137,20 @@ class _LLVM:
         llvm = self.llvm
         mod = llvm.parse_assembly(ir)
         mod.verify()
-        pb = llvm.create_pass_builder(self.tm, self.pto)
-        if self.opt:
-            pb.getModulePassManager().run(mod, pb)
-        else:
-            mpm = llvm.create_new_module_pass_manager()
-            mpm.add_always_inliner_pass()
-            mpm.add_sroa_pass()
-            mpm.add_simplify_cfg_pass()
-            mpm.run(mod, pb)
+        # An explicit pass list: LLVM's standard -O2 pipeline (PassBuilder.getModulePassManager)
+        # leaks ~170 KB of analysis results per module in llvmlite 0.50, and is no faster here.
+        mpm = llvm.create_new_module_pass_manager()
+        for name in _PASSES[self.opt]:
+            getattr(mpm, f"add_{name}_pass")()
+        mpm.run(mod, self.pb)
         return mod
+
+
+_PASSES = {
+    0: ("always_inliner", "sroa", "simplify_cfg"),
+    2: ("always_inliner", "sroa", "instruction_combine", "simplify_cfg", "sccp", "new_gvn",
+        "instruction_combine", "dead_store_elimination", "aggressive_dce", "simplify_cfg"),
+}
 
 
 class _Engine:
@@ -250,17 +256,20 @@ class NativeTier:
         self.copy_out = g["copy_out"]
 
     # --- tiering --------------------------------------------------------------------------
-    def promote(self, tb, members: list[int], taken: dict[int, set[int]] | None = None) -> bool:
+    def promote(self, tb, members: list[int], taken: dict[int, set[int]] | None = None,
+                blocks: dict | None = None) -> bool:
         """Compile the region of ``members`` headed at ``tb.pc`` natively and install it;
         False if not. ``taken[pc]``: the direct jumps of member ``pc`` that have been taken
-        (those stay in native code); None: all of them (force mode)."""
+        (those stay in native code); None: all of them (force mode). ``blocks``: the
+        members' optimised IR, when the caller has it."""
         from pyqemu.accel.tcg.excp import GuestException
         from pyqemu.accel.tcg.tb import TranslationBlock
         cache = self.cache
         head = tb.pc
         t0 = time.perf_counter()
         try:
-            blocks = {pc: cache._block_ir(pc) for pc in members}
+            if blocks is None:
+                blocks = {pc: cache._block_ir(pc) for pc in members}
         except GuestException:
             return False
         code = generate_native(head, blocks, lambda src, dst: taken is None or dst in taken[src], "region",

@@ -143,7 +143,7 @@ class TBCache:
             cache.put(pc, code, gen.name, block.size, gen.exits, gen.linemap, gen.helpers)
         tb = self._install(tb)
         if self.native is not None and self.native.force:
-            self.native.promote(tb, [pc], None)
+            self.native.promote(tb, [pc], None, {pc: block})
             tb = self.tbs.get(pc, tb)
         return tb
 
