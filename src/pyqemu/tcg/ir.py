@@ -85,6 +85,20 @@ def _fmt(x: Any) -> str:
     return str(x)
 
 
+def globals_of(ops) -> tuple[list[Temp], list[Temp]]:
+    """The globals that ``ops`` read or write, and those they write, in gidx order."""
+    used: dict[int, Temp] = {}
+    written: dict[int, Temp] = {}
+    for op in ops:
+        for a in op.args:
+            if isinstance(a, Temp) and a.is_global:
+                used[a.gidx] = a
+        if op.dst is not None and op.dst.is_global:
+            used[op.dst.gidx] = op.dst
+            written[op.dst.gidx] = op.dst
+    return [used[k] for k in sorted(used)], [written[k] for k in sorted(written)]
+
+
 @dataclass
 class Helper:
     """A Python function callable from generated code."""

@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pyqemu.tcg.ir import Block, Op, Temp
+from pyqemu.tcg.ir import Block, Op, Temp, globals_of
 
 EXIT_JUMP, EXIT_FALLBACK = 0, 1
 CHAIN_SLOTS = 1 << 14  # entries of the chain table (pc >> 2 indexes it)
@@ -192,18 +192,7 @@ class LLVMGen:
         self.fallbacks = 0
         self.helpers: set[str] = set()
         self.cut: dict[int, tuple[list[Op], int | None]] = {pc: _truncate(b) for pc, b in blocks.items()}
-        used: dict[int, Temp] = {}
-        written: dict[int, Temp] = {}
-        for ops, _ in self.cut.values():
-            for op in ops:
-                for a in op.args:
-                    if isinstance(a, Temp) and a.is_global:
-                        used[a.gidx] = a
-                if op.dst is not None and op.dst.is_global:
-                    used[op.dst.gidx] = op.dst
-                    written[op.dst.gidx] = op.dst
-        self.used = [used[k] for k in sorted(used)]
-        self.written = [written[k] for k in sorted(written)]
+        self.used, self.written = globals_of(op for ops, _ in self.cut.values() for op in ops)
         self.temps: dict[int, str] = {}  # id(Temp) -> SSA name or alloca pointer
         self.slot_temps: set[int] = set()  # temps kept in an alloca (defined twice or in an if)
         self.cur_pc = self.cur_block = head

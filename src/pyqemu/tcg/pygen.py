@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pyqemu.tcg.ir import Block, MemOp, Op, Temp
+from pyqemu.tcg.ir import Block, MemOp, Op, Temp, globals_of
 
 _STRUCT = {(1, False): "U8", (2, False): "U16", (4, False): "U32", (8, False): "U64",
            (1, True): "S8", (2, True): "S16", (4, True): "S32", (8, True): "S64"}
@@ -76,17 +76,7 @@ class PyGen:
         self.exits: list[tuple[str, int]] = []
         self.linemap: list[tuple[int, int, int]] = []
         self.insn = -1
-        used: dict[int, Temp] = {}
-        written: dict[int, Temp] = {}
-        for op in block.ops:
-            for a in op.args:
-                if isinstance(a, Temp) and a.is_global:
-                    used[a.gidx] = a
-            if op.dst is not None and op.dst.is_global:
-                used[op.dst.gidx] = op.dst
-                written[op.dst.gidx] = op.dst
-        self.used = [used[k] for k in sorted(used)]
-        self.written = [written[k] for k in sorted(written)]
+        self.used, self.written = globals_of(block.ops)
         self.self_loop = any(op.opc == "goto_tb" and op.args[0] == block.pc for op in block.ops)
         self.softmmu = block.mmu_idx is not None
         # System mode: each vCPU has its own jump cache (its own page tables).
