@@ -78,6 +78,7 @@ from difftest import (
     DATA_BASE,
     HEX32,
     M32,
+    NATIVE_DIVISOR,
     STOP_FIELDS,
     UC_MEMERR,
     FieldSpec,
@@ -617,6 +618,7 @@ def group_tests(prefix: str, groups: Groups, block: int, skip: Mapping[str, str]
     @pytest.mark.parametrize("group", sorted(groups))
     def test_group(dt: DiffTester, group: str) -> None:
         gen, n = setup(group)
+        n = max(n // NATIVE_DIVISOR, 1)
         before = dt.cases
         run_group(dt, prefix + group, gen, 1, n)
         assert dt.cases - before >= n * block

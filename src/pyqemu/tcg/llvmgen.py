@@ -140,20 +140,34 @@ def supported(op: Op) -> bool:
 def _truncate(block: Block) -> tuple[list[Op], int | None]:
     """The ops of ``block`` up to its first instruction the back end cannot emit, and that
     instruction's pc (None: the whole block is supported). The cut is at an instruction
-    start outside any ``if`` (an earlier one when the instruction is inside one)."""
+    start outside any ``if`` (an earlier one when the instruction is inside one). Inside a
+    Thumb IT block (``block.it_pcs``) the cut is at the IT instruction, and so is a memory
+    access there (its slow path could not resume mid-block either): the Python tier only
+    starts blocks outside IT blocks."""
     ops = block.ops
+    it_pcs: dict[int, int] = getattr(block, "it_pcs", None) or {}
     depth = 0
+    starts: dict[int, int] = {}  # pc -> op index of top-level insn_starts
     last_top: tuple[int, int] | None = None  # (op index, pc) of the last top-level insn_start
+    pc = block.pc
     for i, op in enumerate(ops):
         if op.opc == "insn_start":
+            pc = op.args[0]
             if depth == 0:
-                last_top = (i, op.args[0])
+                last_top = (i, pc)
+                starts[pc] = i
             continue
         if op.opc == "if":
             depth += 1
         elif op.opc == "endif":
             depth -= 1
-        if not supported(op):
+        in_it = pc in it_pcs
+        if not supported(op) or in_it and op.opc in ("ld", "st"):
+            target = it_pcs.get(pc) if in_it else None
+            if target is not None:
+                if target not in starts:
+                    return [], block.pc
+                return ops[:starts[target]], target
             if last_top is None:
                 return [], block.pc
             return ops[:last_top[0]], last_top[1]

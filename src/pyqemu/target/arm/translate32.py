@@ -428,6 +428,10 @@ def translate(cpu, key: int, fetch16: Callable[[int], int], max_insns: int = MAX
     thumb = bool(key & 1)
     block = Block(key, GLOBALS)
     block.chain_inline = True  # pygen: chained inlining and loads into globals (see pygen.py)
+    # Instructions inside an IT block -> the key of their IT instruction: no other tier may
+    # resume in the middle of an IT block (tcg/llvmgen.py restarts at the IT instruction).
+    block.it_pcs = {}
+    it_start = 0
     block.mmu_idx = None
     block.slow_mem = False
     s = DisasContext32(block, cpu, thumb)
@@ -458,6 +462,8 @@ def translate(cpu, key: int, fetch16: Callable[[int], int], max_insns: int = MAX
         s.insn = insn
         block.b_insn = insn
         b.insn_start(s.key(addr))
+        if thumb and s.itstate:
+            block.it_pcs[s.key(addr)] = it_start
         if disas is not None:
             disas.append((addr, insn, s.insn_len))
         cond = 14
@@ -474,6 +480,8 @@ def translate(cpu, key: int, fetch16: Callable[[int], int], max_insns: int = MAX
         itstate_before = s.itstate
         if not decoder(s, insn):
             s.undef()
+        if thumb and s.itstate and not itstate_before:
+            it_start = s.key(addr)  # an IT instruction
         if cond != 14:
             b.endif()
             if s.is_jmp:
