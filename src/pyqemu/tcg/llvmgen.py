@@ -120,6 +120,8 @@ class NativeCode:
 def supported(op: Op) -> bool:
     """Whether the native back end can emit ``op`` (else its instruction falls back)."""
     o = op.opc
+    if _too_wide(op):
+        return False  # values wider than 128 bits (NEON VEXT of two Q registers) stay in Python
     if o == "call":
         h = NATIVE_HELPERS.get(op.aux.name)
         if h is None or len(op.args) != h.nargs or (op.dst is not None and op.dst.width > 64):
@@ -135,6 +137,17 @@ def supported(op: Op) -> bool:
     if o in ("ld", "st"):
         return op.aux.size in (1, 2, 4, 8, 16)
     return True
+
+
+def _too_wide(op: Op) -> bool:
+    if op.dst is not None and op.dst.width > 128:
+        return True
+    if any(isinstance(a, Temp) and a.width > 128 for a in op.args):
+        return True
+    aux = op.aux
+    if isinstance(aux, tuple):
+        return any(isinstance(x, int) and not isinstance(x, bool) and x > 128 for x in aux)
+    return isinstance(aux, int) and not isinstance(aux, bool) and aux > 128
 
 
 def _truncate(block: Block) -> tuple[list[Op], int | None]:
