@@ -49,7 +49,8 @@ def listing(emu: list[str], opts: list[str], sock: str) -> tuple[list, str]:
             assert time.monotonic() < end
             time.sleep(0.02)
         f = s.makefile("rwb")
-        f.readline()
+        while "QMP" not in json.loads(f.readline()):
+            pass  # real QEMU 7.2 may send its start-up RESUME before the greeting to an early client
         out = []
         for cmd in ({"execute": "qmp_capabilities"}, {"execute": "query-chardev"},
                     {"execute": "human-monitor-command", "arguments": {"command-line": "info chardev"}}):
