@@ -406,41 +406,36 @@ def _pause(pc: int) -> Callable:
     return pause
 
 
-def _pack_format(used, end: int) -> tuple[str, list[str]]:
-    """struct format and argument expressions that store ``used`` globals at 16*gidx,
-    then one more value at offset ``end``."""
-    fmt, args, off = "<", [], 0
-    for g in used:
+def _slots_format(globals_, end: int = 0) -> str:
+    """struct format of ``globals_`` at 16*gidx in the state block (128-bit ones as two
+    64-bit halves), padded to offset ``end`` if that is further."""
+    fmt, off = "<", 0
+    for g in globals_:
         pos = 16 * g.gidx
         if pos > off:
             fmt += f"{pos - off}x"
-        if g.width > 64:
-            fmt += "QQ"
-            args += [f"R[{g.gidx}] & M64", f"R[{g.gidx}] >> 64"]
-            off = pos + 16
-        else:
-            fmt += "Q"
-            args.append(f"R[{g.gidx}]")
-            off = pos + 8
-    if end > off:
-        fmt += f"{end - off}x"
-    return fmt + "Q", args
+        fmt += "QQ" if g.width > 64 else "Q"
+        off = pos + (16 if g.width > 64 else 8)
+    return fmt + (f"{end - off}x" if end > off else "")
+
+
+def _pack_format(used, end: int) -> tuple[str, list[str]]:
+    """struct format and argument expressions that store ``used`` globals, then one more
+    value at offset ``end``."""
+    args: list[str] = []
+    for g in used:
+        args += [f"R[{g.gidx}] & M64", f"R[{g.gidx}] >> 64"] if g.width > 64 else [f"R[{g.gidx}]"]
+    return _slots_format(used, end) + "Q", args
 
 
 def _unpack_format(written) -> tuple[str, list[str], list[str]]:
     """struct format, target names and assignments that load ``written`` globals back."""
-    fmt, names, assign, off = "<", [], [], 0
+    names: list[str] = []
+    assign: list[str] = []
     for g in written:
-        pos = 16 * g.gidx
-        if pos > off:
-            fmt += f"{pos - off}x"
         if g.width > 64:
-            fmt += "QQ"
             names += [f"_l{g.gidx}", f"_h{g.gidx}"]
             assign.append(f"R[{g.gidx}] = _l{g.gidx} | _h{g.gidx} << 64")
-            off = pos + 16
         else:
-            fmt += "Q"
             names.append(f"R[{g.gidx}]")
-            off = pos + 8
-    return fmt, names, assign
+    return _slots_format(written), names, assign
