@@ -998,7 +998,9 @@ _HELPER_CASES: list[tuple[str, str, dict[int, int], list[int], Callable]] = (
     + [(f"revb{n}", "h_rev_bytes", {1: n}, [8 * n], lambda x, n=n: HI.rev_bytes.func(x, n))
        for n in (1, 2, 4, 8)]
     + [(f"rev{w}_{e}", "h_rev", {1: w, 2: e}, [w], lambda x, w=w, e=e: HI.rev.func(x, w, e))
-       for w, e in ((16, 16), (32, 32), (64, 64), (32, 16), (64, 16), (64, 32))])
+       for w, e in ((16, 16), (32, 32), (64, 64), (32, 16), (64, 16), (64, 32))]
+    + [(f"{h}_{n}", f"h_{h}", {2: n}, [32, 8 * n], lambda a, v, n=n, f=getattr(HI, h): f.func(a, v, n))
+       for h in ("crc32", "crc32c") for n in (1, 2, 4, 8)])
 
 
 def _helper_module() -> str:

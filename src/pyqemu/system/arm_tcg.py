@@ -34,6 +34,7 @@ class MachineTCG:
         # The virtual clock stays on the host clock; only -icount would tie it to the count.
         self.count_insns = bool(os.environ.get("PYQEMU_COUNT_INSNS"))
         self.tbs = make_tb_cache(self.phys, self.count_insns)
+        self.tbs.native = _native_tier(self.tbs)
         self.cpus: list[BoardCPU] = []
         self.phys.on_map_change.append(self.flush_tlbs)
 
@@ -148,10 +149,36 @@ def _factory(machine: Any, cpu_type: str, index: int, affinity: int) -> BoardCPU
     return cpu
 
 
-def install() -> None:
-    """Let ARM boards create TCG vCPUs."""
+_JIT: str | None = None  # -accel tcg,jit=on|off (None: PYQEMU_JIT, else on when llvmlite is there)
+
+
+def install(jit: str | None = None) -> None:
+    """Let ARM boards create TCG vCPUs (``jit``: the native tier, ``on`` or ``off``)."""
+    global _JIT
     from pyqemu.hw.arm import virt
+    _JIT = jit
     virt.set_cpu_factory(_factory)
+
+
+def _native_tier(tbs: Any) -> Any:
+    """The native tier for a machine's block cache (accel/tcg/native_sys.py), or None."""
+    from pyqemu.accel.tcg import native
+    if _JIT == "off":
+        return None
+    try:
+        mode = native.jit_mode()
+    except (ValueError, ImportError) as e:
+        sys.stderr.write(f"pyqemu: {e}\n")
+        return None
+    if mode == "off":
+        if _JIT == "on":
+            sys.stderr.write("pyqemu: -accel tcg,jit=on: the native tier needs llvmlite "
+                             "(pip install pyqemu[jit]); running on the Python tier\n")
+        return None
+    import pyqemu.target.arm.native_helpers  # noqa: F401 - registers them
+    from pyqemu.accel.tcg.native_sys import SysNativeTier
+    from pyqemu.target.arm.cpu import NREGS
+    return SysNativeTier(tbs, NREGS, mode == "force")
 
 
 def connect_serials(machine: Any, chardevs: list[Any]) -> None:
@@ -177,6 +204,10 @@ def report_counts(machine: Any) -> None:
     total = sum(cpu.icount for cpu in ctx.cpus)
     secs = getattr(ctx.tbs, "translate_seconds", 0.0)
     sys.stderr.write(f"insns: {total}\ntranslate: {secs:.3f} s, {ctx.tbs.count} blocks\n")
+    nat = ctx.tbs.native
+    if nat is not None:
+        sys.stderr.write(f"native: {nat.regions} regions, compile {nat.compile_seconds:.3f} s, "
+                         f"{nat.failed} failed, {nat.disk_hits} from disk\n")
     sys.stderr.flush()
 
 
@@ -195,6 +226,7 @@ def start(machine: Any, loop: Any) -> RoundRobinRunner | None:
     icount = getattr(getattr(loop, "clocks", None), "icount_shift", None) is not None
     if icount:
         ctx.tbs.count_insns = True
+        ctx.tbs.native = None  # slices end at exact instruction counts: the Python tier's job
     runner = RoundRobinRunner(ctx.cpus, icount_account=loop.icount_account if icount else None,
                               on_switch=switch if board is not None else None)
     for cpu in ctx.cpus:

@@ -90,7 +90,7 @@ def run(cfg: Config) -> int:
     tcg = None
     if cfg.arch == "aarch64":
         from pyqemu.system import arm_tcg as tcg  # ARM boards get TCG vCPUs from here
-        tcg.install()
+        tcg.install(next((a.props.get("jit") for a in cfg.accels if a.name == "tcg"), None))
     from pyqemu.system import drives
     try:
         qom_root, machine = build_machine(cfg)

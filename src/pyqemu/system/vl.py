@@ -346,6 +346,9 @@ def _h_icount(s: _State, arg: str) -> None:
     s.cfg.icount = ic
 
 
+_BOOL_WORDS = {"on": "on", "yes": "on", "true": "on", "off": "off", "no": "off", "false": "off"}
+
+
 def _h_accel(s: _State, arg: str) -> None:
     opts = s.add(ACCEL, arg)
     name = opts.get("accel")
@@ -357,6 +360,13 @@ def _h_accel(s: _State, arg: str) -> None:
     props = {k: v for k, v in opts.items if k != "accel"}
     if props.get("thread", "single") not in ("single", "multi"):
         raise VlError(f"Invalid 'thread' setting {props['thread']}")
+    if "jit" in props:  # pyqemu's native tier (docs/native-tier.md)
+        if name != "tcg":
+            raise VlError(f"Property '{name}-accel.jit' not found")
+        jit = _BOOL_WORDS.get(props["jit"])
+        if jit is None:
+            raise VlError("Parameter 'jit' expects 'on' or 'off'")
+        props["jit"] = jit
     s.cfg.accels.append(AccelConfig(name, props, s.loc))
 
 
@@ -493,7 +503,9 @@ OPTIONS: list[Opt] = [
     Opt("cpu", "cpu", STD, "select CPU ('-cpu help' for list)", _h_cpu),
     Opt("accel", "[accel=]accelerator[,prop[=value][,...]]", STD,
         "select accelerator (kvm or tcg; use 'help' for a list)\n"
-        "thread=single|multi (enable multi-threaded TCG)", _h_accel),
+        "thread=single|multi (enable multi-threaded TCG)\n"
+        "jit=on|off (pyqemu: compile hot code to machine code with LLVM; default on with llvmlite)",
+        _h_accel),
     Opt("smp", "[[cpus=]n][,maxcpus=maxcpus][,sockets=sockets][,dies=dies][,clusters=clusters]"
         "[,cores=cores][,threads=threads]", STD,
         "set the number of initial CPUs to 'n' [default=1]\n"

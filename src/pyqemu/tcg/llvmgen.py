@@ -33,11 +33,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pyqemu.tcg.ir import Block, Op, Temp, globals_of
+from pyqemu.tcg.ir import Block, MemOp, Op, Temp, globals_of
 
 EXIT_JUMP, EXIT_FALLBACK = 0, 1
 CHAIN_SLOTS = 1 << 14  # entries of the chain table (pc >> 2 indexes it)
 M64 = (1 << 64) - 1
+
+
+# The state block after the globals: 8-byte fields, in this order (StateLayout.off).
+STATE_FIELDS = ("pc", "icount", "budget", "base", "rpf", "wpf", "chain", "tlb", "key", "miss", "misskind")
 
 
 @dataclass(frozen=True)
@@ -46,25 +50,29 @@ class StateLayout:
 
     nregs: int
 
+    def off(self, name: str) -> int:
+        """Offset of the 8-byte field ``name`` (STATE_FIELDS)."""
+        return 16 * self.nregs + 8 * STATE_FIELDS.index(name)
+
     @property
     def pc_off(self) -> int:
-        return 16 * self.nregs
+        return self.off("pc")
 
     @property
     def icount_off(self) -> int:
-        return 16 * self.nregs + 8
+        return self.off("icount")
 
     @property
     def budget_off(self) -> int:
-        return 16 * self.nregs + 16
+        return self.off("budget")
 
     def host_off(self, name: str) -> int:
-        """Offset of the host address ``name`` (base, rpf, wpf, chain: see GuestRAM)."""
-        return 16 * self.nregs + 24 + 8 * ("base", "rpf", "wpf", "chain").index(name)
+        """Offset of the host address ``name`` (base, rpf, wpf, chain, tlb)."""
+        return self.off(name)
 
     @property
     def size(self) -> int:
-        return 16 * self.nregs + 56
+        return 16 * self.nregs + 8 * len(STATE_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,26 @@ class GuestRAM:
     wpf: int
     va_bits: int
     chain: int = 0  # host address of the chain table (0: no chaining)
+
+
+# A native soft-TLB entry (accel/tcg/native_tlb.py): read tag, write tag, addend, padding.
+TLB_ENTRY = 32
+
+
+@dataclass(frozen=True)
+class SoftMMU:
+    """System mode's guest memory: every access goes through the vCPU's *native TLB*, a
+    direct-mapped table per MMU index of ``1 << tlb_bits`` entries (read tag = virtual page
+    number or all ones, write tag, addend: host address = addend + guest address; see
+    accel/tcg/native_tlb.py) whose address is in the state block (``tlb``). A miss stores
+    the address and ``1 + 2 * mmu_idx + is_store`` in the state block (``miss``,
+    ``misskind``) and leaves native code before the instruction; the Python tier runs it
+    (filling the TLB, or doing MMIO, or raising the guest's fault) and the wrapper copies
+    the Python TLB's entry, if any, into the native one. Chain-table entries carry a key
+    (the vCPU's translation flags and mapping generation, ``key`` in the state block)."""
+
+    tlb_bits: int
+    chain: int = 1  # nonzero: chain natively (the tables are per vCPU, in the state block)
 
 
 @dataclass
@@ -103,6 +131,47 @@ class NativeHelper:
 # Helpers with a native version, by the Python helper's name (targets register theirs).
 NATIVE_HELPERS: dict[str, NativeHelper] = {}
 
+CPU_VALUE_SLOTS = 1024  # state-block slots for CpuValues, after StateLayout.size
+
+
+@dataclass
+class CpuValue:
+    """A helper ``name(cpu, *consts)`` that only reads a vCPU value native code never changes
+    (a system register that only helpers write). The wrapper stores ``get(cpu, *consts)``
+    in state-block slot ``slot(consts)`` (16 bytes: the value, then 1 if present) before
+    each native call; native code loads it. ``get`` returning None (``may_fail``) makes
+    the instruction run on the Python tier (which raises the guest's exception)."""
+
+    name: str
+    slot: Callable[[tuple], int | None]  # None: these constant arguments are not supported
+    get: Callable[..., int | None]
+    may_fail: bool = False
+
+    def __post_init__(self) -> None:
+        CPU_VALUES[self.name] = self
+
+
+CPU_VALUES: dict[str, CpuValue] = {}
+
+# Helpers that are memory operations the back end emits itself (targets register theirs):
+# a store-exclusive ``h(..)`` -> argument positions of (address, monitor address, value the
+# load-exclusive saw, value to store, size); returns 0 (stored) or 1, as pygen's helper.
+STORE_EXCLUSIVE: dict[str, tuple[int, int, int, int, int]] = {}
+# zeroing a naturally aligned block (DC ZVA) -> (argument position of the address, block size)
+ZERO_BLOCK: dict[str, tuple[int, int]] = {}
+
+
+def _cpu_value_slot(op: Op) -> int | None:
+    """The state-block slot of a call of a CpuValue with constant arguments (else None)."""
+    cv = CPU_VALUES.get(op.aux.name)
+    if cv is None or not op.args or not isinstance(op.args[0], Temp) or op.args[0].name != "cpu":
+        return None
+    consts = op.args[1:]
+    if not all(isinstance(a, int) for a in consts):
+        return None
+    slot = cv.slot(tuple(consts))
+    return slot if slot is not None and 0 <= slot < CPU_VALUE_SLOTS else None
+
 
 @dataclass
 class NativeCode:
@@ -115,6 +184,8 @@ class NativeCode:
     members: list[int]
     fallbacks: int = 0  # instructions that leave for the Python tier (unsupported ops)
     helpers: list[str] = field(default_factory=list)
+    # state-block slot -> (CpuValue, constant arguments): what the wrapper must store there
+    cpu_values: dict[int, tuple[CpuValue, tuple]] = field(default_factory=dict)
 
 
 def supported(op: Op) -> bool:
@@ -123,6 +194,14 @@ def supported(op: Op) -> bool:
     if _too_wide(op):
         return False  # values wider than 128 bits (NEON VEXT of two Q registers) stay in Python
     if o == "call":
+        name = op.aux.name
+        if name in CPU_VALUES:
+            return _cpu_value_slot(op) is not None
+        if name in STORE_EXCLUSIVE:
+            size = op.args[STORE_EXCLUSIVE[name][4]]
+            return isinstance(size, int) and size in (1, 2, 4, 8, 16)
+        if name in ZERO_BLOCK:
+            return op.dst is None
         h = NATIVE_HELPERS.get(op.aux.name)
         if h is None or len(op.args) != h.nargs or (op.dst is not None and op.dst.width > 64):
             return False
@@ -203,13 +282,15 @@ class LLVMGen:
     """
 
     def __init__(self, head: int, blocks: dict[int, Block], inline_ok: Callable[[int, int], bool],
-                 layout: StateLayout, ram: GuestRAM, count_insns: bool = False,
+                 layout: StateLayout, ram: GuestRAM | SoftMMU, count_insns: bool = False,
                  indirect: dict[int, list[int]] | None = None) -> None:
         self.head = head
         self.blocks = blocks
         self.inline_ok = inline_ok
         self.layout = layout
         self.ram = ram
+        self.softmmu = isinstance(ram, SoftMMU)
+        self.block_mmu_idx = 0  # system mode: the MMU index of the member being emitted
         self.count_insns = count_insns
         self.indirect = indirect or {}
         self.lines: list[str] = []
@@ -224,6 +305,7 @@ class LLVMGen:
         self.slot_temps: set[int] = set()  # temps kept in an alloca (defined twice or in an if)
         self.cur_pc = self.cur_block = head
         self.ifs: list[list] = []  # open ifs: [else label, end label, else seen]
+        self.cpu_values: dict[int, tuple[CpuValue, tuple]] = {}
 
     # --- low level ----------------------------------------------------------------
     def val(self) -> str:
@@ -306,7 +388,7 @@ class LLVMGen:
             allocas.append(f"  %gp{g.gidx} = getelementptr i8, ptr %S, i64 {16 * g.gidx}")
             allocas.append(f"  %gi{g.gidx} = load {t}, ptr %gp{g.gidx}, align 8")
             allocas.append(f"  store {t} %gi{g.gidx}, ptr %g{g.gidx}")
-        for host in ("base", "rpf", "wpf", "chain"):
+        for host in ("tlb", "chain") if self.softmmu else ("base", "rpf", "wpf", "chain"):
             allocas += [f"  %{host}p = getelementptr i8, ptr %S, i64 {lay.host_off(host)}",
                         f"  %{host} = load ptr, ptr %{host}p, align 8"]
         allocas += ["  %budget = alloca i64",
@@ -338,10 +420,11 @@ class LLVMGen:
         tail += ["  %bl = load i64, ptr %budget", "  %bl1 = sub i64 %bl, 1",
                  "  store i64 %bl1, ptr %bp, align 8", "  %xc = load i32, ptr %xcode"]
         if self.ram.chain:
-            tail += _chain_tail()
+            tail += _chain_tail(lay.off("key") if self.softmmu else None)
         tail += ["  ret i32 %xc", "}"]
         decls = ["declare i64 @llvm.fshr.i64(i64, i64, i64)", "declare i32 @llvm.fshr.i32(i32, i32, i32)",
-                 "declare i128 @llvm.fshr.i128(i128, i128, i128)"]
+                 "declare i128 @llvm.fshr.i128(i128, i128, i128)",
+                 "declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)"]
         for hname in sorted(self.helpers):
             for line in NATIVE_HELPERS[hname].ir.splitlines():
                 if not line.startswith("declare ") or line not in decls:
@@ -349,7 +432,7 @@ class LLVMGen:
         body = head + allocas + ["  br label %" + f"b_{self.head:x}"] + self.lines + tail
         ir = "\n".join(decls + [""] + body) + "\n"
         return NativeCode(ir, name, self.used, self.written, sorted(self.blocks), self.fallbacks,
-                          sorted(self.helpers))
+                          sorted(self.helpers), self.cpu_values)
 
     def _plan_temps(self) -> None:
         """Name every temp; those defined more than once or inside an ``if`` get an alloca."""
@@ -379,6 +462,7 @@ class LLVMGen:
         self.label(f"b_{pc:x}")
         ops, cut_pc = self.cut[pc]
         self.cur_pc = self.cur_block = pc
+        self.block_mmu_idx = self.blocks[pc].mmu_idx or 0
         for op in ops:
             self.op(op)
         if cut_pc is not None:
@@ -460,6 +544,16 @@ class LLVMGen:
             self.load(op)
         elif o == "st":
             self.store(op)
+        elif o == "call" and op.aux.name in CPU_VALUES:
+            self.cpu_value(op)
+        elif o == "call" and op.aux.name in STORE_EXCLUSIVE:
+            self.store_exclusive(op)
+        elif o == "call" and op.aux.name in ZERO_BLOCK:
+            pos, size = ZERO_BLOCK[op.aux.name]
+            addr = self.arg(op.args[pos], "i64")
+            base = self.compute(f"and i64 {addr}, {M64 & ~(size - 1)}")
+            p = self._pointer(base, MemOp(size), True)
+            self.emit(f"call void @llvm.memset.p0.i64(ptr {p}, i8 0, i64 {size}, i1 false)")
         elif o == "call":
             h = NATIVE_HELPERS[op.aux.name]
             self.helpers.add(h.name)
@@ -493,6 +587,66 @@ class LLVMGen:
             self.computed_jump(op)
         else:
             raise ValueError(f"llvmgen: unexpected op {o}")
+
+    def store_exclusive(self, op: Op) -> None:
+        """A store-exclusive (STORE_EXCLUSIVE): stores iff the monitor holds the address and
+        memory still holds what the load-exclusive saw; a miss, a misaligned address or a
+        wider monitored value leaves for the Python tier before anything is stored."""
+        ia, ie, iv, ival, isz = STORE_EXCLUSIVE[op.aux.name]
+        size = op.args[isz]
+        bits = 8 * size
+        addr = self.arg(op.args[ia], "i64")
+        mon = self.arg(op.args[ie], "i64")
+        same = self.compute(f"icmp eq i64 {addr}, {mon}")
+        tryit, do, fail, end = (self.new_label(n) for n in ("xtry", "xdo", "xfail", "xend"))
+        self.term(f"br i1 {same}, label %{tryit}, label %{fail}")
+        self.label(tryit)
+        seen = self.arg(op.args[iv], "i128")
+        if bits < 128:
+            hi = self.compute(f"lshr i128 {seen}, {bits}")
+            wide = self.compute(f"icmp ne i128 {hi}, 0")
+            ok = self.new_label("xnarrow")
+            slow = self.new_label("xwide")
+            self.term(f"br i1 {wide}, label %{slow}, label %{ok}, !prof !1")
+            self.label(slow)
+            self.fallback()
+            self.label(ok)
+        p = self._pointer(addr, MemOp(size, False, size), True)
+        old = self.compute(f"load i{bits}, ptr {p}, align 1")
+        want = self.compute(f"trunc i128 {seen} to i{bits}") if bits < 128 else seen
+        eq = self.compute(f"icmp eq i{bits} {old}, {want}")
+        self.term(f"br i1 {eq}, label %{do}, label %{fail}")
+        self.label(do)
+        val = self.arg(op.args[ival], "i128")
+        v = self.compute(f"trunc i128 {val} to i{bits}") if bits < 128 else val
+        self.emit(f"store i{bits} {v}, ptr {p}, align 1")
+        self.term(f"br label %{end}")
+        self.label(fail)
+        self.term(f"br label %{end}")
+        self.label(end)
+        r = self.compute(f"phi i64 [0, %{do}], [1, %{fail}]")
+        if op.dst is not None:
+            self.define(op.dst, r, "i64")
+
+    def cpu_value(self, op: Op) -> None:
+        """A CpuValue call: the value the wrapper stored in the state block."""
+        cv = CPU_VALUES[op.aux.name]
+        slot = _cpu_value_slot(op)
+        self.cpu_values[slot] = (cv, tuple(op.args[1:]))
+        off = self.layout.size + 16 * slot
+        if cv.may_fail:
+            okp = self.compute(f"getelementptr i8, ptr %S, i64 {off + 8}")
+            ok = self.compute(f"load i64, ptr {okp}, align 8")
+            bad = self.compute(f"icmp eq i64 {ok}, 0")
+            fast, slow = self.new_label("cpuv"), self.new_label("nocpuv")
+            self.term(f"br i1 {bad}, label %{slow}, label %{fast}, !prof !1")
+            self.label(slow)
+            self.fallback()
+            self.label(fast)
+        vp = self.compute(f"getelementptr i8, ptr %S, i64 {off}")
+        v = self.compute(f"load i64, ptr {vp}, align 8")
+        if op.dst is not None:
+            self.define(op.dst, v, "i64")
 
     def arith(self, op: Op) -> None:
         o, w = op.opc, op.aux
@@ -587,11 +741,55 @@ class LLVMGen:
     def _host(self, addr: str) -> str:
         return self.compute(f"getelementptr i8, ptr %base, i64 {addr}")
 
+    def _tlb_host(self, addr: str, m, store: bool) -> str:
+        """System mode: the host pointer for an access of ``m`` at ``addr`` through the native
+        TLB (SoftMMU), or a fallback (recording the miss) when the entry does not match, the
+        access crosses its page end or is misaligned."""
+        ram = self.ram
+        idx = self.block_mmu_idx if m.mmu_idx < 0 else m.mmu_idx
+        nent = 1 << ram.tlb_bits
+        page = self.compute(f"lshr i64 {addr}, 12")
+        slot = self.compute(f"and i64 {page}, {nent - 1}")
+        off = self.compute(f"shl i64 {slot}, 5")
+        if idx:
+            off = self.compute(f"add i64 {off}, {idx * nent * TLB_ENTRY}")
+        e = self.compute(f"getelementptr i8, ptr %tlb, i64 {off}")
+        tp = self.compute(f"getelementptr i8, ptr {e}, i64 8") if store else e
+        tag = self.compute(f"load i64, ptr {tp}, align 8")
+        ok = self.compute(f"icmp eq i64 {tag}, {page}")
+        if m.size > 1:
+            po = self.compute(f"and i64 {addr}, 4095")
+            inpage = self.compute(f"icmp ule i64 {po}, {4096 - m.size}")
+            ok = self.compute(f"and i1 {ok}, {inpage}")
+        if m.align > 1:
+            al = self.compute(f"and i64 {addr}, {m.align - 1}")
+            alok = self.compute(f"icmp eq i64 {al}, 0")
+            ok = self.compute(f"and i1 {ok}, {alok}")
+        fast, slow = self.new_label("fast"), self.new_label("miss")
+        self.term(f"br i1 {ok}, label %{fast}, label %{slow}, !prof !0")
+        self.label(slow)
+        lay = self.layout
+        mp = self.compute(f"getelementptr i8, ptr %S, i64 {lay.off('miss')}")
+        self.emit(f"store i64 {addr}, ptr {mp}, align 8")
+        kp = self.compute(f"getelementptr i8, ptr %S, i64 {lay.off('misskind')}")
+        self.emit(f"store i64 {1 + 2 * idx + int(store)}, ptr {kp}, align 8")
+        self.fallback()
+        self.label(fast)
+        ap = self.compute(f"getelementptr i8, ptr {e}, i64 16")
+        addend = self.compute(f"load i64, ptr {ap}, align 8")
+        h = self.compute(f"add i64 {addend}, {addr}")
+        return self.compute(f"inttoptr i64 {h} to ptr")
+
+    def _pointer(self, addr: str, m, store: bool) -> str:
+        if self.softmmu:
+            return self._tlb_host(addr, m, store)
+        self._fast_check(addr, "wpf" if store else "rpf", m.align)
+        return self._host(addr)
+
     def load(self, op: Op) -> None:
         m = op.aux
         addr = self.arg(op.args[0], "i64")
-        self._fast_check(addr, "rpf", m.align)
-        p = self._host(addr)
+        p = self._pointer(addr, m, False)
         bits = m.size * 8
         v = self.compute(f"load i{bits}, ptr {p}, align 1")
         dt = _ty(op.dst.width)
@@ -611,8 +809,7 @@ class LLVMGen:
         bits = m.size * 8
         src = _ty(bits)
         v = self.arg(op.args[1], src)
-        self._fast_check(addr, "wpf", m.align)
-        p = self._host(addr)
+        p = self._pointer(addr, m, True)
         if bits < (128 if src == "i128" else 64):
             v = self.compute(f"trunc {src} {v} to i{bits}")
         self.emit(f"store i{bits} {v}, ptr {p}, align 1")
@@ -635,30 +832,42 @@ class LLVMGen:
         self.exit(EXIT_JUMP, t)
 
 
-def _chain_tail() -> list[str]:
+def _chain_tail(key_off: int | None = None) -> list[str]:
     """Exit-block code: on EXIT_JUMP with budget left, tail-call the native region that the
-    chain table holds for the exit pc (its entry: the pc, then the function address)."""
-    return ["  %isj = icmp eq i32 %xc, 0", "  %bok = icmp sgt i64 %bl1, 0",
+    chain table holds for the exit pc. User mode's entries are (pc, function address);
+    system mode's (``key_off``: where the state block holds the current key) are (pc, key,
+    function address, padding) and only match under the same key."""
+    if key_off is None:
+        shift, fn_at, keyed = 4, 8, []
+    else:
+        shift, fn_at = 5, 16
+        keyed = ["  %ckp = getelementptr i8, ptr %ce, i64 8", "  %ck = load i64, ptr %ckp, align 8",
+                 f"  %skp = getelementptr i8, ptr %S, i64 {key_off}", "  %sk = load i64, ptr %skp, align 8",
+                 "  %khit = icmp eq i64 %ck, %sk", "  %pchit = icmp eq i64 %cpc, %xpcv",
+                 "  %hit = and i1 %khit, %pchit"]
+    look = ["  %isj = icmp eq i32 %xc, 0", "  %bok = icmp sgt i64 %bl1, 0",
             "  %try = and i1 %isj, %bok", "  br i1 %try, label %chainlook, label %done",
             "chainlook:", "  %cs0 = lshr i64 %xpcv, 2", f"  %cs = and i64 %cs0, {CHAIN_SLOTS - 1}",
-            "  %co = shl i64 %cs, 4",
+            f"  %co = shl i64 %cs, {shift}",
             "  %ce = getelementptr i8, ptr %chain, i64 %co",
-            "  %cpc = load i64, ptr %ce, align 8", "  %hit = icmp eq i64 %cpc, %xpcv",
-            "  br i1 %hit, label %call, label %done",
-            "call:", "  %cfp = getelementptr i8, ptr %ce, i64 8", "  %cf = load ptr, ptr %cfp, align 8",
+            "  %cpc = load i64, ptr %ce, align 8"]
+    call = ["  br i1 %hit, label %call, label %done",
+            "call:", f"  %cfp = getelementptr i8, ptr %ce, i64 {fn_at}",
+            "  %cf = load ptr, ptr %cfp, align 8",
             "  %cnull = icmp eq ptr %cf, null", "  br i1 %cnull, label %done, label %tail",
             "tail:", "  %cr = musttail call i32 %cf(ptr %S)", "  ret i32 %cr",
             "done:"]
+    return look + (keyed or ["  %hit = icmp eq i64 %cpc, %xpcv"]) + call
 
 
 _ARITH = {"add", "sub", "mul", "and", "or", "xor", "andc", "orc", "eqv", "shl", "shr", "sar", "rotr",
           "not", "neg"}
 
-PROF = '!0 = !{!"branch_weights", i32 2000, i32 1}'
+PROF = '!0 = !{!"branch_weights", i32 2000, i32 1}\n!1 = !{!"branch_weights", i32 1, i32 2000}'
 
 
 def generate_native(head: int, blocks: dict[int, Block], inline_ok: Callable[[int, int], bool],
-                    name: str, layout: StateLayout, ram: GuestRAM,
+                    name: str, layout: StateLayout, ram: GuestRAM | SoftMMU,
                     count_insns: bool = False, indirect: dict[int, list[int]] | None = None
                     ) -> NativeCode | None:
     """LLVM IR for the region headed at ``head`` (see the module docstring); None when the

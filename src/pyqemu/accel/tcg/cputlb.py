@@ -133,6 +133,9 @@ class SoftTLB:
         # own (non-global) entries; asid -> the same entries put aside: (read, write, exec, pa)
         self._ng: dict[tuple[int, int], int] = {}
         self._saved: dict[int, dict[tuple[int, int], tuple[Any, Any, Any, int]]] = {}
+        # The native tier's mirror of the read/write entries (accel/tcg/native_tlb.py), if any:
+        # whatever leaves the dictionaries leaves it too.
+        self.native: Any = None
 
     # --- what generated code sees --------------------------------------------------
     def bind(self, cpu: Any) -> None:
@@ -152,6 +155,8 @@ class SoftTLB:
         view = None
         key = (mmu_idx, va_page)
         wpa = -1
+        if self.native is not None:
+            self.native.drop(mmu_idx, va_page)
         if prot & PROT_READ:
             view = self.phys.ram_page(pa_page, False)
             if view is not None:
@@ -189,8 +194,11 @@ class SoftTLB:
         if pa_page in self.code_pages:
             return
         self.code_pages.add(pa_page)
+        native = self.native
         for idx, va_page in self._writers.pop(pa_page, ()):
             self.write[idx].pop(va_page, None)
+            if native is not None:
+                native.drop(idx, va_page)
 
     def unprotect_code_page(self, pa_page: int) -> None:
         self.code_pages.discard(pa_page)
@@ -203,6 +211,8 @@ class SoftTLB:
         self._writers.clear()
         self._ng.clear()
         self._saved.clear()
+        if self.native is not None:
+            self.native.clear()
         for hook in self.on_flush:
             hook(None)
 
@@ -215,6 +225,8 @@ class SoftTLB:
             self.write[idx].pop(va_page, None)
             if self.exec[idx].pop(va_page, None) is not None:
                 code = True
+            if self.native is not None:
+                self.native.drop(idx, va_page)
             key = (idx, va_page)
             self._ng.pop(key, None)
             for saved in self._saved.values():
@@ -259,8 +271,11 @@ class SoftTLB:
             return None
         out = {}
         read, write, exe = self.read, self.write, self.exec
+        native = self.native
         for key, wpa in self._ng.items():
             idx, va_page = key
+            if native is not None:
+                native.drop(idx, va_page)
             out[key] = (read[idx].pop(va_page, None), write[idx].pop(va_page, None),
                         exe[idx].pop(va_page, None), wpa)
         self._ng = {}

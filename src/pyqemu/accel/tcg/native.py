@@ -26,7 +26,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pyqemu.tcg.ir import Temp
-from pyqemu.tcg.llvmgen import CHAIN_SLOTS, GuestRAM, StateLayout, generate_native
+from pyqemu.tcg.llvmgen import (
+    CHAIN_SLOTS,
+    CPU_VALUE_SLOTS,
+    GuestRAM,
+    NativeCode,
+    SoftMMU,
+    StateLayout,
+    generate_native,
+)
 from pyqemu.tcg.region import select_members
 from pyqemu.util import log
 
@@ -75,6 +83,8 @@ class _LLVM:
         self.opt = opt
         self.cpu = f"{self.tm.triple}:{llvm.get_host_cpu_name()}:{llvm.get_host_cpu_features().flatten()}"
         self.compiled: dict[str, tuple[int, _Engine]] = {}  # function name (IR digest) -> code
+        import threading
+        self.lock = threading.Lock()  # the bookkeeping above, shared with a background compiler
         self.disk_hits = 0  # objects loaded from the on-disk cache
         from pyqemu.accel.tcg.code_cache import default_dir
         d = default_dir()
@@ -95,10 +105,11 @@ class _LLVM:
         what = f"{_PASSES[self.opt]}:{self.llvm.llvm_version_info}:{self.cpu}:{ir}"
         key = hashlib.sha1(what.encode()).hexdigest()
         name = f"r_{key[:24]}"
-        done = self.compiled.get(name)
-        if done is not None and not want_asm:
-            done[1].live += 1
-            return done[0], "", done[1]
+        with self.lock:
+            done = self.compiled.get(name)
+            if done is not None and not want_asm:
+                done[1].live += 1
+                return done[0], "", done[1]
         ir = ir.replace("@region(", f"@{name}(", 1)
         path = self.cache_dir / key[:2] / f"{key}.o" if self.cache_dir is not None else None
         obj = None
@@ -117,21 +128,24 @@ class _LLVM:
                 asm = self.tm.emit_assembly(mod)
             if path is not None:
                 _write_atomic(path, obj)
-        if done is None:
-            if self.current.objects >= ENGINE_OBJECTS:
-                self.current = _Engine(self.llvm, self.opt)
-            done = self.compiled[name] = (self.current.add(obj, name), self.current)
-        done[1].live += 1
+        with self.lock:
+            done = self.compiled.get(name)
+            if done is None:
+                if self.current.objects >= ENGINE_OBJECTS:
+                    self.current = _Engine(self.llvm, self.opt)
+                done = self.compiled[name] = (self.current.add(obj, name), self.current)
+            done[1].live += 1
         return done[0], asm, done[1]
 
     def release(self, engine: _Engine) -> None:
         """One region compiled into ``engine`` is gone; an old engine with none left is
         freed (MCJIT never frees single functions, and every object costs memory maps)."""
-        engine.live -= 1
-        if engine.live <= 0 and engine is not self.current:
-            for name in engine.names:
-                self.compiled.pop(name, None)
-            engine.close()
+        with self.lock:
+            engine.live -= 1
+            if engine.live <= 0 and engine is not self.current:
+                for name in engine.names:
+                    self.compiled.pop(name, None)
+                engine.close()
 
     def _optimized(self, ir: str):
         llvm = self.llvm
@@ -192,22 +206,28 @@ _CALL = ctypes.PYFUNCTYPE(ctypes.c_int32, ctypes.c_void_p)  # keeps the GIL whil
 class NativeTier:
     """Compiles a TB cache's hot regions natively (user mode's flat guest memory)."""
 
-    def __init__(self, cache, ram: GuestRAM, nregs: int, force: bool = False) -> None:
+    budget = NATIVE_BUDGET  # branches between member blocks and chained calls per call
+
+    def __init__(self, cache, ram: GuestRAM | SoftMMU, nregs: int, force: bool = False) -> None:
         self.cache = cache
-        self.chain = (ctypes.c_uint64 * (2 * CHAIN_SLOTS))()
-        self.ram = dataclasses.replace(ram, chain=ctypes.addressof(self.chain))
+        if isinstance(ram, GuestRAM):  # one chain table (system mode: one per vCPU)
+            self.chain = (ctypes.c_uint64 * (2 * CHAIN_SLOTS))()
+            ram = dataclasses.replace(ram, chain=ctypes.addressof(self.chain))
+        self.ram = ram
         self.layout = StateLayout(nregs)
         self.force = force
         self.opt = int(os.environ.get("PYQEMU_JIT_OPT", "2"))
         self._llvm: _LLVM | None = None
         self.compile_seconds = 0.0
         self.regions = 0
+        self.worker: _Worker | None = None  # background compilation (system mode)
         self.failed = 0
         self._engines: dict[object, _Engine] = {}  # native TranslationBlock -> its engine
         # Globals any native region reads / writes: a native call may chain into any region,
         # so the wrapper copies all of them in and the written ones out.
         self.used: dict[int, Temp] = {}
         self.written: dict[int, Temp] = {}
+        self.cpu_values: dict[int, tuple] = {}  # state-block slot -> (CpuValue, constants)
         self.exit_heat: dict[int, int] = {}  # exits of native code to a pc (Python code)
         # Something with a ``maybe`` attribute that turns true when the CPU loop should look
         # at pending work (user mode: signals); a native call then ends the CPU's slice.
@@ -228,7 +248,7 @@ class NativeTier:
     # --- per-CPU state block --------------------------------------------------------------
     def state_of(self, cpu) -> tuple[ctypes.Array, int]:
         lay = self.layout
-        buf = (ctypes.c_uint64 * (lay.size // 8))()
+        buf = (ctypes.c_uint64 * (lay.size // 8 + 2 * CPU_VALUE_SLOTS))()
         ram = self.ram
         for name in ("base", "rpf", "wpf", "chain"):
             buf[lay.host_off(name) // 8] = getattr(ram, name)
@@ -242,15 +262,33 @@ class NativeTier:
         written = [self.written[k] for k in sorted(self.written)]
         fmt_in, args_in = _pack_format(used, lay.budget_off)
         fmt_out, names_out, assign_out = _unpack_format(written)
-        src = ["def copy_in(B, R):", f"    PIN(B, 0, {', '.join(args_in + [str(NATIVE_BUDGET)])})",
-               "def copy_out(B, R):"]
+        src = ["def copy_in(B, R, cpu):", f"    PIN(B, 0, {', '.join(args_in + [str(self.budget)])})"]
+        g: dict = {}
+        if self.cpu_values:  # values of the vCPU that CpuValue calls read (tcg/llvmgen.py)
+            fmt, args, off = "<", [], lay.size
+            for slot in sorted(self.cpu_values):
+                cv, consts = self.cpu_values[slot]
+                pos = lay.size + 16 * slot
+                fmt += f"{pos - off}x" if pos > off else ""
+                g[f"CV{slot}"] = cv.get
+                call = f"CV{slot}(cpu{''.join(f', {c}' for c in consts)})"
+                if cv.may_fail:
+                    src.append(f"    v{slot} = {call}")
+                    args += [f"v{slot} or 0", f"v{slot} is not None"]
+                else:
+                    args += [call, "1"]
+                fmt += "QQ"
+                off = pos + 16
+            g["PCV"] = struct.Struct(fmt).pack_into
+            src.append(f"    PCV(B, {lay.size}, {', '.join(args)})")
+        src.append("def copy_out(B, R):")
         if written:
             src.append(f"    {', '.join(names_out)}{',' if len(names_out) == 1 else ''} = POUT(B, 0)")
             src += [f"    {line}" for line in assign_out]
         else:
             src.append("    pass")
-        g = {"PIN": struct.Struct(fmt_in).pack_into, "POUT": struct.Struct(fmt_out).unpack_from,
-             "M64": M64}
+        g.update({"PIN": struct.Struct(fmt_in).pack_into, "POUT": struct.Struct(fmt_out).unpack_from,
+                  "M64": M64})
         exec(compile("\n".join(src) + "\n", "<native copy>", "exec"), g)  # noqa: S102
         self.copy_in = g["copy_in"]
         self.copy_out = g["copy_out"]
@@ -272,49 +310,89 @@ class NativeTier:
                 blocks = {pc: cache._block_ir(pc) for pc in members}
         except GuestException:
             return False
+        indirect = {pc: cache.tbs[pc].indirect() for pc in members if pc in cache.tbs}
+
+        def install(code: NativeCode, addr: int, engine: _Engine) -> bool:
+            ntb = TranslationBlock(head, blocks[head].size)
+            ntb.base = tb.base or tb
+            ntb.heat = -1
+            ntb.py_fn = tb.fn
+            ntb.fn = self._wrapper(_CALL(addr), ntb)
+            pages: set[int] = set()
+            for pc in code.members:
+                other = cache.tbs.get(pc)
+                pages.update(other.pages if other is not None else (pc >> 12,))
+            cache.translate_seconds += time.perf_counter() - t0
+            cache._install(ntb, tuple(sorted(pages)))
+            self._engines[ntb] = engine
+            slot = 2 * ((head >> 2) & (CHAIN_SLOTS - 1))
+            self.chain[slot] = head
+            self.chain[slot + 1] = addr
+            return True
+        return self.compile_region(head, blocks, taken, indirect, install)
+
+    def compile_region(self, head: int, blocks: dict, taken: dict[int, set[int]] | None,
+                       indirect: dict[int, list[int]],
+                       install: Callable[[NativeCode, int, _Engine], bool]) -> bool:
+        """Generate the region headed at ``head`` over ``blocks`` (see promote) and compile
+        it, then ``install(code, address, engine)`` it (False: it is stale, the engine is
+        released). In the background (``self.worker``) the compilation runs on another
+        thread and the installation happens in :meth:`poll`. Returns False when nothing
+        was or will be installed."""
+        t0 = time.perf_counter()
         code = generate_native(head, blocks, lambda src, dst: taken is None or dst in taken[src], "region",
-                               self.layout, self.ram, cache.count_insns,
-                               {pc: cache.tbs[pc].indirect() for pc in members if pc in cache.tbs})
+                               self.layout, self.ram, self.cache.count_insns, indirect)
+        self.compile_seconds += time.perf_counter() - t0
         if code is None:
             return False
         logging = log.enabled("out_asm")
+        if self.worker is not None:
+            self.worker.submit(self, head, code, logging, install)
+            return True
+        return self.finish(head, code, self._compile(head, code, logging), install)
+
+    def _compile(self, head: int, code: NativeCode, logging: bool) -> tuple[int, str, _Engine] | None:
+        """Machine code for ``code`` (any thread): (address, assembly, engine), or None."""
+        t0 = time.perf_counter()
         try:
-            addr, asm, engine = self.llvm.compile(code.ir, logging)
+            return self.llvm.compile(code.ir, logging)
         except Exception as e:  # noqa: BLE001 - a back-end bug must not stop the guest
             self.failed += 1
             first = str(e).strip().splitlines()[-3:]
             log.log(f"pyqemu: native compile of {head:#x} failed: {' '.join(first)}\n")
+            return None
+        finally:
+            self.compile_seconds += time.perf_counter() - t0
+
+    def finish(self, head: int, code: NativeCode, done: tuple[int, str, _Engine] | None,
+               install: Callable[[NativeCode, int, _Engine], bool]) -> bool:
+        """Install compiled ``code`` (the CPU thread): grow the copy sets, log, install."""
+        if done is None:
             return False
-        if logging:
+        addr, asm, engine = done
+        if log.enabled("out_asm"):
             log.log(f"OUT: [native region] {head:#x}: {', '.join(hex(p) for p in code.members)}\n"
                     f"{code.ir}\n{asm}\n")
         grew = any(g.gidx not in self.used for g in code.used) or \
-            any(g.gidx not in self.written for g in code.written)
+            any(g.gidx not in self.written for g in code.written) or \
+            any(slot not in self.cpu_values for slot in code.cpu_values)
+        self.cpu_values.update(code.cpu_values)
         for g in code.used:
             self.used.setdefault(g.gidx, g)
         for g in code.written:
             self.written.setdefault(g.gidx, g)
         if grew:
             self._make_copiers()
-        fn = _CALL(addr)
-        ntb = TranslationBlock(head, blocks[head].size)
-        ntb.base = tb.base or tb
-        ntb.heat = -1
-        ntb.py_fn = tb.fn
-        ntb.fn = self._wrapper(fn, ntb)
-        pages: set[int] = set()
-        for pc in code.members:
-            other = cache.tbs.get(pc)
-            pages.update(other.pages if other is not None else (pc >> 12,))
-        self.compile_seconds += time.perf_counter() - t0
-        cache.translate_seconds += time.perf_counter() - t0
+        if not install(code, addr, engine):
+            self.llvm.release(engine)
+            return False
         self.regions += 1
-        cache._install(ntb, tuple(sorted(pages)))
-        self._engines[ntb] = engine
-        slot = 2 * ((head >> 2) & (CHAIN_SLOTS - 1))
-        self.chain[slot] = head
-        self.chain[slot + 1] = addr
         return True
+
+    def poll(self) -> None:
+        """Install the regions the background compiler has finished (the CPU thread)."""
+        if self.worker is not None:
+            self.worker.deliver()
 
     def unlinked(self, tb) -> None:
         """Native region ``tb`` was invalidated: chained native code must not enter it."""
@@ -367,7 +445,7 @@ class NativeTier:
             except AttributeError:
                 B, A = tier.state_of(cpu)
             try:
-                tier.copy_in(B, R)
+                tier.copy_in(B, R, cpu)
             except struct.error:  # a value the state block cannot hold: stay in Python
                 return py_fn
             if counting:
@@ -390,6 +468,43 @@ class NativeTier:
         wrapper.tb = ntb
         wrapper.__name__ = wrapper.__qualname__ = f"native_{ntb.pc:x}"
         return wrapper
+
+
+class _Worker:
+    """A thread that compiles regions while the guest runs (LLVM releases the GIL), so a
+    boot does not stop for compilations. Results are installed by :meth:`deliver`, called
+    by the CPU thread between slices; ``ready`` is true when there is something to deliver."""
+
+    def __init__(self) -> None:
+        import collections
+        import queue
+        import threading
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self.results: collections.deque = collections.deque()
+        self.ready = False
+        self.pending = 0
+        self.thread = threading.Thread(target=self._run, name="pyqemu-llvm", daemon=True)
+        self.thread.start()
+
+    def submit(self, tier: NativeTier, head: int, code: NativeCode, logging: bool,
+               install: Callable[[NativeCode, int, _Engine], bool]) -> None:
+        self.pending += 1
+        self.jobs.put((tier, head, code, logging, install))
+
+    def _run(self) -> None:
+        while True:
+            tier, head, code, logging, install = self.jobs.get()
+            done = tier._compile(head, code, logging)
+            self.results.append((tier, head, code, done, install))
+            self.ready = True
+
+    def deliver(self) -> None:
+        self.ready = False
+        results = self.results
+        while results:
+            tier, head, code, done, install = results.popleft()
+            self.pending -= 1
+            tier.finish(head, code, done, install)
 
 
 class _NoInterrupts:

@@ -112,6 +112,7 @@ class SysTBCache:
         self.region_heat = int(os.environ.get("PYQEMU_REGION_HEAT", REGION_HEAT))
         self.regions = self.region_heat > 0
         self.region_count = 0
+        self.native: Any = None  # the native tier (accel/tcg/native_sys.py), when enabled
 
     def attach(self, cpu: Any) -> None:
         """Run ``cpu`` on this cache: it gets jump caches; its TLB protects code pages."""
@@ -119,10 +120,14 @@ class SysTBCache:
         cpu.jcs = {}
         set_flags(cpu, getattr(cpu, "tb_flags", 0))
         tlb: SoftTLB = cpu.tlb
+        cpu._native_gen = 0  # the mapping generation native chain entries are keyed on
+        if self.native is not None:
+            self.native.attach(cpu)
 
         def mapping_changed(_va_page: int | None) -> None:
             for jc in cpu.jcs.values():
                 jc.clear()
+            cpu._native_gen += 1
         tlb.on_flush.append(mapping_changed)
         tlb.on_code_write = self.invalidate_phys_page
         for page in self.page_tbs:
@@ -234,6 +239,9 @@ class SysTBCache:
             cache.put_at(page, (pc, flags), code, gen.name, block.size, gen.exits, gen.linemap,
                          gen.helpers)
         self.translate_seconds += time.perf_counter() - t0
+        if self.native is not None and self.native.force and not slow:
+            self.native.promote(tb, [pc], None, {pc: block})
+            tb = self.tbs.get(key, tb)
         return tb
 
     def _link(self, tb: SysTB, code, gen, slow: bool) -> SysTB:
@@ -254,7 +262,12 @@ class SysTBCache:
         fn.tb = tb
         tb.fn, tb.g, tb.linemap = fn, g, gen.linemap
         tb.exits = list(gen.exits)
-        pa_page = pa >> PAGE_BITS
+        return self.install(tb, slow)
+
+    def install(self, tb: SysTB, slow: bool = False) -> SysTB:
+        """Make ``tb`` (ready to run) the block at ``tb.key``, replacing the one there."""
+        key = tb.key
+        pa_page = key[1] >> PAGE_BITS
         tb.pages = (pa_page,)
         if slow:
             tb.heat = -1  # a one-instruction replay is never a region head
@@ -273,10 +286,18 @@ class SysTBCache:
         return tb
 
     # --- regions (of blocks on one page) ------------------------------------------------
-    sample = sample_for_regions
+    def sample(self, fn: Callable) -> None:
+        """The end of a slice: install what the native tier compiled meanwhile; count ``fn``
+        towards a region (accel/tcg/tb.py's sample_for_regions)."""
+        native = self.native
+        if native is not None and native.worker is not None and native.worker.ready:
+            native.worker.deliver()
+        sample_for_regions(self, fn)
 
-    def _form_region(self, hot: SysTB) -> None:
-        pc0, pa0, flags = hot.key
+    def region_graph(self, key: Key) -> tuple[Callable[[int], SysTB | None], Callable[[int], set[int]]]:
+        """``member(pc)``: the valid block at ``pc`` that a region headed at ``key`` may hold
+        (same page, same flags); ``succ(pc)``: its successors that are members too."""
+        pc0, pa0, flags = key
         delta = pa0 - pc0
 
         def member(pc: int) -> SysTB | None:
@@ -290,7 +311,12 @@ class SysTBCache:
             if tb is None:
                 return set()
             return {t for t in tb.taken() | set(tb.indirect()) if member(t) is not None}
+        return member, succ
 
+    def _form_region(self, hot: SysTB) -> None:
+        pc0, pa0, flags = hot.key
+        delta = pa0 - pc0
+        member, succ = self.region_graph(hot.key)
         head = member(loop_header(pc0, succ))
         if head is None or head.heat < 0 and head is not hot:
             return
@@ -319,6 +345,8 @@ class SysTBCache:
         self._link(tb, code, gen, False)
         self.translate_seconds += time.perf_counter() - t0
         self.region_count += 1
+        if self.native is not None:  # the same hot code as machine code
+            self.native.promote(tb, list(members), taken)
 
     def _stub(self, g: dict, slot: str, target: int, delta: int, flags: int) -> Callable:
         key = (target, target + delta, flags)
@@ -331,6 +359,8 @@ class SysTBCache:
     # --- invalidation -------------------------------------------------------------------
     def _unlink(self, tb: SysTB) -> None:
         tb.valid = False
+        if tb.py_fn is not None and self.native is not None:
+            self.native.unlinked(tb)
         pc, _pa, flags = tb.key
         for g, slot in tb.incoming:
             if g.get(slot) is tb.fn:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pyqemu.target.arm import cpu as C
-from pyqemu.tcg.llvmgen import NativeHelper
+from pyqemu.tcg.llvmgen import STORE_EXCLUSIVE, ZERO_BLOCK, CpuValue, NativeHelper
 
 
 def _flags(label: str, w: int, kind: str) -> str:
@@ -59,7 +59,7 @@ def _const_in(i: int, values: tuple[int, ...]) -> Callable[[tuple], bool]:
 
 
 def _define(name: str, params: str, body: str) -> str:
-    return (f"define internal i64 @nat_{name}({params}) alwaysinline {{\n"
+    return (f"define internal i64 @nat_{name}({params}) alwaysinline {{\nentry:\n"
             + "\n".join("  " + line if not line.endswith(":") else line for line in body.strip().splitlines())
             + "\n}")
 
@@ -168,3 +168,52 @@ w32:
 """) + _BSWAP, accepts=lambda a: (isinstance(a[1], int) and isinstance(a[2], int)
                                   and (a[1], a[2]) in ((16, 16), (32, 32), (64, 64), (32, 16),
                                                        (64, 16), (64, 32))))
+
+
+def _crc(name: str, poly: int) -> NativeHelper:
+    """CRC32/CRC32C of the low ``n`` bytes of a value into an accumulator (bit-serial, reflected)."""
+    return NativeHelper(name, 3, _define(name, "i64 %acc, i64 %val, i64 %n", f"""
+  %bits = mul i64 %n, 8
+  %is64 = icmp eq i64 %n, 8
+  %sh = shl i64 1, %bits
+  %m0 = sub i64 %sh, 1
+  %m = select i1 %is64, i64 -1, i64 %m0
+  %v = and i64 %val, %m
+  %a = and i64 %acc, 4294967295
+  %c0 = xor i64 %a, %v
+  br label %loop
+loop:
+  %i = phi i64 [0, %entry], [%i1, %loop]
+  %c = phi i64 [%c0, %entry], [%c2, %loop]
+  %lsb = and i64 %c, 1
+  %neg = sub i64 0, %lsb
+  %p = and i64 %neg, {poly}
+  %cs = lshr i64 %c, 1
+  %c2 = xor i64 %cs, %p
+  %i1 = add i64 %i, 1
+  %done = icmp eq i64 %i1, %bits
+  br i1 %done, label %out, label %loop
+out:
+  ret i64 %c2
+"""), accepts=_const_in(2, (1, 2, 4, 8)))
+
+
+CRC32 = _crc("h_crc32", 0xEDB88320)
+CRC32C = _crc("h_crc32c", 0x82F63B78)
+
+
+# --- system mode: values of the vCPU that only helpers change (tcg/llvmgen.py CpuValue) ----------
+
+def _sp_el0(cpu) -> int | None:
+    """MRS SP_EL0 (Linux's ``current``): the Python tier raises UNDEFINED when SPSel is 0."""
+    return cpu.sp_el[0] if cpu.pstate & 1 else None  # PSTATE.SP
+
+
+SP_EL0 = CpuValue("h_sys_read_sp_el0", lambda consts: 0 if not consts else None, _sp_el0, may_fail=True)
+# MRS of a plain stored system register (TPIDR_EL1, Linux's per-CPU offset, ...): slot 1 + index
+SYSREG_STORE = CpuValue("h_sys_reg_read_store", lambda consts: 1 + consts[0] if len(consts) == 1 else None,
+                        lambda cpu, slot: cpu.sr.values[slot])
+
+# STXR/STXP (helper_a64_atomic.stxr(cpu, addr, excl_addr, excl_val, val, size)) and DC ZVA
+STORE_EXCLUSIVE["h_stxr"] = (1, 2, 3, 4, 5)
+ZERO_BLOCK["h_sys_dc_zva"] = (1, 64)

@@ -1,0 +1,254 @@
+"""The native tier in system mode: hot regions of a machine's TB cache as machine code.
+
+The same back end and wrapper protocol as user mode (accel/tcg/native.py), with
+system mode's differences:
+
+- Guest memory goes through each vCPU's native TLB (accel/tcg/native_tlb.py,
+  ``SoftMMU`` in tcg/llvmgen.py). A miss leaves native code before the
+  instruction, the Python tier runs it (TLB fill, MMIO, the guest's fault), and
+  the wrapper copies the Python TLB's entry into the native one.
+- Blocks are keyed by (virtual pc, physical pc, flags). Each vCPU has its own
+  state block and chain table; a chain entry carries a *key*, the vCPU's
+  translation flags and a generation that changes whenever its jump caches are
+  cleared (a TLB flush, TLBI, an ASID switch), so a chained call is exactly as
+  valid as a jump-cache hit. Entries are added when native code leaves to a
+  pc whose block is native (the jump cache knows it then).
+- A native call spends at most ``SYS_NATIVE_BUDGET`` transitions; once a vCPU
+  has spent that many since its last slice end, the wrapper ends the slice
+  (CPUStop), so timers and interrupts are seen as often as on the Python tier.
+- ``-icount`` (instruction counting that drives the virtual clock) keeps the
+  Python tier: its slices end at exact instruction counts.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import struct
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pyqemu.accel.tcg.native import _CALL, EXIT_HEAT, NATIVE_MEMBERS, NativeTier, _Worker
+from pyqemu.accel.tcg.native_tlb import TLB_BITS, NativeTLB
+from pyqemu.tcg.llvmgen import CHAIN_SLOTS, CPU_VALUE_SLOTS, SoftMMU
+from pyqemu.tcg.region import select_members
+
+SYS_NATIVE_BUDGET = 1 << 12  # transitions per native call, and per vCPU slice
+# A native region whose calls keep leaving for the Python tier within DEMOTE_TRANSITIONS
+# transitions (DEMOTE_SCORE more such calls than others) goes back to the Python tier.
+DEMOTE_TRANSITIONS = 2
+DEMOTE_SCORE = 256
+M64 = (1 << 64) - 1
+
+
+class SysNativeTier(NativeTier):
+    """Compiles a :class:`~pyqemu.accel.tcg.tb_sys.SysTBCache`'s hot regions natively."""
+
+    budget = SYS_NATIVE_BUDGET
+
+    def __init__(self, cache: Any, nregs: int, force: bool = False) -> None:
+        super().__init__(cache, SoftMMU(TLB_BITS), nregs, force)
+        self.demoted = 0
+        self.inflight: set[tuple[int, int, int]] = set()  # keys being compiled
+        if not force and os.environ.get("PYQEMU_JIT_ASYNC", "1") != "0":
+            self.worker = _Worker()
+
+    # --- vCPUs ------------------------------------------------------------------------------
+    def attach(self, cpu: Any) -> None:
+        """Give ``cpu`` a native TLB, a chain table and a mapping generation."""
+        tlb = cpu.tlb
+        tlb.native = NativeTLB(tlb.nb_mmu_idx, TLB_BITS)
+        cpu._native_chain = (ctypes.c_uint64 * (4 * CHAIN_SLOTS))()
+        cpu._native_gen = 0
+        cpu._native_spent = 0
+
+    def state_of(self, cpu: Any) -> tuple[ctypes.Array, int]:
+        lay = self.layout
+        buf = (ctypes.c_uint64 * (lay.size // 8 + 2 * CPU_VALUE_SLOTS))()
+        buf[lay.off("tlb") // 8] = cpu.tlb.native.address
+        buf[lay.off("chain") // 8] = ctypes.addressof(cpu._native_chain)
+        st = cpu._native_state = (buf, ctypes.addressof(buf))
+        return st
+
+    @staticmethod
+    def mapping_changed(cpu: Any) -> None:
+        """``cpu``'s jump caches were cleared: its chain entries no longer match."""
+        cpu._native_gen += 1
+
+    # --- tiering --------------------------------------------------------------------------
+    def promote(self, tb, members: list[int], taken: dict[int, set[int]] | None = None,
+                blocks: dict | None = None) -> bool:
+        """Compile the region of ``members`` (virtual pcs on ``tb``'s page, under its flags)
+        headed at ``tb`` natively and install it under ``tb.key``; False if not."""
+        from pyqemu.accel.tcg.excp import GuestException
+        from pyqemu.accel.tcg.tb_sys import SysTB
+        cache = self.cache
+        pc0, pa0, flags = tb.key
+        delta = pa0 - pc0
+        t0 = time.perf_counter()
+        try:
+            if blocks is None:
+                blocks = {pc: cache._block_ir((pc, pc + delta, flags), False) for pc in members}
+        except GuestException:
+            return False
+        indirect = {}
+        for pc in members:
+            other = cache.tbs.get((pc, pc + delta, flags))
+            if other is not None:
+                indirect[pc] = other.indirect()
+        key = tb.key
+
+        def install(_code, addr: int, engine) -> bool:
+            if not tb.valid or cache.tbs.get(key) is not tb:
+                return False  # replaced or invalidated while it compiled
+            ntb = SysTB(pc0, blocks[pc0].size)
+            ntb.key = key
+            ntb.base = tb.base or tb
+            ntb.heat = -1
+            ntb.py_fn = tb.py_fn or tb.fn
+            ntb.fn = self._wrapper(_CALL(addr), ntb, tb)
+            ntb.fn.native_addr = addr
+            cache.translate_seconds += time.perf_counter() - t0
+            cache.install(ntb)
+            self._engines[ntb] = engine
+            return True
+        if key in self.inflight:
+            return False  # being compiled in the background
+        install.key = key  # type: ignore[attr-defined]
+        self.inflight.add(key)
+        if not self.compile_region(pc0, blocks, taken, indirect, install):
+            self.inflight.discard(key)
+            return False
+        return True
+
+    def finish(self, head: int, code, done, install) -> bool:
+        self.inflight.discard(getattr(install, "key", None))
+        return super().finish(head, code, done, install)
+
+    def unlinked(self, tb) -> None:
+        """Native region ``tb`` was invalidated: no vCPU's chained code may enter it."""
+        addr = getattr(tb.fn, "native_addr", 0)
+        slot = 4 * ((tb.pc >> 2) & (CHAIN_SLOTS - 1))
+        for cpu in self.cache.cpus:
+            chain = getattr(cpu, "_native_chain", None)
+            if chain is not None and chain[slot + 2] == addr:
+                chain[slot] = M64
+                chain[slot + 2] = 0
+        engine = self._engines.pop(tb, None)
+        if engine is not None:
+            self.llvm.release(engine)
+
+    def hot_exit_at(self, cpu: Any, pc: int) -> None:
+        """Native code left for Python code at ``pc`` EXIT_HEAT times: a region headed there."""
+        from pyqemu.accel.tcg.excp import GuestException
+        cache = self.cache
+        try:
+            tb = cache._find(cpu, pc)
+        except GuestException:
+            return
+        if tb.py_fn is not None:
+            return
+        _member, succ = cache.region_graph(tb.key)
+        members = select_members(pc, succ, NATIVE_MEMBERS)
+        self.promote(tb, members, {m: succ(m) for m in members})
+
+    def demote(self, ntb, py_tb) -> None:
+        """Native region ``ntb`` keeps leaving for the Python tier at once (an instruction
+        without a native version in its loop, MMIO): put its Python code ``py_tb`` back."""
+        if ntb.valid and self.cache.tbs.get(ntb.key) is ntb:
+            self.demoted += 1
+            py_tb.valid = True
+            py_tb.heat = -1  # not a region head again
+            self.cache.install(py_tb)
+
+    def _wrapper(self, fn, ntb, py_tb) -> Callable:
+        """The ``tb(cpu, R)`` function that runs native code from ``ntb``'s head (whose
+        Python code is ``py_tb``)."""
+        from pyqemu.accel.tcg.cpu_exec import CPUStop
+        tier = self
+        py_fn = ntb.py_fn
+        find = self.cache._find
+        fallbacks: dict[int, Any] = {}  # pc -> the Python block that a fallback there runs
+        score = [0]  # + a fallback right after entry, - a call that got somewhere
+
+        def fallback_at(cpu, pc):
+            t = fallbacks.get(pc)
+            if t is None or not t.valid:
+                t = fallbacks[pc] = find(cpu, pc)
+            return t.py_fn or t.fn
+        lay = self.layout
+        pc_off, ic_off, budget_off, key_off = lay.pc_off, lay.icount_off, lay.budget_off, lay.off("key")
+        miss_off, kind_off = lay.off("miss"), lay.off("misskind")
+        u64 = struct.Struct("<Q").unpack_from
+        s64 = struct.Struct("<q").unpack_from
+        p64 = struct.Struct("<Q").pack_into
+        counting = self.cache.count_insns
+        heat = self.exit_heat
+        budget = self.budget
+        slots = CHAIN_SLOTS - 1
+        worker = self.worker
+
+        def wrapper(cpu, R):
+            try:
+                B, A = cpu._native_state
+            except AttributeError:
+                B, A = tier.state_of(cpu)
+            try:
+                tier.copy_in(B, R, cpu)
+            except struct.error:  # a value the state block cannot hold: stay in Python
+                return py_fn
+            p64(B, key_off, cpu.tb_flags | cpu._native_gen << 32)
+            if counting:
+                p64(B, ic_off, 0)
+            k = fn(A)
+            tier.copy_out(B, R)
+            pc = u64(B, pc_off)[0]
+            if counting:
+                cpu.icount += u64(B, ic_off)[0]
+            used = budget - s64(B, budget_off)[0]
+            if k:
+                kind = u64(B, kind_off)[0]
+                if kind:  # a native TLB miss: the Python tier runs the access, then copy its entry
+                    p64(B, kind_off, 0)
+                    nxt = fallback_at(cpu, pc)
+                    if cpu.tlb.native.refill(cpu.tlb, (kind - 1) >> 1, u64(B, miss_off)[0]):
+                        return nxt
+                else:
+                    nxt = fallback_at(cpu, pc)
+                if used <= DEMOTE_TRANSITIONS:
+                    score[0] += 1
+                    if score[0] >= DEMOTE_SCORE:
+                        tier.demote(ntb, py_tb)
+                elif score[0] > 0:
+                    score[0] -= 1
+                return nxt
+            if score[0] > 0:
+                score[0] -= 1
+            spent = cpu._native_spent + used
+            if spent >= budget:  # this vCPU's slice is used up: let timers and interrupts run
+                cpu._native_spent = 0
+                cpu.pc = pc
+                if worker is not None and worker.ready:
+                    worker.deliver()
+                raise CPUStop()
+            cpu._native_spent = spent
+            nxt = cpu.jc_get(pc) or cpu.lookup(pc)
+            a = getattr(nxt, "native_addr", 0)
+            if a:
+                if nxt.guest_pc == pc:  # (not an interrupt vector) chain to it from now on
+                    chain = cpu._native_chain
+                    slot = 4 * ((pc >> 2) & slots)
+                    chain[slot] = pc
+                    chain[slot + 1] = cpu.tb_flags | cpu._native_gen << 32
+                    chain[slot + 2] = a
+            else:
+                n = heat.get(pc, 0) + 1
+                heat[pc] = n
+                if n == EXIT_HEAT:
+                    tier.hot_exit_at(cpu, pc)
+                    nxt = cpu.jc_get(pc) or nxt
+            return nxt
+        wrapper.guest_pc = ntb.pc
+        wrapper.tb = ntb
+        wrapper.__name__ = wrapper.__qualname__ = f"native_{ntb.pc:x}"
+        return wrapper

@@ -1,0 +1,101 @@
+"""The native soft TLB: a vCPU's TLB as a table that native code reads (system mode).
+
+The Python tier's soft TLB (accel/tcg/cputlb.py) maps virtual pages to 4 KiB
+``memoryview``s in dictionaries. Native code (tcg/llvmgen.py, ``SoftMMU``)
+cannot read those, so each vCPU's :class:`SoftTLB` keeps a mirror: per MMU
+index a direct-mapped table of ``1 << TLB_BITS`` entries of four 64-bit words,
+
+    read tag, write tag, addend, unused
+
+where a tag is the virtual page number (``va >> 12``) or all ones (no entry),
+and the host address of guest address ``va`` is ``addend + va`` (mod 2**64).
+
+The mirror is filled lazily: native code that misses records the address
+(the state block's ``miss``/``misskind``) and leaves before the instruction;
+the Python tier runs that instruction (filling its dictionaries, doing MMIO or
+raising the guest's fault) and :meth:`NativeTLB.refill` then copies whatever
+the dictionaries hold for that page. Every removal from the dictionaries
+(flushes, TLBI, ASID switches, a page that now holds translated code losing
+its write entries) removes the mirrored entry, so the mirror never holds more
+than the dictionaries.
+"""
+from __future__ import annotations
+
+import ctypes
+from typing import Any
+
+from pyqemu.tcg.llvmgen import TLB_ENTRY
+
+TLB_BITS = 10  # entries per MMU index: 1024 (4 MiB of distinct pages before conflicts)
+M64 = (1 << 64) - 1
+_WORDS = TLB_ENTRY // 8
+_CLEAR_ONE_BY_ONE = 64  # fewer installed entries than this: clear them one by one, else memset
+
+
+def host_address(view: memoryview) -> int | None:
+    """The host address of a writable buffer's first byte (None: read-only, not addressable)."""
+    try:
+        return ctypes.addressof(ctypes.c_char.from_buffer(view))
+    except (TypeError, ValueError, BufferError):
+        return None
+
+
+class NativeTLB:
+    """The native mirror of one vCPU's soft TLB (``nb_mmu_idx`` tables)."""
+
+    def __init__(self, nb_mmu_idx: int, bits: int = TLB_BITS) -> None:
+        self.bits = bits
+        self.entries = 1 << bits
+        self.size = nb_mmu_idx * self.entries * TLB_ENTRY
+        self.words = (ctypes.c_uint64 * (self.size // 8))()
+        self.address = ctypes.addressof(self.words)
+        ctypes.memset(self.address, 0xFF, self.size)
+        self.installed: set[int] = set()  # word index of every entry that holds a tag
+        self.refills = 0
+
+    def _word(self, mmu_idx: int, va_page: int) -> int:
+        return (mmu_idx * self.entries + (va_page & (self.entries - 1))) * _WORDS
+
+    def drop(self, mmu_idx: int, va_page: int) -> None:
+        """Forget ``va_page`` in ``mmu_idx`` (if the slot holds it)."""
+        w = self._word(mmu_idx, va_page)
+        words = self.words
+        if words[w] == va_page or words[w + 1] == va_page:
+            words[w] = words[w + 1] = M64
+            self.installed.discard(w)
+
+    def clear(self) -> None:
+        """Forget everything."""
+        installed = self.installed
+        if len(installed) < _CLEAR_ONE_BY_ONE:
+            words = self.words
+            for w in installed:
+                words[w] = words[w + 1] = M64
+        else:
+            ctypes.memset(self.address, 0xFF, self.size)
+        installed.clear()
+
+    def refill(self, tlb: Any, mmu_idx: int, va: int) -> bool:
+        """Copy the soft TLB's entry for the page of ``va`` in ``mmu_idx``; False if it has none
+        (MMIO, a fault, a store to code) or its memory has no host address."""
+        if not 0 <= mmu_idx < tlb.nb_mmu_idx:
+            return False
+        page = (va & M64) >> 12
+        rview = tlb.read[mmu_idx].get(page)
+        wview = tlb.write[mmu_idx].get(page)
+        view = wview if wview is not None else rview
+        if view is None:
+            return False
+        host = host_address(view)
+        if host is None:
+            return False
+        if rview is not None and wview is not None and rview is not wview and host_address(rview) != host:
+            wview = None  # reads and writes go to different memory: the write takes the slow path
+        w = self._word(mmu_idx, page)
+        words = self.words
+        words[w] = page if rview is not None else M64
+        words[w + 1] = page if wview is not None else M64
+        words[w + 2] = (host - (page << 12)) & M64
+        self.installed.add(w)
+        self.refills += 1
+        return True
