@@ -706,7 +706,7 @@ class SignalState:
         R[29] = record
         R[30] = restorer
         cpu.pc = act.handler
-        R[REG_EXCL_ADDR] = -1  # exception entry clears the exclusive monitor
+        R[REG_EXCL_ADDR] = (1 << 64) - 1  # exception entry clears the exclusive monitor
         return self.signal_delivered(cpu, sig, act, ss_cfg)
 
     def sigreturn(self, cpu) -> bool:
@@ -722,7 +722,7 @@ class SignalState:
             return False
         cpu.sigmask = mask & ~UNBLOCKABLE
         cpu.saved_sigmask = None
-        R[REG_EXCL_ADDR] = -1
+        R[REG_EXCL_ADDR] = (1 << 64) - 1
         self.set_altstack(cpu, stack, R[31])  # errors ignored, as restore_altstack does
         return True
 

@@ -166,7 +166,7 @@ def _native_tier(tbs: Any) -> Any:
     if _JIT == "off":
         return None
     try:
-        mode = native.jit_mode()
+        mode = native.jit_mode(_JIT)
     except (ValueError, ImportError) as e:
         sys.stderr.write(f"pyqemu: {e}\n")
         return None

@@ -211,7 +211,8 @@ class SysNativeTier(NativeTier):
                 if kind:  # a native TLB miss: the Python tier runs the access, then copy its entry
                     p64(B, kind_off, 0)
                     nxt = fallback_at(cpu, pc)
-                    if cpu.tlb.native.refill(cpu.tlb, (kind - 1) >> 1, u64(B, miss_off)[0]):
+                    filled = cpu.tlb.native.refill(cpu.tlb, (kind - 1) >> 1, u64(B, miss_off)[0])
+                    if filled == 1:  # (a slot in use by another page: maybe two pages thrash)
                         return nxt
                 else:
                     nxt = fallback_at(cpu, pc)

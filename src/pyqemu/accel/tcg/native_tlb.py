@@ -29,6 +29,7 @@ from pyqemu.tcg.llvmgen import TLB_ENTRY
 TLB_BITS = 10  # entries per MMU index: 1024 (4 MiB of distinct pages before conflicts)
 M64 = (1 << 64) - 1
 _WORDS = TLB_ENTRY // 8
+REFILL_EVICTED = 2
 _CLEAR_ONE_BY_ONE = 64  # fewer installed entries than this: clear them one by one, else memset
 
 
@@ -75,27 +76,29 @@ class NativeTLB:
             ctypes.memset(self.address, 0xFF, self.size)
         installed.clear()
 
-    def refill(self, tlb: Any, mmu_idx: int, va: int) -> bool:
-        """Copy the soft TLB's entry for the page of ``va`` in ``mmu_idx``; False if it has none
-        (MMIO, a fault, a store to code) or its memory has no host address."""
+    def refill(self, tlb: Any, mmu_idx: int, va: int) -> int:
+        """Copy the soft TLB's entry for the page of ``va`` in ``mmu_idx``: 0 if it has none
+        (MMIO, a fault, a store to code) or its memory has no host address, 1 if the slot was
+        free, REFILL_EVICTED if it held another page (two pages in use map to one slot)."""
         if not 0 <= mmu_idx < tlb.nb_mmu_idx:
-            return False
+            return 0
         page = (va & M64) >> 12
         rview = tlb.read[mmu_idx].get(page)
         wview = tlb.write[mmu_idx].get(page)
         view = wview if wview is not None else rview
         if view is None:
-            return False
+            return 0
         host = host_address(view)
         if host is None:
-            return False
+            return 0
         if rview is not None and wview is not None and rview is not wview and host_address(rview) != host:
             wview = None  # reads and writes go to different memory: the write takes the slow path
         w = self._word(mmu_idx, page)
         words = self.words
+        old = words[w] if words[w] != M64 else words[w + 1]
         words[w] = page if rview is not None else M64
         words[w + 1] = page if wview is not None else M64
         words[w + 2] = (host - (page << 12)) & M64
         self.installed.add(w)
         self.refills += 1
-        return True
+        return REFILL_EVICTED if old != M64 and old != page else 1

@@ -214,7 +214,8 @@ class SysTBCache:
         t0 = time.perf_counter()
         pc, pa, flags = key
         page = pa >> PAGE_BITS
-        cache = None if slow or _logging() else self._persistent_cache()
+        forced = self.native is not None and self.native.force  # (needs every block's IR)
+        cache = None if slow or forced or _logging() else self._persistent_cache()
         if cache is not None:
             hit = cache.get_at(page, (pc, flags))
             if hit is not None:

@@ -79,7 +79,7 @@ def run_helper(cpu) -> None:
         R[C.REG_CF] = int(stored)
     elif entry != MEMORY_BARRIER:
         raise GuestException("segv", entry, code=2)
-    R[C.REG_EXCL_ADDR] = -1
+    R[C.REG_EXCL_ADDR] = (1 << 64) - 1
     cpu.pc = ret
 
 

@@ -35,7 +35,7 @@ def setup_frame(state, cpu, sig: int, info: bytes, act) -> bool:
     R[C.REG_SP] = frame
     R[C.REG_LR] = retcode
     cpu.pc = C.key_for(handler, thumb)  # the handler starts outside any IT block
-    R[C.REG_EXCL_ADDR] = -1
+    R[C.REG_EXCL_ADDR] = (1 << 64) - 1
     return state.signal_delivered(cpu, sig, act, ss_cfg)
 
 
@@ -54,7 +54,7 @@ def sigreturn(state, cpu, rt: bool) -> bool:
         return False
     cpu.sigmask = mask & ~S.UNBLOCKABLE
     cpu.saved_sigmask = None
-    R[C.REG_EXCL_ADDR] = -1
+    R[C.REG_EXCL_ADDR] = (1 << 64) - 1
     if rt:
         ss_sp, ss_flags, ss_size = stack
         state.set_altstack(cpu, (ss_sp, ss_flags & 0xFFFFFFFF, ss_size), R[C.REG_SP])

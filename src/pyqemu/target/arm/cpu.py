@@ -76,7 +76,7 @@ class ARMCPU:
     def __init__(self) -> None:
         self.regs: list[int] = [0] * NREGS
         self.regs[REG_CC_OP] = CC_NZCV
-        self.regs[REG_EXCL_ADDR] = -1
+        self.regs[REG_EXCL_ADDR] = (1 << 64) - 1
         self.pc = 0
         self.icount = 0  # guest instructions executed (only counted for benchmarks)
         # With counted instructions (-icount), looping blocks stop once icount reaches this.

@@ -9,7 +9,7 @@ ones a block uses in locals). The layout:
   NF (N is bit 31), ZF (Z is ``ZF == 0``), CF (0 or 1), VF (V is bit 31)
 * 20 QF (the sticky saturation flag, 0 or 1), 21 GE (the four GE bits, 0..15)
 * 22 TPIDRURW, 23 TPIDRURO, 24 FPSCR (all of it, NZCV included)
-* 25/26/27 the exclusive monitor: address (-1: open), value, size
+* 25/26/27 the exclusive monitor: address (all ones: open), value, size
 * 32..63 D0..D31 (64-bit each; S<2n> is the low half of D<n>, S<2n+1> the
   high half; Q<n> is D<2n+1>:D<2n>)
 
@@ -54,7 +54,7 @@ class ARMCPU32:
 
     def __init__(self) -> None:
         self.regs: list[int] = [0] * NREGS
-        self.regs[REG_EXCL_ADDR] = -1
+        self.regs[REG_EXCL_ADDR] = (1 << 64) - 1
         self.pc = 0
         self.icount = 0  # guest instructions executed (only counted for benchmarks)
         self.icount_limit = 1 << 62

@@ -111,7 +111,7 @@ class ARMSysCPU(C.ARMCPU):
         self.regs[:] = [0] * C.NREGS
         self.regs[C.REG_CC_OP] = C.CC_NZCV
         self.regs[C.REG_CC_A] = C.Z_BIT  # QEMU's reset state reads as Z set (PSTATE 0x400003c5)
-        self.regs[C.REG_EXCL_ADDR] = -1
+        self.regs[C.REG_EXCL_ADDR] = (1 << 64) - 1
         self.pstate = X.make_pstate(1)
         self.sp_el = [0, 0]
         self.sr.reset()
@@ -306,7 +306,7 @@ class ARMSysCPU(C.ARMCPU):
             sr["ESR_EL1"] = entry.esr
         if entry.far is not None:
             sr["FAR_EL1"] = entry.far
-        self.regs[C.REG_EXCL_ADDR] = -1
+        self.regs[C.REG_EXCL_ADDR] = (1 << 64) - 1
         self.set_pstate(entry.pstate)
         self.pc = entry.pc
 
@@ -314,7 +314,7 @@ class ARMSysCPU(C.ARMCPU):
         """ERET: returns the new pc (PSTATE and SP bank already switched)."""
         sr = self.sr
         ret = X.exception_return(sr["SPSR_EL1"], sr["ELR_EL1"], self.full_pstate())
-        self.regs[C.REG_EXCL_ADDR] = -1
+        self.regs[C.REG_EXCL_ADDR] = (1 << 64) - 1
         self.set_pstate(ret.pstate)
         self.pc = ret.pc
         return ret.pc

@@ -51,7 +51,7 @@ def _mk_globals() -> dict[int, Temp]:
                       (C.REG_TPIDRURO, "tpidruro"), (C.REG_FPSCR, "fpscr"),
                       (C.REG_EXCL_ADDR, "excl_addr"), (C.REG_EXCL_SIZE, "excl_size")):
         g[idx] = Temp(name, idx, 32)
-    g[C.REG_EXCL_ADDR].width = 64  # -1 when the monitor is open
+    g[C.REG_EXCL_ADDR].width = 64  # all ones when the monitor is open
     g[C.REG_EXCL_VAL] = Temp("excl_val", C.REG_EXCL_VAL, 64)
     for i in range(32):
         g[C.REG_D0 + i] = Temp(f"d{i}", C.REG_D0 + i, 64)
