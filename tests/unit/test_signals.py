@@ -250,8 +250,11 @@ def test_signals_from_outside(mode, sig):
     exe = compile_prog("ext")
     results = []
     for cmd in (["qemu-aarch64"], pyqemu_command()):
+        # (a shell without job control starts background jobs with SIGINT ignored, and an
+        # ignored disposition is inherited by the guest: give both emulators the default)
         p = subprocess.Popen([*cmd, str(exe), mode], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             env=_pyqemu_env(GUEST_ENV))
+                             env=_pyqemu_env(GUEST_ENV),
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         try:
             assert p.stdout.readline() == b"ready\n"
             time.sleep(0.2)  # let it reach the wait

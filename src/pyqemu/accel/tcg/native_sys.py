@@ -49,6 +49,7 @@ class SysNativeTier(NativeTier):
     def __init__(self, cache: Any, nregs: int, force: bool = False) -> None:
         super().__init__(cache, SoftMMU(TLB_BITS), nregs, force)
         self.demoted = 0
+        self.exit_heat_limit = int(os.environ.get("PYQEMU_EXIT_HEAT", EXIT_HEAT))  # (a tuning knob)
         self.inflight: set[tuple[int, int, int]] = set()  # keys being compiled
         if not force and os.environ.get("PYQEMU_JIT_ASYNC", "1") != "0":
             self.worker = _Worker()
@@ -184,6 +185,7 @@ class SysNativeTier(NativeTier):
         p64 = struct.Struct("<Q").pack_into
         counting = self.cache.count_insns
         heat = self.exit_heat
+        hot = self.exit_heat_limit
         budget = self.budget
         slots = CHAIN_SLOTS - 1
         worker = self.worker
@@ -245,7 +247,7 @@ class SysNativeTier(NativeTier):
             else:
                 n = heat.get(pc, 0) + 1
                 heat[pc] = n
-                if n == EXIT_HEAT:
+                if n == hot:
                     tier.hot_exit_at(cpu, pc)
                     nxt = cpu.jc_get(pc) or nxt
             return nxt
