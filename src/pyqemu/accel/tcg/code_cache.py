@@ -99,12 +99,16 @@ class CodeCache:
     def put(self, pc: int, code, name: str, size: int, exits, linemap, helper_names) -> None:
         self.put_at(pc >> PAGE_SHIFT, pc, code, name, size, exits, linemap, helper_names)
 
-    def get_at(self, page: int, key):
+    def get_at(self, page: int, key, group: int | None = None):
         """The entry ``key`` (user mode: the pc; system mode: (virtual pc, flags)) of the
-        blocks whose code is on ``page`` (system mode: a physical page), or None."""
+        blocks whose code is on ``page`` (system mode: a physical page), or None. ``group``
+        (system mode: the virtual page) splits a page's entries into files of their own, so
+        a kernel at a new random address (KASLR) does not load every earlier boot's blocks."""
         digest = self._digest(page)
         if digest is None:
             return None
+        if group is not None:
+            digest = f"{digest}-{group:x}"
         e = self._entries(digest).get(key)
         if e is None:
             return None
@@ -116,10 +120,13 @@ class CodeCache:
             helpers[name] = h
         return e[0], e[1], e[2], e[3], e[4], helpers
 
-    def put_at(self, page: int, key, code, name: str, size: int, exits, linemap, helper_names) -> None:
+    def put_at(self, page: int, key, code, name: str, size: int, exits, linemap, helper_names,
+               group: int | None = None) -> None:
         digest = self._digest(page)
         if digest is None:
             return
+        if group is not None:
+            digest = f"{digest}-{group:x}"
         self._entries(digest)[key] = (code, name, size, list(exits), list(linemap), list(helper_names))
         self.dirty.add(digest)
 

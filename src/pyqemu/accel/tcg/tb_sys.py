@@ -217,7 +217,7 @@ class SysTBCache:
         forced = self.native is not None and self.native.force  # (needs every block's IR)
         cache = None if slow or forced or _logging() else self._persistent_cache()
         if cache is not None:
-            hit = cache.get_at(page, (pc, flags))
+            hit = cache.get_at(page, (pc, flags), pc >> PAGE_BITS)
             if hit is not None:
                 code, name, size, exits, linemap, helpers = hit
                 tb = SysTB(pc, size)
@@ -238,7 +238,7 @@ class SysTBCache:
         tb = self._link(tb, code, gen, slow)
         if cache is not None:
             cache.put_at(page, (pc, flags), code, gen.name, block.size, gen.exits, gen.linemap,
-                         gen.helpers)
+                         gen.helpers, pc >> PAGE_BITS)
         self.translate_seconds += time.perf_counter() - t0
         if self.native is not None and self.native.force and not slow:
             self.native.promote(tb, [pc], None, {pc: block})
