@@ -188,7 +188,8 @@ class CodeCache:
         import time
         try:
             for d in self.dir.parent.iterdir():
-                if d != self.dir and d.is_dir() and time.time() - d.stat().st_mtime > max_age_s:
+                if d != self.dir and d.name != "native" and d.is_dir() \
+                        and time.time() - d.stat().st_mtime > max_age_s:  # (native: the native tier's)
                     shutil.rmtree(d, ignore_errors=True)
         except OSError:
             pass

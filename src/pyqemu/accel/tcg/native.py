@@ -95,7 +95,9 @@ class _LLVM:
         self.disk_hits = 0  # objects loaded from the on-disk cache
         from pyqemu.accel.tcg.code_cache import default_dir
         d = default_dir()
-        self.cache_dir = d.parent / "native" if d is not None else None
+        # next to the Python code cache (~/.cache/pyqemu/tb); inside PYQEMU_CACHE_DIR when set
+        self.cache_dir = None if d is None else d / "native" if os.environ.get("PYQEMU_CACHE_DIR") \
+            else d.parent / "native"
 
     @classmethod
     def get(cls, opt: int = 2) -> _LLVM:

@@ -109,7 +109,6 @@ class SysNativeTier(NativeTier):
             ntb.py_fn = tb.py_fn or tb.fn
             ntb.fn = self._wrapper(_CALL(addr), ntb, tb)
             ntb.fn.native_addr = addr
-            cache.translate_seconds += time.perf_counter() - t0
             cache.install(ntb)
             self._engines[ntb] = engine
             return True
@@ -117,10 +116,12 @@ class SysNativeTier(NativeTier):
             return False  # being compiled in the background
         install.key = key  # type: ignore[attr-defined]
         self.inflight.add(key)
-        if not self.compile_region(pc0, blocks, taken, indirect, install):
+        ok = self.compile_region(pc0, blocks, taken, indirect, install)
+        # (the CPU thread's share: with a background compiler, only making the IR)
+        cache.translate_seconds += time.perf_counter() - t0
+        if not ok:
             self.inflight.discard(key)
-            return False
-        return True
+        return ok
 
     def finish(self, head: int, code, done, install) -> bool:
         self.inflight.discard(getattr(install, "key", None))
