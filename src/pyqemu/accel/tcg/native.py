@@ -22,6 +22,7 @@ import hashlib
 import os
 import struct
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -230,6 +231,7 @@ class NativeTier:
         self.compile_seconds = 0.0
         self.regions = 0
         self.worker: _Worker | None = None  # background compilation (system mode)
+        self.call_lock = threading.Lock()  # a native call (copy-in to copy-out) / installing
         self.failed = 0
         self._engines: dict[object, _Engine] = {}  # native TranslationBlock -> its engine
         # Globals any native region reads / writes: a native call may chain into any region,
@@ -322,6 +324,8 @@ class NativeTier:
         indirect = {pc: cache.tbs[pc].indirect() for pc in members if pc in cache.tbs}
 
         def install(code: NativeCode, addr: int, engine: _Engine) -> bool:
+            if not tb.valid or cache.tbs.get(head) is not tb:
+                return False  # invalidated or replaced while it compiled (LLVM releases the GIL)
             ntb = TranslationBlock(head, blocks[head].size)
             ntb.base = tb.base or tb
             ntb.heat = -1
@@ -382,17 +386,21 @@ class NativeTier:
         if log.enabled("out_asm"):
             log.log(f"OUT: [native region] {head:#x}: {', '.join(hex(p) for p in code.members)}\n"
                     f"{code.ir}\n{asm}\n")
-        grew = any(g.gidx not in self.used for g in code.used) or \
-            any(g.gidx not in self.written for g in code.written) or \
-            any(slot not in self.cpu_values for slot in code.cpu_values)
-        self.cpu_values.update(code.cpu_values)
-        for g in code.used:
-            self.used.setdefault(g.gidx, g)
-        for g in code.written:
-            self.written.setdefault(g.gidx, g)
-        if grew:
-            self._make_copiers()
-        if not install(code, addr, engine):
+        # Another guest thread may be between its copy-in and its native call: it must not
+        # chain into a region whose globals it did not copy in (see _wrapper).
+        with self.call_lock:
+            grew = any(g.gidx not in self.used for g in code.used) or \
+                any(g.gidx not in self.written for g in code.written) or \
+                any(slot not in self.cpu_values for slot in code.cpu_values)
+            self.cpu_values.update(code.cpu_values)
+            for g in code.used:
+                self.used.setdefault(g.gidx, g)
+            for g in code.written:
+                self.written.setdefault(g.gidx, g)
+            if grew:
+                self._make_copiers()
+            installed = install(code, addr, engine)
+        if not installed:
             self.llvm.release(engine)
             return False
         self.regions += 1
@@ -448,20 +456,23 @@ class NativeTier:
         counting = self.cache.count_insns
         heat = self.exit_heat
 
+        lock = self.call_lock
+
         def wrapper(cpu, R):
             try:
                 B, A = cpu._native_state
             except AttributeError:
                 B, A = tier.state_of(cpu)
-            try:
-                tier.copy_in(B, R, cpu)
-            except struct.error:  # a value the state block cannot hold: stay in Python
-                return py_fn
-            if counting:
-                p64(B, ic_off, 0)
-            k = fn(A)
-            tier.copy_out(B, R)
-            pc = u64(B, pc_off)[0]
+            with lock:  # guest threads: no region is installed between copy-in and copy-out
+                try:
+                    tier.copy_in(B, R, cpu)
+                except struct.error:  # a value the state block cannot hold: stay in Python
+                    return py_fn
+                if counting:
+                    p64(B, ic_off, 0)
+                k = fn(A)
+                tier.copy_out(B, R)
+                pc = u64(B, pc_off)[0]
             if counting:
                 cpu.icount += u64(B, ic_off)[0]
             if tier.interrupts.maybe:
