@@ -484,6 +484,15 @@ class LLVMGen:
         """The current instruction needs the Python tier (its registers are untouched yet)."""
         self.exit(EXIT_FALLBACK, str(self.cur_pc), before_insn=True)
 
+    def guard(self, ok: str) -> None:
+        """Continue if the i1 ``ok`` holds (the likely case), else fall back before the
+        current instruction."""
+        fast, slow = self.new_label("ok"), self.new_label("fallback")
+        self.term(f"br i1 {ok}, label %{fast}, label %{slow}, !prof !0")
+        self.label(slow)
+        self.fallback()
+        self.label(fast)
+
     def transition(self, target: int) -> None:
         """A jump to member ``target``: spend one unit of budget, then branch there."""
         b = self.compute("load i64, ptr %budget")
@@ -604,13 +613,7 @@ class LLVMGen:
         seen = self.arg(op.args[iv], "i128")
         if bits < 128:
             hi = self.compute(f"lshr i128 {seen}, {bits}")
-            wide = self.compute(f"icmp ne i128 {hi}, 0")
-            ok = self.new_label("xnarrow")
-            slow = self.new_label("xwide")
-            self.term(f"br i1 {wide}, label %{slow}, label %{ok}, !prof !1")
-            self.label(slow)
-            self.fallback()
-            self.label(ok)
+            self.guard(self.compute(f"icmp eq i128 {hi}, 0"))  # (a wider load-exclusive: Python)
         p = self._pointer(addr, MemOp(size, False, size), True)
         old = self.compute(f"load i{bits}, ptr {p}, align 1")
         want = self.compute(f"trunc i128 {seen} to i{bits}") if bits < 128 else seen
@@ -637,12 +640,7 @@ class LLVMGen:
         if cv.may_fail:
             okp = self.compute(f"getelementptr i8, ptr %S, i64 {off + 8}")
             ok = self.compute(f"load i64, ptr {okp}, align 8")
-            bad = self.compute(f"icmp eq i64 {ok}, 0")
-            fast, slow = self.new_label("cpuv"), self.new_label("nocpuv")
-            self.term(f"br i1 {bad}, label %{slow}, label %{fast}, !prof !1")
-            self.label(slow)
-            self.fallback()
-            self.label(fast)
+            self.guard(self.compute(f"icmp ne i64 {ok}, 0"))
         vp = self.compute(f"getelementptr i8, ptr %S, i64 {off}")
         v = self.compute(f"load i64, ptr {vp}, align 8")
         if op.dst is not None:
@@ -731,12 +729,7 @@ class LLVMGen:
         fp = self.compute(f"getelementptr i8, ptr %{table}, i64 {pg}")
         f = self.compute(f"load i8, ptr {fp}")
         fok = self.compute(f"icmp eq i8 {f}, 1")
-        ok = self.compute(f"and i1 {ok}, {fok}")
-        fast, slow = self.new_label("fast"), self.new_label("slow")
-        self.term(f"br i1 {ok}, label %{fast}, label %{slow}, !prof !0")
-        self.label(slow)
-        self.fallback()
-        self.label(fast)
+        self.guard(self.compute(f"and i1 {ok}, {fok}"))
 
     def _host(self, addr: str) -> str:
         return self.compute(f"getelementptr i8, ptr %base, i64 {addr}")
@@ -863,7 +856,7 @@ def _chain_tail(key_off: int | None = None) -> list[str]:
 _ARITH = {"add", "sub", "mul", "and", "or", "xor", "andc", "orc", "eqv", "shl", "shr", "sar", "rotr",
           "not", "neg"}
 
-PROF = '!0 = !{!"branch_weights", i32 2000, i32 1}\n!1 = !{!"branch_weights", i32 1, i32 2000}'
+PROF = '!0 = !{!"branch_weights", i32 2000, i32 1}'
 
 
 def generate_native(head: int, blocks: dict[int, Block], inline_ok: Callable[[int, int], bool],
