@@ -71,11 +71,6 @@ class SysNativeTier(NativeTier):
         st = cpu._native_state = (buf, ctypes.addressof(buf))
         return st
 
-    @staticmethod
-    def mapping_changed(cpu: Any) -> None:
-        """``cpu``'s jump caches were cleared: its chain entries no longer match."""
-        cpu._native_gen += 1
-
     # --- tiering --------------------------------------------------------------------------
     def promote(self, tb, members: list[int], taken: dict[int, set[int]] | None = None,
                 blocks: dict | None = None) -> bool:
