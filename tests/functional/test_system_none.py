@@ -91,7 +91,7 @@ def test_qmp_unix_socket_is_private(tmp_path, procs, spec):
     sock = str(tmp_path / "qmp.sock")
     p = subprocess.Popen(CMD + ["-M", "none", "-display", "none", *spec.format(sock).split()],
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         preexec_fn=lambda: os.umask(0))
+                         umask=0)
     procs.append(p)
     for _ in range(400):
         if os.path.exists(sock) or p.poll() is not None:

@@ -251,10 +251,12 @@ def test_signals_from_outside(mode, sig):
     results = []
     for cmd in (["qemu-aarch64"], pyqemu_command()):
         # (a shell without job control starts background jobs with SIGINT ignored, and an
-        # ignored disposition is inherited by the guest: give both emulators the default)
-        p = subprocess.Popen([*cmd, str(exe), mode], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             env=_pyqemu_env(GUEST_ENV),
-                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        # ignored disposition is inherited by the guest: give both emulators the default.
+        # env(1) does it rather than a preexec_fn, which would make Popen fork the test worker,
+        # a large process, where it otherwise spawns with vfork)
+        p = subprocess.Popen(["env", "--default-signal=INT", *cmd, str(exe), mode],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=_pyqemu_env(GUEST_ENV))
         try:
             assert p.stdout.readline() == b"ready\n"
             time.sleep(0.2)  # let it reach the wait
