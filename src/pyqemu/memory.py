@@ -38,6 +38,9 @@ ADDR_SPACE_END = 1 << 64
 _SIZE_FMT = {1: "<B", 2: "<H", 4: "<I", 8: "<Q"}
 _STRUCTS = {n: struct.Struct(f) for n, f in _SIZE_FMT.items()}
 _bisect = bisect.bisect_right
+# Guest RAM is sparse: untouched pages cost nothing, so a large -m is not charged against the
+# host's commit limit (which would also make forking the process fail on a small host).
+_RAM_MMAP_FLAGS = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | 0x4000  # MAP_NORESERVE
 
 
 class _Transaction:
@@ -142,7 +145,7 @@ class MemoryRegion:
         """RAM backed by an anonymous mmap (zero-filled)."""
         mr = cls(name, size, owner=owner)
         mr.terminates = mr.is_ram = True
-        mr._mmap = mmap.mmap(-1, max(size, 1), flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        mr._mmap = mmap.mmap(-1, max(size, 1), flags=_RAM_MMAP_FLAGS)
         mr.ram = memoryview(mr._mmap)[:size]
         return mr
 

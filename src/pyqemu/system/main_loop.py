@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import enum
 import heapq
 import itertools
@@ -483,6 +484,10 @@ class MainLoop:
         for fd in list(self._fds):
             self.set_fd_handler(fd, None, None)
         self._always_ready.clear()
+        policy = asyncio.get_event_loop_policy()
+        with contextlib.suppress(RuntimeError):  # (no current loop in this thread)
+            if policy.get_event_loop() is self.aio:  # later asyncio users must not get a closed loop
+                policy.set_event_loop(None)
         self.aio.close()
 
 
