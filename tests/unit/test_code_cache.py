@@ -56,3 +56,45 @@ def test_cache_size_is_capped(tmp_path, monkeypatch):
     newest = cache._digest(7)
     assert any(f.name == newest for f in files), "the newest page was dropped"
     assert os.path.isdir(cache.dir)
+
+
+LOOP = r"""
+.global _start
+_start:
+    mov x1, #4000
+1:  add x0, x0, #3
+    subs x1, x1, #1
+    b.ne 1b
+    and x0, x0, #0x7f
+    mov x8, #93
+    svc 0
+"""
+
+
+@pytest.mark.skipif(shutil.which("aarch64-linux-gnu-gcc") is None, reason="needs gcc-aarch64-linux-gnu")
+def test_native_object_cache_is_capped(tmp_path):
+    """The native tier's object cache stays under PYQEMU_CACHE_MAX_MB too: objects a run adds
+    push out the least recently used ones (a randomised kernel adds new ones at every boot)."""
+    import os
+
+    pytest.importorskip("llvmlite")
+    cache = tmp_path / "cache"
+    old = cache / "native" / "00"
+    old.mkdir(parents=True)
+    for i in range(24):  # 1.5 MB of objects from long ago
+        f = old / f"{i:040x}.o"
+        f.write_bytes(b"\0" * 65536)
+        os.utime(f, (1_000_000 + i, 1_000_000 + i))
+    src, exe = tmp_path / "p.S", tmp_path / "p"
+    src.write_text(LOOP)
+    subprocess.run(["aarch64-linux-gnu-gcc", "-nostdlib", "-static", "-o", str(exe), str(src)], check=True)
+    env = {"PYQEMU_CACHE_DIR": str(cache), "PYQEMU_CACHE_MAX_MB": "1", "PYQEMU_JIT": "force",
+           "PATH": "/usr/bin:/bin"}
+    r = subprocess.run([sys.executable, "-m", "pyqemu.linux_user.main", str(exe)], env=env, timeout=120)
+    assert r.returncode == 4000 * 3 & 0x7f
+    objects = list((cache / "native").glob("*/*.o"))
+    assert sum(f.stat().st_size for f in objects) <= 3 << 18  # pruned to 3/4 of the cap
+    new = [f for f in objects if f.parent != old]
+    assert new, "the run's own objects were not kept"
+    assert not (old / f"{0:040x}.o").exists(), "the least recently used object was kept"
+    assert int((cache / "native" / "size").read_text()) == sum(f.stat().st_size for f in objects)

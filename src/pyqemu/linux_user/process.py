@@ -387,6 +387,9 @@ class Process:
         cache = self.tbs.code_cache
         if cache is not None:
             cache.flush()
+        native = sys.modules.get("pyqemu.accel.tcg.native")  # (only if the native tier ran)
+        if native is not None:
+            native.save_disk_cache()
 
     def new_cpu(self) -> UserCPU:
         cpu = self.cpu_class(self)

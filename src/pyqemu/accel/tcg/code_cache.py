@@ -55,6 +55,36 @@ def default_dir() -> Path | None:
     return Path(base) / "pyqemu" / "tb"
 
 
+def cache_cap() -> int:
+    """PYQEMU_CACHE_MAX_MB (default 512): the size each persistent cache is kept under."""
+    try:
+        return int(os.environ.get("PYQEMU_CACHE_MAX_MB", "512")) << 20
+    except ValueError:
+        return 512 << 20
+
+
+def prune_lru(directory: Path, pattern: str, cap: int) -> int | None:
+    """If the files matching ``pattern`` under ``directory`` exceed ``cap`` bytes, delete the
+    least recently written until they fill 3/4 of it; returns their total (None: unreadable)."""
+    try:
+        files = [(st.st_mtime, st.st_size, f) for f in directory.glob(pattern)
+                 if (st := f.stat()) is not None]
+    except OSError:
+        return None
+    total = sum(size for _, size, _ in files)
+    if total <= cap:
+        return total
+    for _, size, f in sorted(files, key=lambda t: t[0]):
+        try:
+            f.unlink()
+        except OSError:
+            continue
+        total -= size
+        if total <= cap * 3 // 4:
+            break
+    return total
+
+
 class CodeCache:
     """Compiled blocks keyed by (code page digest, pc), kept on disk.
 
@@ -159,28 +189,9 @@ class CodeCache:
         self._prune_size()
 
     def _prune_size(self) -> None:
-        """Keep this translator's cache under PYQEMU_CACHE_MAX_MB (default 512): a kernel that
-        randomises its address adds new entries at every boot. The least recently written go."""
-        try:
-            cap = int(os.environ.get("PYQEMU_CACHE_MAX_MB", "512")) << 20
-        except ValueError:
-            cap = 512 << 20
-        try:
-            files = [(st.st_mtime, st.st_size, f) for f in self.dir.glob("*/*")
-                     if (st := f.stat()) is not None]
-        except OSError:
-            return
-        total = sum(size for _, size, _ in files)
-        if total <= cap:
-            return
-        for _, size, f in sorted(files, key=lambda t: t[0]):
-            try:
-                f.unlink()
-            except OSError:
-                continue
-            total -= size
-            if total <= cap * 3 // 4:
-                break
+        """Keep this translator's cache under its cap (a kernel that randomises its address
+        adds new entries at every boot)."""
+        prune_lru(self.dir, "*/*", cache_cap())
 
     def _prune_old_translators(self, max_age_s: float = 86400.0) -> None:
         """Drop caches of other translator versions unused for a day (they never hit again)."""

@@ -16,6 +16,7 @@ installed) or ``force`` (every block goes native on its first run: a test mode).
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import dataclasses
 import hashlib
@@ -94,6 +95,7 @@ class _LLVM:
         import threading
         self.lock = threading.Lock()  # the bookkeeping above, shared with a background compiler
         self.disk_hits = 0  # objects loaded from the on-disk cache
+        self.written = 0  # bytes of objects this process added to it
         from pyqemu.accel.tcg.code_cache import default_dir
         d = default_dir()
         # next to the Python code cache (~/.cache/pyqemu/tb); inside PYQEMU_CACHE_DIR when set
@@ -131,13 +133,15 @@ class _LLVM:
         asm = ""
         if obj is not None:
             self.disk_hits += 1
+            with contextlib.suppress(OSError):
+                os.utime(path)  # recently used: the size cap removes the least recently used
         else:
             mod = self._optimized(ir)
             obj = self.tm.emit_object(mod)
             if want_asm:
                 asm = self.tm.emit_assembly(mod)
-            if path is not None:
-                _write_atomic(path, obj)
+            if path is not None and _write_atomic(path, obj):
+                self.written += len(obj)
         with self.lock:
             done = self.compiled.get(name)
             if done is None:
@@ -200,14 +204,36 @@ class _Engine:
         self.engine.close()
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def _write_atomic(path: Path, data: bytes) -> bool:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_bytes(data)
         os.replace(tmp, path)
+        return True
     except OSError:
-        pass  # a read-only or full cache directory only costs compile time
+        return False  # a read-only or full cache directory only costs compile time
+
+
+def save_disk_cache() -> None:
+    """At exit: keep the native object cache under its cap (PYQEMU_CACHE_MAX_MB). Objects
+    of a kernel that randomises its address are new at every boot. A running total in the
+    directory's ``size`` file spares a scan of every object until the cap is crossed."""
+    from pyqemu.accel.tcg.code_cache import cache_cap, prune_lru
+    for inst in _LLVM._instances.values():
+        if not inst.written or inst.cache_dir is None:
+            continue
+        written, inst.written = inst.written, 0
+        size_file = inst.cache_dir / "size"
+        try:
+            total: int | None = int(size_file.read_text()) + written
+        except (OSError, ValueError):
+            total = None
+        cap = cache_cap()
+        if total is None or total > cap:
+            total = prune_lru(inst.cache_dir, "*/*.o", cap)
+        if total is not None:
+            _write_atomic(size_file, str(total).encode())
 
 
 _CALL = ctypes.PYFUNCTYPE(ctypes.c_int32, ctypes.c_void_p)  # keeps the GIL while native code runs

@@ -19,6 +19,7 @@ A vCPU attached with :meth:`SysTBCache.attach` provides ``tlb`` (its SoftTLB),
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -209,6 +210,9 @@ class SysTBCache:
         """Write newly compiled blocks to the persistent cache (at exit)."""
         if self.code_cache is not None:
             self.code_cache.flush()
+        native = sys.modules.get("pyqemu.accel.tcg.native")  # (only if the native tier ran)
+        if native is not None:
+            native.save_disk_cache()
 
     def _build(self, key: Key, slow: bool = False) -> SysTB:
         t0 = time.perf_counter()
