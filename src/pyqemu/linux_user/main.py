@@ -240,8 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as e:
             sys.stderr.write(f"{PROG}: can't open log file {settings.log_file}: {e.strerror}\n")
             return 1
-    if settings.gdb_port:
-        sys.stderr.write(f"{PROG}: -g (gdbstub) is not supported yet\n")
+    if settings.gdb_port and ARCH != "aarch64":
+        sys.stderr.write(f"{PROG}: -g (gdbstub) is not supported yet for {ARCH}\n")
         return 1
     from pyqemu.linux_user.run import run_program
     return run_program(settings, rest)

@@ -277,6 +277,7 @@ class Process:
         self.threads: dict[int, UserCPU] = {}
         self.exit_status: int | None = None
         self.options: dict = {}
+        self.gdb = None  # the gdbstub (linux_user/gdb.py) with -g
 
     # --- translated code -----------------------------------------------------------
     def _enable_native(self) -> None:
@@ -297,18 +298,29 @@ class Process:
         self.tbs.native = native.NativeTier(self.tbs, ram, NREGS, mode == "force")
 
     def _translate(self, pc: int):
+        return self.translate_at(pc, self.max_insns)
+
+    def translate_at(self, pc: int, max_insns: int):
+        """The IR of the block at ``pc`` (at most ``max_insns`` instructions)."""
         # The first CPU stands for the model: ID registers are constants in code.
         model = next(iter(self.threads.values()), None) or self.model_cpu
         if self.target == "arm":
             from pyqemu.target.arm import translate32
-            return translate32.translate(model, pc, self._fetch, self.max_insns)
-        return translate_a64.translate(model, pc, self.mem.fetch32, self.max_insns)
+            return translate32.translate(model, pc, self._fetch, max_insns)
+        fetch = self.mem.fetch32
+        if self.gdb is not None and self.gdb.breakpoints:
+            fetch = self.gdb.fetch_guard(pc, fetch)
+        return translate_a64.translate(model, pc, fetch, max_insns)
 
     def _on_code_page(self, page: int) -> None:
         self.mem.code_pages.add(page)
         if self.mem.wp[page] == 1:
             self.mem.wp[page] = 2
             self.mem.update_fast_tables(page, page + 1)
+
+    def code_written(self, addr: int, length: int) -> None:
+        """Code at ``addr`` changes (gdb's memory writes): drop its translations."""
+        self._code_unmapped(addr, length)
 
     def _code_unmapped(self, addr: int, length: int) -> None:
         page = addr >> PAGE_SHIFT
@@ -408,6 +420,8 @@ class Process:
         cpu.host_ident = threading.get_ident()
         self.signals.main_cpu = cpu
         self.threads[cpu.tid] = cpu
+        if self.gdb is not None:
+            self.gdb.attach(cpu)  # wait for gdb before the first instruction
         self._last_exit = threading.Lock()
         self._last_exit.acquire()
         self.main_loop_ident = threading.get_ident()  # the thread that returns the status
@@ -434,6 +448,8 @@ class Process:
             self.flush_caches()
         sys.stdout.flush()
         self._report_counts()
+        if self.gdb is not None:
+            self.gdb.exited(status)
         return status
 
     def _report_counts(self) -> None:
@@ -541,6 +557,8 @@ class Process:
     def _hard_exit(self, status: int) -> None:
         from pyqemu.linux_user.signal import run_exit_hooks
         run_exit_hooks()
+        if self.gdb is not None:
+            self.gdb.exited(status)
         self._report_counts()
         for f in (sys.stdout, sys.stderr):
             try:

@@ -65,6 +65,13 @@ def run_program(settings, args: list[str]) -> int:
         cpu.midr = CPU_MODELS.get(settings.cpu, cpu.midr)
         cpu.pc = info.entry
         cpu.regs[31] = info.sp
+    if getattr(settings, "gdb_port", None):
+        from pyqemu.linux_user import gdb
+        from pyqemu.linux_user.signal import DEATH_HOOKS
+        proc.gdb = gdb.start(proc, settings.gdb_port, prog)
+        if proc.gdb is None:
+            return 1
+        DEATH_HOOKS.append(proc.gdb.signalled)
     try:
         return proc.run_main(cpu)
     except (InternalError, Exception) as e:  # a bug in pyqemu, not the guest's doing

@@ -112,6 +112,7 @@ def signal_name(sig: int) -> str:
 
 
 EXIT_HOOKS: list[Callable[[], None]] = []  # run before the emulator dies (e.g. save caches)
+DEATH_HOOKS: list[Callable[[int], None]] = []  # told the signal the guest dies of (gdb)
 
 
 def run_exit_hooks() -> None:
@@ -132,6 +133,8 @@ def die_by_signal(sig: int) -> None:
     the same signal (no host core file) so that the exit status matches.
     """
     run_exit_hooks()
+    for hook in DEATH_HOOKS:
+        hook(sig)
     for f in (sys.stdout, sys.stderr):
         try:
             f.flush()
@@ -600,6 +603,9 @@ class SignalState:
             if item is None:
                 break
             sig, info = item
+            gdb = getattr(self.proc, "gdb", None)
+            if gdb is not None and not gdb.stop(cpu, sig):
+                continue  # gdb suppressed it (QEMU's gdb_handlesig)
             if self.proc.strace:
                 strace_taken_signal(sig, info)
             act = self.actions[sig]

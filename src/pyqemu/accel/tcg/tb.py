@@ -110,6 +110,7 @@ class TBCache:
         self.translate_seconds = 0.0  # translating, optimising, generating, compiling
         self.hooks_invalidate: list[Callable[[int, int], None]] = []
         self.native = None  # the native tier (accel/tcg/native.py), when enabled
+        self.debugging = False  # gdb breakpoints are set: blocks may end early (no code cache)
 
     # --- lookup ---------------------------------------------------------------
     def _lookup_cpu(self, cpu, pc: int) -> Callable:
@@ -123,7 +124,7 @@ class TBCache:
 
     def _build(self, pc: int) -> TranslationBlock:
         cache = self.code_cache
-        if cache is not None and not self._logging():
+        if cache is not None and not self._logging() and not self.debugging:
             hit = cache.get(pc)
             if hit is not None:
                 code, name, size, exits, linemap, helpers = hit
@@ -139,7 +140,7 @@ class TBCache:
         code = compile(gen.source, f"<tb {pc:#x}>", "exec")
         self._link(tb, code, gen.name, gen.exits, gen.linemap, gen.helpers)
         self.translate_seconds += time.perf_counter() - t0
-        if cache is not None:
+        if cache is not None and not self.debugging:
             cache.put(pc, code, gen.name, block.size, gen.exits, gen.linemap, gen.helpers)
         tb = self._install(tb)
         if self.native is not None and self.native.force:

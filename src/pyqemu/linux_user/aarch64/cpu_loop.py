@@ -62,9 +62,10 @@ def cpu_loop(proc, cpu, signal_for=signal_for) -> None:
     signals = proc.signals
     tbs = proc.tbs
     mapped = proc.mem.is_mapped
+    run = cpu_exec if proc.gdb is None else proc.gdb.run
     while True:
         try:
-            cpu_exec(cpu, tbs, SLICE)
+            run(cpu, tbs, SLICE)
         except GuestException as e:
             sig, code, addr, esr, pc = signal_for(e, lambda a: mapped(a, 1))
             if pc is not None:
