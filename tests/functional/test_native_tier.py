@@ -130,3 +130,33 @@ def test_atomic_threads_instructions(name: str, wanted: set[str], unwanted: set[
     found = set(re.findall(r"^\s*[0-9a-f]+:\s+([a-z]+)", m.group(1), re.M))
     assert wanted <= found, f"{name}: worker lacks {sorted(wanted - found)}"
     assert not found & unwanted, f"{name}: worker has {sorted(found & unwanted)}"
+
+
+RETIRE_DRIVER = """
+import sys
+import pyqemu.accel.tcg.native as native
+native.ENGINE_OBJECTS, native.MAX_ENGINES = 4, 2
+from pyqemu.linux_user.main import main
+status = main(sys.argv[1:])
+llvm = native._LLVM._instances[2]
+sys.stderr.write(f"engines: open={len(llvm.engines)} closed={llvm.closed}\\n")
+sys.exit(status)
+"""
+
+
+def test_engines_retired_under_a_cap(native_bin, qemu_ref: Runner) -> None:
+    """With every block native (PYQEMU_JIT=force) a program needs more engines than may be
+    open (each object costs memory maps; the kernel's limit is 65,530 per process): the
+    oldest engines' regions go back to the Python tier and the engines are freed, and the
+    program still runs right (here with 4 objects per engine and 2 engines at most)."""
+    import os
+    import sys
+    binary = native_bin("syscall_loop")
+    ref = qemu_ref(binary, env=GUEST_ENV)
+    env = {**os.environ, **GUEST_ENV, "PYQEMU_COUNT_INSNS": "1", "PYQEMU_JIT": "force"}
+    got = subprocess.run([sys.executable, "-c", RETIRE_DRIVER, str(binary)], capture_output=True,
+                         env=env, timeout=TIMEOUT)
+    assert (got.returncode, got.stdout) == (ref.returncode, ref.stdout), got.stderr[-2000:]
+    m = re.search(rb"engines: open=(\d+) closed=(\d+)", got.stderr)
+    assert m, got.stderr[-2000:]
+    assert int(m.group(1)) <= 3 and int(m.group(2)) >= 1, m.group(0)

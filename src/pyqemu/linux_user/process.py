@@ -296,6 +296,8 @@ class Process:
         mem = self.mem
         ram = GuestRAM(mem.host_base, mem.table_address("rpf"), mem.table_address("wpf"), GUEST_VA_BITS)
         self.tbs.native = native.NativeTier(self.tbs, ram, NREGS, mode == "force")
+        if mode == "force":
+            self.tbs.code_cache = None  # every block is built (and goes native), none is loaded
 
     def _translate(self, pc: int):
         return self.translate_at(pc, self.max_insns)

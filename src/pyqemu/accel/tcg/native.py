@@ -43,6 +43,9 @@ from pyqemu.util import log
 
 NATIVE_MEMBERS = 24  # blocks of a region made at a hot exit
 ENGINE_OBJECTS = 2048  # objects per MCJIT engine (an engine is freed when its code is unused)
+# Open engines at most: every object costs two memory maps, and the kernel allows a process
+# 65,530 (vm.max_map_count); beyond, the oldest engine's regions go back to the Python tier.
+MAX_ENGINES = 8
 EXIT_HEAT = 32  # exits of native code to one pc before a native region is made there
 NATIVE_BUDGET = 1 << 16  # branches between member blocks and chained calls per call
 COMPILE_SWITCH_INTERVAL = 0.0002  # seconds: the GIL switch interval while regions compile
@@ -87,6 +90,8 @@ class _LLVM:
         target = llvm.Target.from_default_triple()
         self.tm = target.create_target_machine(opt=opt, jit=True)  # compiles objects
         self.current = _Engine(llvm, opt)
+        self.engines: list[_Engine] = [self.current]  # open and not retired, oldest first
+        self.closed = 0  # engines freed
         self.pto = llvm.create_pipeline_tuning_options(speed_level=max(opt, 1))
         self.pb = llvm.create_pass_builder(self.tm, self.pto)
         self.opt = opt
@@ -147,6 +152,7 @@ class _LLVM:
             if done is None:
                 if self.current.objects >= ENGINE_OBJECTS:
                     self.current = _Engine(self.llvm, self.opt)
+                    self.engines.append(self.current)
                 done = self.compiled[name] = (self.current.add(obj, name), self.current)
             done[1].live += 1
         return done[0], asm, done[1]
@@ -159,7 +165,21 @@ class _LLVM:
             if engine.live <= 0 and engine is not self.current:
                 for name in engine.names:
                     self.compiled.pop(name, None)
+                if engine in self.engines:
+                    self.engines.remove(engine)
                 engine.close()
+                self.closed += 1
+
+    def retiring(self) -> _Engine | None:
+        """The engine whose regions should leave (too many engines are open), or None.
+        It is taken off the list: it closes once its last region is released."""
+        with self.lock:
+            if len(self.engines) <= MAX_ENGINES:
+                return None
+            victim = self.engines.pop(0)
+            for name in victim.names:  # (a compilation of the same IR must not reuse it)
+                self.compiled.pop(name, None)
+            return victim
 
     def _optimized(self, ir: str):
         llvm = self.llvm
@@ -259,6 +279,7 @@ class NativeTier:
         self.worker: _Worker | None = None  # background compilation (system mode)
         self.call_lock = threading.Lock()  # a native call (copy-in to copy-out) / installing
         self.failed = 0
+        self.retired = 0  # regions sent back to the Python tier to free their engine
         self._engines: dict[object, _Engine] = {}  # native TranslationBlock -> its engine
         # Globals any native region reads / writes: a native call may chain into any region,
         # so the wrapper copies all of them in and the written ones out.
@@ -430,7 +451,17 @@ class NativeTier:
             self.llvm.release(engine)
             return False
         self.regions += 1
+        victim = self.llvm.retiring()
+        if victim is not None:
+            self.retire(victim)
         return True
+
+    def retire(self, engine: _Engine) -> None:
+        """Send the regions compiled into ``engine`` back to the Python tier (they may come
+        back, from the object cache, when hot again), so that the engine can be freed."""
+        for tb in [tb for tb, e in self._engines.items() if e is engine]:
+            self.retired += 1
+            self.cache._unlink(tb)
 
     def poll(self) -> None:
         """Install the regions the background compiler has finished (the CPU thread)."""
