@@ -212,32 +212,31 @@ def test_ctrl_c_stops_a_running_loop(programs):
     nm = subprocess.run(["aarch64-linux-gnu-nm", str(slow)], capture_output=True, text=True,
                         check=True).stdout
     symbols = {name: int(addr, 16) for addr, _, name in (ln.split() for ln in nm.splitlines())}
-    for emulator in (pyqemu(),):
-        port = _free_port()
-        emu = subprocess.Popen([*emulator, "-g", str(port), str(slow)])
-        try:
-            for _ in range(300):
-                try:
-                    sock = socket.create_connection(("127.0.0.1", port))
-                    break
-                except OSError:
-                    time.sleep(0.05)
-            buf = bytearray()
-            _packet(sock, b"?")
-            assert _reply(sock, buf).startswith(b"T05")
-            _packet(sock, b"c")
-            time.sleep(1.0)
-            sock.sendall(b"\x03")
-            assert _reply(sock, buf).startswith(b"T02thread:"), emulator
-            _packet(sock, b"p20")  # pc (register 32)
-            pc = int.from_bytes(bytes.fromhex(_reply(sock, buf).decode()), "little")
-            assert symbols["loop"] <= pc <= symbols["after"], (emulator, hex(pc))
-            _packet(sock, b"k")
-            assert emu.wait(timeout=30) == 0
-        finally:
-            if emu.poll() is None:
-                emu.kill()
-            emu.wait()
+    port = _free_port()
+    emu = subprocess.Popen([*pyqemu(), "-g", str(port), str(slow)])
+    try:
+        for _ in range(300):
+            try:
+                sock = socket.create_connection(("127.0.0.1", port))
+                break
+            except OSError:
+                time.sleep(0.05)
+        buf = bytearray()
+        _packet(sock, b"?")
+        assert _reply(sock, buf).startswith(b"T05")
+        _packet(sock, b"c")
+        time.sleep(1.0)
+        sock.sendall(b"\x03")
+        assert _reply(sock, buf).startswith(b"T02thread:")
+        _packet(sock, b"p20")  # pc (register 32)
+        pc = int.from_bytes(bytes.fromhex(_reply(sock, buf).decode()), "little")
+        assert symbols["loop"] <= pc <= symbols["after"], hex(pc)
+        _packet(sock, b"k")
+        assert emu.wait(timeout=30) == 0
+    finally:
+        if emu.poll() is None:
+            emu.kill()
+        emu.wait()
 
 
 def test_bad_gdb_address(programs):
