@@ -64,10 +64,11 @@ def cache_cap() -> int:
 
 
 def prune_lru(directory: Path, pattern: str, cap: int) -> int | None:
-    """If the files matching ``pattern`` under ``directory`` exceed ``cap`` bytes, delete the
-    least recently written until they fill 3/4 of it; returns their total (None: unreadable)."""
+    """If the files matching ``pattern`` under ``directory`` take more than ``cap`` bytes of
+    disk, delete the least recently written until they take 3/4 of it; returns the disk space
+    they take (None: unreadable)."""
     try:
-        files = [(st.st_mtime, st.st_size, f) for f in directory.glob(pattern)
+        files = [(st.st_mtime, max(st.st_size, st.st_blocks * 512), f) for f in directory.glob(pattern)
                  if (st := f.stat()) is not None]
     except OSError:
         return None

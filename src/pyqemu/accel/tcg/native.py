@@ -146,7 +146,7 @@ class _LLVM:
             if want_asm:
                 asm = self.tm.emit_assembly(mod)
             if path is not None and _write_atomic(path, obj):
-                self.written += len(obj)
+                self.written += -(-len(obj) // 4096) * 4096  # (disk space: whole blocks)
         with self.lock:
             done = self.compiled.get(name)
             if done is None:
