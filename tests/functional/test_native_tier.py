@@ -160,3 +160,4 @@ def test_engines_retired_under_a_cap(native_bin, qemu_ref: Runner) -> None:
     m = re.search(rb"engines: open=(\d+) closed=(\d+)", got.stderr)
     assert m, got.stderr[-2000:]
     assert int(m.group(1)) <= 3 and int(m.group(2)) >= 1, m.group(0)
+    assert re.search(rb"^native: \d+ regions, .*, [1-9]\d* retired$", got.stderr, re.M), got.stderr[-500:]

@@ -466,7 +466,7 @@ class Process:
         nat = self.tbs.native
         if nat is not None:
             sys.stderr.write(f"native: {nat.regions} regions, compile {nat.compile_seconds:.3f} s, "
-                             f"{nat.failed} failed, {nat.disk_hits} from disk\n")
+                             f"{nat.failed} failed, {nat.disk_hits} from disk{nat.retired_note()}\n")
 
     def run_thread(self, cpu: UserCPU) -> None:
         """The CPU loop of one guest thread; returns when the thread exits."""

@@ -207,7 +207,7 @@ def report_counts(machine: Any) -> None:
     nat = ctx.tbs.native
     if nat is not None:
         sys.stderr.write(f"native: {nat.regions} regions, compile {nat.compile_seconds:.3f} s, "
-                         f"{nat.failed} failed, {nat.disk_hits} from disk\n")
+                         f"{nat.failed} failed, {nat.disk_hits} from disk{nat.retired_note()}\n")
     sys.stderr.flush()
 
 

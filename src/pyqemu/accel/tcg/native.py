@@ -456,6 +456,10 @@ class NativeTier:
             self.retire(victim)
         return True
 
+    def retired_note(self) -> str:
+        """``, N retired`` for the exit report (PYQEMU_COUNT_INSNS) when engines were freed."""
+        return f", {self.retired} retired" if self.retired else ""
+
     def retire(self, engine: _Engine) -> None:
         """Send the regions compiled into ``engine`` back to the Python tier (they may come
         back, from the object cache, when hot again), so that the engine can be freed."""
