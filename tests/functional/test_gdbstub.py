@@ -202,7 +202,7 @@ def _reply(sock: socket.socket, buf: bytearray) -> bytes:
 
 def test_ctrl_c_stops_a_running_loop(programs):
     """gdb's Ctrl-C (the 0x03 byte) while the program runs stops it with SIGINT (T02) inside
-    the loop; kill ends the emulator. (The raw protocol: gdb's batch mode cannot send Ctrl-C.
+    the loop; kill ends the emulator as QEMU's does. (The raw protocol: gdb's batch mode cannot send Ctrl-C.
     pyqemu alone: Debian's qemu-aarch64 7.2 does not answer it while a loop runs.)"""
     slow = programs["hot_loop"].with_name("hot_loop_long")
     src = (SRC / "hot_loop.S").read_text().replace("movz x21, #0x1e, lsl #16", "movz x21, #0x7fff, lsl #32")
@@ -213,7 +213,7 @@ def test_ctrl_c_stops_a_running_loop(programs):
                         check=True).stdout
     symbols = {name: int(addr, 16) for addr, _, name in (ln.split() for ln in nm.splitlines())}
     port = _free_port()
-    emu = subprocess.Popen([*pyqemu(), "-g", str(port), str(slow)])
+    emu = subprocess.Popen([*pyqemu(), "-g", str(port), str(slow)], stderr=subprocess.PIPE)
     try:
         for _ in range(300):
             try:
@@ -233,6 +233,7 @@ def test_ctrl_c_stops_a_running_loop(programs):
         assert symbols["loop"] <= pc <= symbols["after"], hex(pc)
         _packet(sock, b"k")
         assert emu.wait(timeout=30) == 0
+        assert emu.stderr.read().endswith(b": QEMU: Terminated via GDBstub\n")  # (QEMU's words)
     finally:
         if emu.poll() is None:
             emu.kill()

@@ -60,15 +60,17 @@ class UserGdb:
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server = GdbServer(RspConnection(conn), self)
         self.server.stop_reply(SIGTRAP, cpu.tid)
-        self._resume(cpu, self.server.serve(None))
+        self._resume(self.server.serve(None), 0)
 
-    def _resume(self, cpu, how: Resume) -> int:
-        """Act on gdb's resume command; returns the signal to deliver (0: none)."""
+    def _resume(self, how: Resume, sig: int) -> int:
+        """Act on gdb's resume command after a stop with ``sig``; returns the signal to
+        deliver (0: none): gdb's choice, or ``sig`` itself once gdb has gone."""
         if how.action == "k":
+            sys.stderr.write(f"{self.proc.abi.prog}: QEMU: Terminated via GDBstub\n")
             os._exit(0)  # as QEMU: gdb's kill ends the process at once
         if how.action == "D":
             self.detach()
-            return 0
+            return sig
         self.stepping = how.action == "s"
         return how.signal
 
@@ -87,7 +89,7 @@ class UserGdb:
         the signal to deliver (gdb may suppress or change it)."""
         if self.server is None:
             return sig
-        return self._resume(cpu, self.server.serve(self.server.stop_reply(sig, cpu.tid)))
+        return self._resume(self.server.serve(self.server.stop_reply(sig, cpu.tid)), sig)
 
     def exited(self, status: int) -> None:
         self._final(f"W{status & 0xFF:02x}")
@@ -138,9 +140,9 @@ class UserGdb:
         finally:
             self._step_tbs.flush()  # (code may change before the next step)
 
-    def fetch_guard(self, start: int, fetch):
-        """``fetch`` for translating the block at ``start`` while breakpoints are set: a
-        breakpoint raises the debug exception there (ending the block before it)."""
+    def fetch_guard(self, fetch):
+        """``fetch`` for translating while breakpoints are set: a breakpoint raises the debug
+        exception there (ending the block before it, or the block that starts on it)."""
         bps = self.breakpoints
 
         def guarded(addr: int) -> int:
@@ -203,6 +205,7 @@ class UserGdb:
     def remove_breakpoint(self, addr: int) -> None:
         if addr in self.breakpoints:
             self.breakpoints.discard(addr)
+            self.proc.tbs.debugging = bool(self.breakpoints)
             self._invalidate(addr)
 
     def _invalidate(self, addr: int) -> None:

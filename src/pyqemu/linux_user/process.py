@@ -311,7 +311,7 @@ class Process:
             return translate32.translate(model, pc, self._fetch, max_insns)
         fetch = self.mem.fetch32
         if self.gdb is not None and self.gdb.breakpoints:
-            fetch = self.gdb.fetch_guard(pc, fetch)
+            fetch = self.gdb.fetch_guard(fetch)
         return translate_a64.translate(model, pc, fetch, max_insns)
 
     def _on_code_page(self, page: int) -> None:
