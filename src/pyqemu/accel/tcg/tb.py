@@ -219,7 +219,7 @@ class TBCache:
         self.region_count += 1
         self._install(tb, tuple(sorted(pages)))
         if self.native is not None:  # the same hot code as machine code
-            self.native.promote(tb, list(members), taken)
+            self.native.promote(tb, list(members), taken, blocks)  # (the same IR, not again)
 
     @staticmethod
     def _logging() -> bool:

@@ -351,7 +351,7 @@ class SysTBCache:
         self.translate_seconds += time.perf_counter() - t0
         self.region_count += 1
         if self.native is not None:  # the same hot code as machine code
-            self.native.promote(tb, list(members), taken)
+            self.native.promote(tb, list(members), taken, blocks)  # (the same IR, not again)
 
     def _stub(self, g: dict, slot: str, target: int, delta: int, flags: int) -> Callable:
         key = (target, target + delta, flags)
