@@ -31,7 +31,7 @@ from pyqemu.system.config import (
     IcountConfig,
     MonitorConfig,
 )
-from pyqemu.util import log
+from pyqemu.util import gc_tuning, log
 from pyqemu.util import qemu_opts as qo
 from pyqemu.util.qemu_opts import OptDesc, OptsError, OptsList, is_help_option
 
@@ -1039,6 +1039,7 @@ def main(argv: list[str] | None = None, arch: str = "aarch64") -> int:
             sys.stderr.write(f"{prog}: cannot create PID file: {e}\n")
             return 1
     machine_run = importlib.import_module("pyqemu.system.machine_run")
+    gc_tuning.install()  # (a process of its own: its long-lived objects are the machine's)
     return int(machine_run.run(cfg) or 0)
 
 

@@ -110,7 +110,11 @@ class CPUStop(Exception):  # noqa: N818 - a control-flow signal, not an error
 def fault_in_block_sys(cpu, e: BaseException, meta, count: bool = False) -> BaseException:
     """System mode's version: a page-crossing fast-path access becomes a slow replay."""
     entry = restore_block_state(cpu, e, meta)
-    pc = entry[1] if entry is not None else None
+    return pin_sys(cpu, e, entry[1] if entry is not None else None)
+
+
+def pin_sys(cpu, e: BaseException, pc: int | None) -> BaseException:
+    """The exception to raise for ``e``, raised by the instruction at ``pc`` of a block."""
     if isinstance(e, struct.error):
         return ReplaySlow(pc)
     if isinstance(e, _ADDRESS_ERRORS):

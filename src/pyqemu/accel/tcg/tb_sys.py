@@ -45,6 +45,9 @@ from pyqemu.util import log
 # measures in calls.
 SYS_LOOP_BUDGET = 64
 
+# Calls of a new block on the IR interpreter (tcg/interp.py) before it is compiled to Python.
+INTERP_CALLS = 32
+
 # translate(pc, flags, fetch, slow_mem) -> Block; fetch(va) reads 4 code bytes or raises.
 Translator = Callable[[int, int, Callable[[int], int], bool], Block]
 
@@ -114,6 +117,9 @@ class SysTBCache:
         self.regions = self.region_heat > 0
         self.region_count = 0
         self.native: Any = None  # the native tier (accel/tcg/native_sys.py), when enabled
+        # Calls of a new block on the IR interpreter before it is compiled (0: compile at once).
+        self.interp_calls = int(os.environ.get("PYQEMU_INTERP_CALLS", INTERP_CALLS))
+        self.interp: Any = None
 
     def attach(self, cpu: Any) -> None:
         """Run ``cpu`` on this cache: it gets jump caches; its TLB protects code pages."""
@@ -233,6 +239,19 @@ class SysTBCache:
             if cache is not None and page not in self.page_tbs:
                 cache.forget_page(page)  # nothing protects the page: its digest may go stale
             raise
+        if self.interp_calls and not slow and not forced and not _logging():
+            tb = self._interpreted(key, block)
+        else:
+            tb = self._compile(key, block, slow, cache)
+        self.translate_seconds += time.perf_counter() - t0
+        if forced and not slow:
+            self.native.promote(tb, [pc], None, {pc: block})
+            tb = self.tbs.get(key, tb)
+        return tb
+
+    def _compile(self, key: Key, block: Block, slow: bool, cache: Any) -> SysTB:
+        """Generate and compile ``block``'s Python; install it (and keep it in ``cache``)."""
+        pc, pa, flags = key
         gen = generate(block, f"tb_{pc:x}", self.count_insns)
         if log.enabled("out_asm"):
             log.log(f"OUT: [python] {pc:#x}\n{gen.source}\n")
@@ -241,13 +260,41 @@ class SysTBCache:
         code = compile(gen.source, f"<tb {pc:#x}>", "exec")
         tb = self._link(tb, code, gen, slow)
         if cache is not None:
-            cache.put_at(page, (pc, flags), code, gen.name, block.size, gen.exits, gen.linemap,
-                         gen.helpers, pc >> PAGE_BITS)
-        self.translate_seconds += time.perf_counter() - t0
-        if self.native is not None and self.native.force and not slow:
-            self.native.promote(tb, [pc], None, {pc: block})
-            tb = self.tbs.get(key, tb)
+            cache.put_at(pa >> PAGE_BITS, (pc, flags), code, gen.name, block.size, gen.exits,
+                         gen.linemap, gen.helpers, pc >> PAGE_BITS)
         return tb
+
+    def _interpreted(self, key: Key, block: Block) -> SysTB:
+        """Install ``block`` to run on the IR interpreter (tcg/interp.py) for its first
+        ``interp_calls`` calls; then it compiles itself, if it is still the block at ``key``."""
+        if self.interp is None:
+            from pyqemu.accel.tcg.cpu_exec import pin_sys
+            from pyqemu.tcg.interp import Interpreter
+            self.interp = Interpreter(self.ns, pin_sys, self.count_insns)
+        pc = key[0]
+        tb = SysTB(pc, block.size)
+        tb.key = key
+        g = tb.g = {"_ij": Counter(), "_taken": set()}
+        taken = tb.exits  # (slot, pc) of the direct exits taken so far: TranslationBlock.taken()
+        run = self.interp.run
+        ops, mmu_idx = block.ops, block.mmu_idx
+        left = self.interp_calls
+
+        def interpreted(cpu: Any, R: list) -> Callable:
+            nonlocal left
+            left -= 1
+            if left < 0 and tb.valid and self.tbs.get(key) is tb:
+                t0 = time.perf_counter()
+                hot = self._compile(key, block, False, self._persistent_cache())
+                hot.heat = tb.heat
+                hot.g["_ij"] = g["_ij"]
+                self.translate_seconds += time.perf_counter() - t0
+                return hot.fn(cpu, R)
+            return run(cpu, R, ops, mmu_idx, taken, g)
+        interpreted.guest_pc = pc  # type: ignore[attr-defined]
+        interpreted.tb = tb  # type: ignore[attr-defined]
+        tb.fn = interpreted
+        return self.install(tb)
 
     def _link(self, tb: SysTB, code, gen, slow: bool) -> SysTB:
         """Run the compiled module code of a block or region; install it under ``tb.key``."""
