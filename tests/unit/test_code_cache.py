@@ -99,3 +99,21 @@ def test_native_object_cache_is_capped(tmp_path):
     assert new, "the run's own objects were not kept"
     assert not (old / f"{0:040x}.o").exists(), "the least recently used object was kept"
     assert int((cache / "native" / "size").read_text()) == disk
+
+
+def test_known_at_means_these_bytes_at_this_virtual_page(tmp_path):
+    """known_at (system mode's test for compiling a new block at once instead of interpreting
+    it): some block of the same physical page's bytes was cached at the same virtual page."""
+    from pyqemu.accel.tcg.code_cache import CodeCache
+
+    pages = {1: b"\x01" * 4096, 2: b"\x01" * 4096, 3: b"\x03" * 4096}
+    code = compile("x = 1", "<t>", "exec")
+    first = CodeCache(tmp_path, "test", lambda page: pages[page])
+    assert not first.known_at(1, 0x40000)
+    first.put_at(1, (0x40000010, 5), code, "f", 4, [], [], [], 0x40000)
+    first.flush()
+    later = CodeCache(tmp_path, "test", lambda page: pages[page])  # the next run
+    assert later.known_at(1, 0x40000)
+    assert later.known_at(2, 0x40000)  # other physical page, the same bytes
+    assert not later.known_at(1, 0x7F123)  # the same code at another address (KASLR)
+    assert not later.known_at(3, 0x40000)  # other bytes

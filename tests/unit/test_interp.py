@@ -2,8 +2,9 @@
 
 Random blocks of every IR op (arithmetic of both widths, shifts, extensions, conditions,
 ``if``/``else``, helper calls, loads and stores of every size through a two-page soft TLB,
-the three kinds of exit) run from the same registers and memory on both; registers, memory,
-the exit taken, the instruction count and the pc of a fault must agree.
+every kind of exit, an exception raised by a helper) run from the same registers and memory
+on both; registers, memory, the exit taken, the instruction count and the pc of a fault must
+agree.
 """
 from __future__ import annotations
 
@@ -34,8 +35,13 @@ def _exit_to(cpu, target: int):
     return ("call", target)
 
 
+def _trap(cpu, code: int):
+    raise GuestException("undef", code)
+
+
 POPCOUNT = Helper(_popcount, "h_test_popcount", pure=True)
 EXIT_TO = Helper(_exit_to, "h_test_exit_to")
+TRAP = Helper(_trap, "h_test_trap", may_fault=True)
 
 
 class Mem:
@@ -215,13 +221,15 @@ def random_block(seed: int) -> Block:
         for t in temps[-2:]:
             b.mov(G[rng.randrange(2, NREGS)], t if t.width == 64 else b.ext(t, t.width, False, 64))
     b.insn_start(pc)
-    k = rng.randrange(3)
+    k = rng.randrange(4)
     if k == 0:
         b.goto_tb(0x2000)
     elif k == 1:
         b.exit_jump(b.andc(G[rng.randrange(2, NREGS)], 3, 64))
-    else:
+    elif k == 2:
         b.exit_call(EXIT_TO, CPU, 0x3000)
+    else:
+        b.raise_(TRAP, CPU, 7)  # (an UDF: counted as executed, pc at it)
     return block
 
 

@@ -205,14 +205,14 @@ class Interpreter:
                     if a not in g["_taken"]:
                         g["_taken"].add(a)
                         taken.append((f"_j{len(taken)}", a))
-                    return cpu.jc_get(a) or cpu.lookup(a)
+                    return cpu.jc_get(a) or cpu.lookup(a)  # (lookup takes interrupts)
                 elif o == "exit_jump":
                     if self.count_insns:
                         cpu.icount += n
                     counted = True
                     if args[0].__class__ is Temp:
                         g["_ij"][a] += 1
-                    return cpu.jc_get(a) or cpu.lookup(a)
+                    return cpu.jc_get(a) or cpu.lookup(a)  # (lookup takes interrupts)
                 elif o == "exit_call":
                     if self.count_insns:
                         cpu.icount += n

@@ -151,6 +151,12 @@ class CodeCache:
             helpers[name] = h
         return e[0], e[1], e[2], e[3], e[4], helpers
 
+    def known_at(self, page: int, group: int) -> bool:
+        """Whether earlier runs cached blocks of ``page``'s bytes in ``group`` (system mode:
+        the same code at the same virtual page): more of it is likely to run again."""
+        digest = self._digest(page)
+        return digest is not None and bool(self._entries(f"{digest}-{group:x}"))
+
     def put_at(self, page: int, key, code, name: str, size: int, exits, linemap, helper_names,
                group: int | None = None) -> None:
         digest = self._digest(page)

@@ -45,8 +45,44 @@ from pyqemu.util import log
 # measures in calls.
 SYS_LOOP_BUDGET = 64
 
-# Calls of a new block on the IR interpreter (tcg/interp.py) before it is compiled to Python.
-INTERP_CALLS = 32
+INTERP_CALLS = 32  # calls of a new block on the IR interpreter (tcg/interp.py) before it compiles
+
+
+def interp_calls_setting() -> int:
+    """PYQEMU_INTERP_CALLS: calls of a new block on the IR interpreter (0: compile at once)."""
+    try:
+        return max(0, int(os.environ.get("PYQEMU_INTERP_CALLS", INTERP_CALLS)))
+    except ValueError:
+        return INTERP_CALLS
+
+
+def interpreted_fn(cache: Any, tb: TranslationBlock, block: Block, is_current: Callable[[], bool],
+                   compile_hot: Callable[[], TranslationBlock]) -> Callable:
+    """``tb``'s function while its ``block`` runs on ``cache.interp``: after
+    ``cache.interp_calls`` calls, ``compile_hot()`` compiles and installs it, if it is still
+    the block there (``is_current()``), and the compiled function takes over. Until then it
+    records its taken exits and computed-jump targets as a compiled block does (for regions)."""
+    g = tb.g = {"_ij": Counter(), "_taken": set()}
+    taken = tb.exits
+    run = cache.interp.run
+    ops, mmu_idx = block.ops, block.mmu_idx
+    left = cache.interp_calls
+
+    def interpreted(cpu: Any, R: list) -> Callable:
+        nonlocal left
+        left -= 1
+        if left < 0 and tb.valid and is_current():
+            t0 = time.perf_counter()
+            hot = compile_hot()
+            hot.heat = tb.heat
+            hot.g["_ij"] = g["_ij"]
+            cache.translate_seconds += time.perf_counter() - t0
+            return hot.fn(cpu, R)
+        return run(cpu, R, ops, mmu_idx, taken, g)
+    interpreted.guest_pc = tb.pc  # type: ignore[attr-defined]
+    interpreted.tb = tb  # type: ignore[attr-defined]
+    return interpreted
+
 
 # translate(pc, flags, fetch, slow_mem) -> Block; fetch(va) reads 4 code bytes or raises.
 Translator = Callable[[int, int, Callable[[int], int], bool], Block]
@@ -118,7 +154,7 @@ class SysTBCache:
         self.region_count = 0
         self.native: Any = None  # the native tier (accel/tcg/native_sys.py), when enabled
         # Calls of a new block on the IR interpreter before it is compiled (0: compile at once).
-        self.interp_calls = int(os.environ.get("PYQEMU_INTERP_CALLS", INTERP_CALLS))
+        self.interp_calls = interp_calls_setting()
         self.interp: Any = None
 
     def attach(self, cpu: Any) -> None:
@@ -239,7 +275,10 @@ class SysTBCache:
             if cache is not None and page not in self.page_tbs:
                 cache.forget_page(page)  # nothing protects the page: its digest may go stale
             raise
-        if self.interp_calls and not slow and not forced and not _logging():
+        # Cold code runs on the interpreter, unless earlier runs cached blocks of this code at
+        # this virtual page (then the rest of it goes to the cache too, for the next run).
+        if self.interp_calls and not slow and not forced and not _logging() and (
+                cache is None or not cache.known_at(page, pc >> PAGE_BITS)):
             tb = self._interpreted(key, block)
         else:
             tb = self._compile(key, block, slow, cache)
@@ -271,29 +310,10 @@ class SysTBCache:
             from pyqemu.accel.tcg.cpu_exec import pin_sys
             from pyqemu.tcg.interp import Interpreter
             self.interp = Interpreter(self.ns, pin_sys, self.count_insns)
-        pc = key[0]
-        tb = SysTB(pc, block.size)
+        tb = SysTB(key[0], block.size)
         tb.key = key
-        g = tb.g = {"_ij": Counter(), "_taken": set()}
-        taken = tb.exits  # (slot, pc) of the direct exits taken so far: TranslationBlock.taken()
-        run = self.interp.run
-        ops, mmu_idx = block.ops, block.mmu_idx
-        left = self.interp_calls
-
-        def interpreted(cpu: Any, R: list) -> Callable:
-            nonlocal left
-            left -= 1
-            if left < 0 and tb.valid and self.tbs.get(key) is tb:
-                t0 = time.perf_counter()
-                hot = self._compile(key, block, False, self._persistent_cache())
-                hot.heat = tb.heat
-                hot.g["_ij"] = g["_ij"]
-                self.translate_seconds += time.perf_counter() - t0
-                return hot.fn(cpu, R)
-            return run(cpu, R, ops, mmu_idx, taken, g)
-        interpreted.guest_pc = pc  # type: ignore[attr-defined]
-        interpreted.tb = tb  # type: ignore[attr-defined]
-        tb.fn = interpreted
+        tb.fn = interpreted_fn(self, tb, block, lambda: self.tbs.get(key) is tb,
+                               lambda: self._compile(key, block, False, self._persistent_cache()))
         return self.install(tb)
 
     def _link(self, tb: SysTB, code, gen, slow: bool) -> SysTB:
