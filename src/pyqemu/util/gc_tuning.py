@@ -12,6 +12,7 @@ every ``RESCAN_SECONDS``.
 from __future__ import annotations
 
 import gc
+import os
 import time
 
 RESCAN_SECONDS = 120.0
@@ -31,8 +32,8 @@ def _after_collection(phase: str, info: dict) -> None:
 
 
 def install() -> None:
-    """Freeze the survivors of every full collection (idempotent)."""
-    if _state["installed"]:
+    """Freeze the survivors of every full collection (idempotent; PYQEMU_GC_FREEZE=0: don't)."""
+    if _state["installed"] or os.environ.get("PYQEMU_GC_FREEZE", "1") == "0":
         return
     _state["installed"] = True
     _state["since"] = time.monotonic()
