@@ -117,3 +117,29 @@ def test_known_at_means_these_bytes_at_this_virtual_page(tmp_path):
     assert later.known_at(2, 0x40000)  # other physical page, the same bytes
     assert not later.known_at(1, 0x7F123)  # the same code at another address (KASLR)
     assert not later.known_at(3, 0x40000)  # other bytes
+
+
+def test_native_cache_total_survives_processes_exiting_together(tmp_path):
+    """The native object cache's running total (native.add_to_total) is updated under a lock:
+    eight processes adding at once lose none of each other's bytes."""
+    import multiprocessing
+
+    from pyqemu.accel.tcg.native import add_to_total
+
+    (tmp_path / "size").write_text("0")
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_add_many, args=(tmp_path,)) for _ in range(8)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    assert int((tmp_path / "size").read_text()) == 8 * 50 * 1000
+    add_to_total(tmp_path, 1, 100)  # past the cap: the objects are counted again (there are none)
+    assert int((tmp_path / "size").read_text()) == 0
+
+
+def _add_many(directory) -> None:
+    from pyqemu.accel.tcg.native import add_to_total
+    for _ in range(50):
+        add_to_total(directory, 1000, 1 << 30)

@@ -239,21 +239,43 @@ def save_disk_cache() -> None:
     """At exit: keep the native object cache under its cap (PYQEMU_CACHE_MAX_MB). Objects
     of a kernel that randomises its address are new at every boot. A running total in the
     directory's ``size`` file spares a scan of every object until the cap is crossed."""
-    from pyqemu.accel.tcg.code_cache import cache_cap, prune_lru
+    from pyqemu.accel.tcg.code_cache import cache_cap
     for inst in _LLVM._instances.values():
         if not inst.written or inst.cache_dir is None:
             continue
         written, inst.written = inst.written, 0
-        size_file = inst.cache_dir / "size"
+        add_to_total(inst.cache_dir, written, cache_cap())
+
+
+def add_to_total(directory: Path, written: int, cap: int) -> None:
+    """Add ``written`` bytes to the running total in ``directory``'s ``size`` file; past
+    ``cap``, prune the objects (and count them again). The file is locked meanwhile: test
+    workers and a shell's processes exit together, and a lost addition would let the cache
+    grow past its cap unseen."""
+    import fcntl
+
+    from pyqemu.accel.tcg.code_cache import prune_lru
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(directory / "size", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        return  # a read-only cache directory only costs compile time
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
-            total: int | None = int(size_file.read_text()) + written
-        except (OSError, ValueError):
+            total: int | None = int(os.read(fd, 64)) + written
+        except ValueError:  # new or damaged: count the objects
             total = None
-        cap = cache_cap()
         if total is None or total > cap:
-            total = prune_lru(inst.cache_dir, "*/*.o", cap)
+            total = prune_lru(directory, "*/*.o", cap)
         if total is not None:
-            _write_atomic(size_file, str(total).encode())
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.ftruncate(fd, 0)
+            os.write(fd, str(total).encode())
+    except OSError:
+        pass
+    finally:
+        os.close(fd)  # (and the lock)
 
 
 _CALL = ctypes.PYFUNCTYPE(ctypes.c_int32, ctypes.c_void_p)  # keeps the GIL while native code runs
