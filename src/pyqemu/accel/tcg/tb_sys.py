@@ -56,34 +56,6 @@ def interp_calls_setting() -> int:
         return INTERP_CALLS
 
 
-def interpreted_fn(cache: Any, tb: TranslationBlock, block: Block, is_current: Callable[[], bool],
-                   compile_hot: Callable[[], TranslationBlock]) -> Callable:
-    """``tb``'s function while its ``block`` runs on ``cache.interp``: after
-    ``cache.interp_calls`` calls, ``compile_hot()`` compiles and installs it, if it is still
-    the block there (``is_current()``), and the compiled function takes over. Until then it
-    records its taken exits and computed-jump targets as a compiled block does (for regions)."""
-    g = tb.g = {"_ij": Counter(), "_taken": set()}
-    taken = tb.exits
-    run = cache.interp.run
-    ops, mmu_idx = block.ops, block.mmu_idx
-    left = cache.interp_calls
-
-    def interpreted(cpu: Any, R: list) -> Callable:
-        nonlocal left
-        left -= 1
-        if left < 0 and tb.valid and is_current():
-            t0 = time.perf_counter()
-            hot = compile_hot()
-            hot.heat = tb.heat
-            hot.g["_ij"] = g["_ij"]
-            cache.translate_seconds += time.perf_counter() - t0
-            return hot.fn(cpu, R)
-        return run(cpu, R, ops, mmu_idx, taken, g)
-    interpreted.guest_pc = tb.pc  # type: ignore[attr-defined]
-    interpreted.tb = tb  # type: ignore[attr-defined]
-    return interpreted
-
-
 # translate(pc, flags, fetch, slow_mem) -> Block; fetch(va) reads 4 code bytes or raises.
 Translator = Callable[[int, int, Callable[[int], int], bool], Block]
 
@@ -312,8 +284,27 @@ class SysTBCache:
             self.interp = Interpreter(self.ns, pin_sys, self.count_insns)
         tb = SysTB(key[0], block.size)
         tb.key = key
-        tb.fn = interpreted_fn(self, tb, block, lambda: self.tbs.get(key) is tb,
-                               lambda: self._compile(key, block, False, self._persistent_cache()))
+        # (taken exits and computed-jump targets are recorded as a compiled block's: regions)
+        g = tb.g = {"_ij": Counter(), "_taken": set()}
+        taken = tb.exits
+        run = self.interp.run
+        ops, mmu_idx = block.ops, block.mmu_idx
+        left = self.interp_calls
+
+        def interpreted(cpu: Any, R: list) -> Callable:
+            nonlocal left
+            left -= 1
+            if left < 0 and tb.valid and self.tbs.get(key) is tb:
+                t0 = time.perf_counter()
+                hot = self._compile(key, block, False, self._persistent_cache())
+                hot.heat = tb.heat
+                hot.g["_ij"] = g["_ij"]
+                self.translate_seconds += time.perf_counter() - t0
+                return hot.fn(cpu, R)
+            return run(cpu, R, ops, mmu_idx, taken, g)
+        interpreted.guest_pc = key[0]  # type: ignore[attr-defined]
+        interpreted.tb = tb  # type: ignore[attr-defined]
+        tb.fn = interpreted
         return self.install(tb)
 
     def _link(self, tb: SysTB, code, gen, slow: bool) -> SysTB:
