@@ -18,7 +18,7 @@ from pyqemu.accel.tcg import cpu_exec as cpu_exec_mod
 from pyqemu.accel.tcg import cputlb
 from pyqemu.accel.tcg.cputlb import PROT_EXEC, PROT_READ, PROT_WRITE, SoftTLB
 from pyqemu.accel.tcg.excp import GuestException
-from pyqemu.accel.tcg.tb_sys import SysTBCache
+from pyqemu.accel.tcg.tb_sys import SMC_MISSES, SysTBCache
 from pyqemu.target.arm import translate_a64
 from pyqemu.target.arm.cpu import ARMCPU
 
@@ -224,3 +224,80 @@ _start:
         cpu.pc = RAM_BASE
         cpu_exec_mod.cpu_exec_sys(cpu, 3)
         assert cpu.regs[0] == want
+
+
+SMC_PROGRAM = """
+    .global _start
+_start:
+    mov x20, #0
+    adr x2, data
+    adr x3, f
+    ldr w4, patched
+loop:
+    bl f                           // f returns x6 = 7 until its first instruction is rewritten
+    add x21, x21, x6
+    str x20, [x2]                  // data on f's page: must not drop f or this loop
+    add x20, x20, #1
+    cmp x20, #2
+    b.ne 1f
+    str w4, [x3]                   // on the second pass, rewrite f's first instruction
+1:  cmp x20, #4
+    b.ne loop
+    ldr x9, =0x09000100
+    str x21, [x9]
+2:  b 2b
+    .ltorg
+patched:
+    movz x6, #40
+    .balign 1024
+f:                                 // RAM_BASE + 0x400
+    movz x6, #7
+    ret
+    .balign 2048
+data: .quad 0                      // RAM_BASE + 0x800
+"""
+
+
+def test_store_to_a_code_page_drops_only_the_blocks_of_those_bytes(have_binutils, interp_calls) -> None:
+    cpu, board = run(SMC_PROGRAM, interp_calls)
+    assert board.exit_value == 7 + 7 + 40 + 40  # f ran as rewritten after the store
+    tbs = cpu.tbs
+    page = RAM_BASE >> 12
+    assert page in cpu.tlb.code_pages and page in tbs.page_tbs  # the page keeps its blocks
+    start = tbs.tbs[(RAM_BASE, RAM_BASE, 1)]
+    f_key, data = (RAM_BASE + 0x400, RAM_BASE + 0x400, 1), RAM_BASE + 0x800
+    f_block = tbs.tbs[f_key]
+    cpu.tlb.st_slow(cpu, data, 0x1234, 8, 1)  # data next to code: the blocks stay
+    assert tbs.tbs[(RAM_BASE, RAM_BASE, 1)] is start and tbs.tbs[f_key] is f_block
+    cpu.tlb.st_slow(cpu, f_key[0] + 4, 0xD65F03C0, 4, 1)  # f's ret (the same bytes): f goes
+    assert f_key not in tbs.tbs and not f_block.valid
+    assert tbs.tbs[(RAM_BASE, RAM_BASE, 1)] is start and start.valid
+    for i in range(SMC_MISSES - tbs.smc_misses[page]):  # stores that hit no block (the
+        assert page in cpu.tlb.code_pages                 # program's too): the page is given up
+        cpu.tlb.st_slow(cpu, data, i, 8, 1)
+    assert page not in cpu.tlb.code_pages and page not in tbs.page_tbs and not start.valid
+
+
+def test_a_region_is_dropped_by_a_store_to_any_member_and_tracks_what_it_was_made_from() -> None:
+    from pyqemu.accel.tcg.tb_sys import SysTB, member_spans
+    from pyqemu.tcg.ir import Block
+
+    def block(pc: int, size: int, base: SysTB | None = None) -> SysTB:
+        tb = SysTB(pc, size)
+        tb.key = (pc, pc + 0x1000, 1)
+        tb.base = base
+        return tb
+    head = block(0x400000, 12)
+    assert head.overlaps(0x40100B, 0x40100C) and not head.overlaps(0x40100C, 0x401010)
+    members = {0x400000: Block(0x400000, []), 0x400100: Block(0x400100, [])}
+    members[0x400000].size, members[0x400100].size = 12, 8
+    region = block(0x400000, 12, base=head)
+    region.spans = member_spans(members, 0x1000)
+    assert region.overlaps(0x401104, 0x401105) and not region.overlaps(0x401108, 0x401200)
+    compiled = block(0x400000, 12)
+    compiled.compiled_from = head                   # (head ran on the interpreter first)
+    region2 = block(0x400000, 12, base=compiled)
+    assert region.derives_from(head) and region2.derives_from(head) and region2.derives_from(compiled)
+    assert not compiled.derives_from(region) and not block(0x400000, 12).derives_from(head)
+    region2.valid = False                           # invalidated: nothing derives from it any more
+    assert not region2.derives_from(head)

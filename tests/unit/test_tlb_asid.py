@@ -190,7 +190,7 @@ def test_code_appearing_on_a_page_revokes_set_aside_write_entries() -> None:
     tlb.switch_asid(3)
     tlb.protect_code_page(0x40000)                # code translated there while ASID 3 ran
     writes: list[int] = []
-    tlb.on_code_write = lambda pa_page: (writes.append(pa_page), tlb.unprotect_code_page(pa_page))
+    tlb.on_code_write = lambda pa, size: (writes.append(pa >> 12), tlb.unprotect_code_page(pa >> 12))
     tlb.switch_asid(0)
     assert tlb.write[1].get(0x10) is None         # the store must take the slow path...
     tlb.st_slow(None, 0x10000, 2, 8, 1)

@@ -126,7 +126,7 @@ class SoftTLB:
         self._writers: dict[int, set[tuple[int, int]]] = {}
         self.code_pages: set[int] = set()  # physical pages holding translated code
         self.on_flush: list[Callable[[int | None], None]] = []
-        self.on_code_write: Callable[[int], None] = lambda pa_page: None
+        self.on_code_write: Callable[[int, int], None] = lambda pa, size: None
         self.fills = 0
         self.asid = 0
         # (mmu_idx, va page) -> pa page of the write entry (-1: none) of the current ASID's
@@ -346,7 +346,7 @@ class SoftTLB:
         if view is None:
             pa_page = pa >> PAGE_BITS
             if pa_page in self.code_pages:
-                self.on_code_write(pa_page)  # drops the blocks, then unprotects the page
+                self.on_code_write(pa, size)  # drops the blocks of those bytes
                 ram = self.phys.ram_page(pa_page, True)
                 if ram is not None:
                     off = pa & PAGE_MASK

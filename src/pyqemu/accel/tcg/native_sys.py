@@ -77,7 +77,7 @@ class SysNativeTier(NativeTier):
         """Compile the region of ``members`` (virtual pcs on ``tb``'s page, under its flags)
         headed at ``tb`` natively and install it under ``tb.key``; False if not."""
         from pyqemu.accel.tcg.excp import GuestException
-        from pyqemu.accel.tcg.tb_sys import SysTB
+        from pyqemu.accel.tcg.tb_sys import SysTB, member_spans
         cache = self.cache
         pc0, pa0, flags = tb.key
         delta = pa0 - pc0
@@ -95,14 +95,18 @@ class SysNativeTier(NativeTier):
         key = tb.key
 
         def install(_code, addr: int, engine) -> bool:
-            if not tb.valid or cache.tbs.get(key) is not tb:
-                return False  # replaced or invalidated while it compiled
+            # The Python code there may have changed meanwhile from the same bytes (an
+            # interpreted block compiled itself, a Python region formed): that is fine.
+            py_tb = cache.tbs.get(key)
+            if py_tb is None or not py_tb.derives_from(tb):
+                return False  # invalidated while it compiled
             ntb = SysTB(pc0, blocks[pc0].size)
             ntb.key = key
-            ntb.base = tb.base or tb
+            ntb.spans = member_spans(blocks, delta) + py_tb.code_spans()  # (py_tb: its fallback)
+            ntb.base = py_tb.base or py_tb
             ntb.heat = -1
-            ntb.py_fn = tb.py_fn or tb.fn
-            ntb.fn = self._wrapper(_CALL(addr), ntb, tb)
+            ntb.py_fn = py_tb.py_fn or py_tb.fn
+            ntb.fn = self._wrapper(_CALL(addr), ntb, py_tb)
             ntb.fn.native_addr = addr
             cache.install(ntb)
             self._engines[ntb] = engine

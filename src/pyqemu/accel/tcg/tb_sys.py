@@ -45,6 +45,10 @@ from pyqemu.util import log
 # measures in calls.
 SYS_LOOP_BUDGET = 64
 
+# Stores to a page with translated code that hit none of its blocks before the whole page is
+# dropped (and stores to it are fast again): a page with data next to code.
+SMC_MISSES = 32
+
 INTERP_CALLS = 32  # calls of a new block on the IR interpreter (tcg/interp.py) before it compiles
 
 
@@ -79,7 +83,41 @@ class _Cached:
 
 
 class SysTB(TranslationBlock):
-    __slots__ = ("key",)
+    __slots__ = ("key", "compiled_from", "spans")
+
+    def __init__(self, pc: int, size: int) -> None:
+        super().__init__(pc, size)
+        self.compiled_from: SysTB | None = None  # the interpreted block this one compiles
+        # A region: the physical byte ranges [start, end) of its members' code (None: a
+        # single block, whose range is its key's physical pc and its size).
+        self.spans: tuple[tuple[int, int], ...] | None = None
+
+    def code_spans(self) -> tuple[tuple[int, int], ...]:
+        """The physical byte ranges [start, end) of the guest code this was translated from."""
+        if self.spans is None:
+            start = self.key[1] & ~1  # (a Thumb pc's bit 0)
+            return ((start, start + self.size),)
+        return self.spans
+
+    def overlaps(self, pa: int, end: int) -> bool:
+        """Whether guest code this block was translated from lies in [pa, end)."""
+        return any(lo < end and pa < hi for lo, hi in self.code_spans())
+
+    def derives_from(self, other: SysTB) -> bool:
+        """Whether this is ``other`` or was made from it (compiled after interpretation, a
+        region headed by it), without a change of their code in between."""
+        tb: Any = self
+        while tb is not None:
+            if tb is other:
+                return self.valid
+            tb = tb.compiled_from or tb.base
+        return False
+
+
+def member_spans(blocks: dict[int, Block], delta: int) -> tuple[tuple[int, int], ...]:
+    """The physical code ranges of a region's member ``blocks`` (virtual pc -> IR; physical
+    pc = virtual pc + ``delta``)."""
+    return tuple(((pc + delta) & ~1, ((pc + delta) & ~1) + b.size) for pc, b in blocks.items())
 
 
 def set_flags(cpu: Any, flags: int) -> None:
@@ -116,6 +154,7 @@ class SysTBCache:
         self.cpus: list[Any] = []
         self.page_tbs: dict[int, set[Key]] = {}  # physical page -> blocks with code there
         self.slow_tbs: dict[Key, SysTB] = {}  # one-instruction replays with slow memory accesses
+        self.smc_misses: dict[int, int] = {}  # code page -> stores to it that hit no block
         self.ns["LOOP"] = range(SYS_LOOP_BUDGET)
         self.ns["LOOP_HOT"] = _same  # regions form from slice-end samples only
         self.count = 0
@@ -144,7 +183,7 @@ class SysTBCache:
                 jc.clear()
             cpu._native_gen += 1
         tlb.on_flush.append(mapping_changed)
-        tlb.on_code_write = self.invalidate_phys_page
+        tlb.on_code_write = self.invalidate_phys_write
         for page in self.page_tbs:
             tlb.protect_code_page(page)
 
@@ -298,6 +337,7 @@ class SysTBCache:
                 t0 = time.perf_counter()
                 hot = self._compile(key, block, False, self._persistent_cache())
                 hot.heat = tb.heat
+                hot.compiled_from = tb  # (a native region compiled for tb may install over hot)
                 hot.g["_ij"] = g["_ij"]
                 self.translate_seconds += time.perf_counter() - t0
                 return hot.fn(cpu, R)
@@ -402,6 +442,7 @@ class SysTBCache:
                     f"{gen.source}\n")
         tb = SysTB(head.pc, blocks[head.pc].size)
         tb.key = head.key
+        tb.spans = member_spans(blocks, delta)
         tb.base = head.base or head
         tb.heat = -1
         code = compile(gen.source, f"<region {head.pc:#x}>", "exec")
@@ -422,9 +463,11 @@ class SysTBCache:
     # --- invalidation -------------------------------------------------------------------
     def _unlink(self, tb: SysTB) -> None:
         tb.valid = False
-        if tb.py_fn is not None and self.native is not None:
-            self.native.unlinked(tb)
         pc, _pa, flags = tb.key
+        if self.native is not None:
+            if tb.py_fn is not None:
+                self.native.unlinked(tb)
+            self.native.exit_heat.pop(pc, None)  # (native exits there count afresh)
         for g, slot in tb.incoming:
             if g.get(slot) is tb.fn:
                 g[slot] = self._stub(g, slot, pc, tb.key[1] - pc, flags)
@@ -443,6 +486,7 @@ class SysTBCache:
         if self.code_cache is not None:
             self.code_cache.forget_page(pa_page)
         keys = self.page_tbs.pop(pa_page, ())
+        self.smc_misses.pop(pa_page, None)
         for key in keys:
             for table in (self.tbs, self.slow_tbs):
                 tb = table.get(key)
@@ -450,6 +494,37 @@ class SysTBCache:
                     self._unlink(tb)
         for cpu in self.cpus:
             cpu.tlb.unprotect_code_page(pa_page)
+
+    def invalidate_phys_write(self, pa: int, size: int) -> None:
+        """A vCPU stores ``size`` bytes at ``pa``, on a page with translated code: drop the
+        blocks (and regions) translated from those bytes (QEMU's
+        tb_invalidate_phys_page_fast). The page stays write-protected while it has blocks;
+        after SMC_MISSES stores that hit none of them (data next to code) the whole page
+        is dropped, so its data stores take the fast path again."""
+        pa_page = pa >> PAGE_BITS
+        if self.code_cache is not None:
+            self.code_cache.forget_page(pa_page)  # its bytes change: a new digest
+        keys = self.page_tbs.get(pa_page)
+        if not keys:
+            self.invalidate_phys_page(pa_page)
+            return
+        end = pa + size
+        hit = False
+        for key in list(keys):
+            for table in (self.tbs, self.slow_tbs):
+                tb = table.get(key)
+                if tb is not None and tb.overlaps(pa, end):
+                    self._unlink(tb)
+                    hit = True
+            if key not in self.tbs and key not in self.slow_tbs:
+                keys.discard(key)
+        if not keys:
+            self.invalidate_phys_page(pa_page)
+        elif not hit:
+            n = self.smc_misses.get(pa_page, 0) + 1
+            self.smc_misses[pa_page] = n
+            if n >= SMC_MISSES:
+                self.invalidate_phys_page(pa_page)
 
     def invalidate_phys_range(self, pa: int, length: int) -> None:
         """A device (DMA) or loader wrote guest RAM behind the TLB's back."""
@@ -468,3 +543,4 @@ class SysTBCache:
             for jc in cpu.jcs.values():
                 jc.clear()
         self.page_tbs.clear()
+        self.smc_misses.clear()
