@@ -143,3 +143,29 @@ def _add_many(directory) -> None:
     from pyqemu.accel.tcg.native import add_to_total
     for _ in range(50):
         add_to_total(directory, 1000, 1 << 30)
+
+
+def test_pic_relocates_only_constants_that_move_with_the_pc():
+    from types import SimpleNamespace
+
+    from pyqemu.accel.tcg import pic
+
+    def gen(pc: int, extra: str = "") -> SimpleNamespace:
+        src = f"def tb(cpu, R):\n    R[30] = {pc + 4:#x}; R[1] = 0xff & R[2]\n    return _j0{extra}\n"
+        return SimpleNamespace(source=src, exits=[("_j0", pc + 8)], helpers={},
+                               linemap=([(2, pc, 0)], frozenset(), (), False))
+    base = 0xFFFF_A000_0000_0000
+    code = pic.relocatable(gen(base + 0x10), gen(base + 0x10 - pic.SHIFT), base)
+    assert code is not None and "(VB + 0x14)" in code.source and "0xff & R[2]" in code.source
+    assert code.exits == [("_j0", 0x18)] and code.linemap[0] == [(2, 0x10, 0)]
+    exits, linemap = pic.relocate(code.exits, code.linemap, 0xFFFF_C000_0000_0000)
+    assert exits == [("_j0", 0xFFFF_C000_0000_0018)] and linemap[0] == [(2, 0xFFFF_C000_0000_0010, 0)]
+    ns = {"VB": 0xFFFF_C000_0000_0000, "_j0": None}
+    exec(compile(code.source, "<pic>", "exec"), ns)  # noqa: S102
+    regs = [0] * 32
+    ns["tb"](None, regs)
+    assert regs[30] == 0xFFFF_C000_0000_0014
+    # a constant derived from the pc some other way (here: its page number) is not relocatable
+    odd = gen(base + 0x10, f" or {(base + 0x10) >> 12:#x}")
+    odd_shifted = gen(base + 0x10 - pic.SHIFT, f" or {(base + 0x10 - pic.SHIFT) >> 12:#x}")
+    assert pic.relocatable(odd, odd_shifted, base) is None

@@ -301,3 +301,57 @@ def test_a_region_is_dropped_by_a_store_to_any_member_and_tracks_what_it_was_mad
     assert not compiled.derives_from(region) and not block(0x400000, 12).derives_from(head)
     region2.valid = False                           # invalidated: nothing derives from it any more
     assert not region2.derives_from(head)
+
+
+PIC_PROGRAM = """
+    .global _start
+_start:
+    adr x1, _start                 // pc-derived values: ADR, ADRP, a return address
+    adrp x2, _start
+    bl 1f
+1:  mov x3, x30
+    ldr x9, =0x09000100
+    str x1, [x9]
+2:  b 2b
+    .ltorg
+"""
+
+
+class KernelHalfCPU(MiniSysCPU):
+    """RAM_BASE's page mapped at a kernel-half virtual address ``va`` (a KASLR kernel)."""
+
+    def __init__(self, board: Board, va: int) -> None:
+        self.va = va
+        super().__init__(board)
+        self.tbs.page_bytes = lambda page: bytes(board.ram_page(page, False) or b"") or None
+        self.midr = 0x411FD070
+
+    def _walk(self, va: int, access: int, mmu_idx: int) -> tuple[int, int]:
+        if va >> 12 == self.va >> 12:
+            return RAM_BASE + (va & 0xFFF), PROT_READ | PROT_WRITE | PROT_EXEC
+        return super()._walk(va, access, mmu_idx)
+
+
+@pytest.mark.parametrize("pic", ["1", "0"])
+def test_kernel_half_code_is_cached_position_independent(have_binutils, tmp_path, monkeypatch, pic) -> None:
+    """A kernel at a new random virtual address (KASLR) finds its blocks in the code cache:
+    they are cached without their virtual address, and relocated to the new one."""
+    monkeypatch.setenv("PYQEMU_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("PYQEMU_CACHE_PIC", pic)
+    image = baremetal.assemble(PIC_PROGRAM, 0)
+    translated = []
+    for va in (0xFFFF_A000_1234_5000, 0xFFFF_8000_0800_0000, 0xFFFF_D000_0000_3000):
+        board = Board()
+        board.view[:len(image)] = image
+        cpu = KernelHalfCPU(board, va)
+        real_block_ir = cpu.tbs._block_ir
+        cpu.tbs._block_ir = lambda key, slow, f=real_block_ir: (translated.append(key[0]), f(key, slow))[1]
+        cpu.pc = va
+        cpu_exec_mod.cpu_exec_sys(cpu, 20)
+        assert board.exit_value == va
+        assert (cpu.regs[2], cpu.regs[3]) == (va, va + 12)
+        cpu.tbs.save_code_cache()
+    if pic == "1":  # translated (twice: at the address and 4 GiB below) at the first address only
+        assert {pc >> 12 for pc in translated} == {0xFFFF_A000_1234_5, 0xFFFF_A000_1234_5 - (1 << 20)}
+    else:
+        assert {pc >> 12 for pc in translated} == {0xFFFF_A000_1234_5, 0xFFFF_8000_0800_0, 0xFFFF_D000_0000_3}

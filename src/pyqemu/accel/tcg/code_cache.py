@@ -86,6 +86,10 @@ def prune_lru(directory: Path, pattern: str, cap: int) -> int | None:
     return total
 
 
+def _group(group: int | str) -> str:
+    return f"{group:x}" if isinstance(group, int) else group
+
+
 class CodeCache:
     """Compiled blocks keyed by (code page digest, pc), kept on disk.
 
@@ -130,7 +134,7 @@ class CodeCache:
     def put(self, pc: int, code, name: str, size: int, exits, linemap, helper_names) -> None:
         self.put_at(pc >> PAGE_SHIFT, pc, code, name, size, exits, linemap, helper_names)
 
-    def get_at(self, page: int, key, group: int | None = None):
+    def get_at(self, page: int, key, group: int | str | None = None):
         """The entry ``key`` (user mode: the pc; system mode: (virtual pc, flags)) of the
         blocks whose code is on ``page`` (system mode: a physical page), or None. ``group``
         (system mode: the virtual page) splits a page's entries into files of their own, so
@@ -139,7 +143,7 @@ class CodeCache:
         if digest is None:
             return None
         if group is not None:
-            digest = f"{digest}-{group:x}"
+            digest = f"{digest}-{_group(group)}"
         e = self._entries(digest).get(key)
         if e is None:
             return None
@@ -151,19 +155,19 @@ class CodeCache:
             helpers[name] = h
         return e[0], e[1], e[2], e[3], e[4], helpers
 
-    def known_at(self, page: int, group: int) -> bool:
+    def known_at(self, page: int, group: int | str) -> bool:
         """Whether earlier runs cached blocks of ``page``'s bytes in ``group`` (system mode:
         the same code at the same virtual page): more of it is likely to run again."""
         digest = self._digest(page)
-        return digest is not None and bool(self._entries(f"{digest}-{group:x}"))
+        return digest is not None and bool(self._entries(f"{digest}-{_group(group)}"))
 
     def put_at(self, page: int, key, code, name: str, size: int, exits, linemap, helper_names,
-               group: int | None = None) -> None:
+               group: int | str | None = None) -> None:
         digest = self._digest(page)
         if digest is None:
             return
         if group is not None:
-            digest = f"{digest}-{group:x}"
+            digest = f"{digest}-{_group(group)}"
         self._entries(digest)[key] = (code, name, size, list(exits), list(linemap), list(helper_names))
         self.dirty.add(digest)
 

@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from pyqemu.accel.tcg import pic as pic_mod
 from pyqemu.accel.tcg.cputlb import PAGE_BITS, PAGE_MASK, SoftTLB
 from pyqemu.accel.tcg.excp import GuestException
 from pyqemu.accel.tcg.tb import (
@@ -167,6 +168,8 @@ class SysTBCache:
         # Calls of a new block on the IR interpreter before it is compiled (0: compile at once).
         self.interp_calls = interp_calls_setting()
         self.interp: Any = None
+        # Kernel-half blocks go to the code cache position-independent (PYQEMU_CACHE_PIC=0: not).
+        self.pic = os.environ.get("PYQEMU_CACHE_PIC", "1") != "0"
 
     def attach(self, cpu: Any) -> None:
         """Run ``cpu`` on this cache: it gets jump caches; its TLB protects code pages."""
@@ -273,13 +276,20 @@ class SysTBCache:
         page = pa >> PAGE_BITS
         forced = self.native is not None and self.native.force  # (needs every block's IR)
         cache = None if slow or forced or _logging() else self._persistent_cache()
+        # Kernel-half code is cached position-independent (accel/tcg/pic.py: KASLR).
+        pic = cache is not None and self.pic and pc >> 63
+        group = pic_mod.GROUP if pic else pc >> PAGE_BITS
         if cache is not None:
-            hit = cache.get_at(page, (pc, flags), pc >> PAGE_BITS)
+            hit = cache.get_at(page, (pc & PAGE_MASK, flags) if pic else (pc, flags), group)
             if hit is not None:
                 code, name, size, exits, linemap, helpers = hit
+                base = None
+                if pic:
+                    base = pc & ~PAGE_MASK
+                    exits, linemap = pic_mod.relocate(exits, linemap, base)
                 tb = SysTB(pc, size)
                 tb.key = key
-                return self._link(tb, code, _Cached(name, exits, linemap, helpers), slow)
+                return self._link(tb, code, _Cached(name, exits, linemap, helpers), slow, base)
         try:
             block = self._block_ir(key, slow)
         except GuestException:
@@ -289,7 +299,7 @@ class SysTBCache:
         # Cold code runs on the interpreter, unless earlier runs cached blocks of this code at
         # this virtual page (then the rest of it goes to the cache too, for the next run).
         if self.interp_calls and not slow and not forced and not _logging() and (
-                cache is None or not cache.known_at(page, pc >> PAGE_BITS)):
+                cache is None or not cache.known_at(page, group)):
             tb = self._interpreted(key, block)
         else:
             tb = self._compile(key, block, slow, cache)
@@ -307,12 +317,31 @@ class SysTBCache:
             log.log(f"OUT: [python] {pc:#x}\n{gen.source}\n")
         tb = SysTB(pc, block.size)
         tb.key = key
-        code = compile(gen.source, f"<tb {pc:#x}>", "exec")
-        tb = self._link(tb, code, gen, slow)
-        if cache is not None:
-            cache.put_at(pa >> PAGE_BITS, (pc, flags), code, gen.name, block.size, gen.exits,
-                         gen.linemap, gen.helpers, pc >> PAGE_BITS)
+        pic = self._position_independent(key, block, gen) if cache is not None and self.pic \
+            and pc >> 63 and not slow else None
+        if pic is None:
+            code = compile(gen.source, f"<tb {pc:#x}>", "exec")
+            tb = self._link(tb, code, gen, slow)
+            if cache is not None:
+                cache.put_at(pa >> PAGE_BITS, (pc, flags), code, gen.name, block.size, gen.exits,
+                             gen.linemap, gen.helpers, pc >> PAGE_BITS)
+            return tb
+        code = compile(pic.source, f"<tb {pc:#x}>", "exec")
+        tb = self._link(tb, code, gen, slow, pc & ~PAGE_MASK)
+        cache.put_at(pa >> PAGE_BITS, (pc & PAGE_MASK, flags), code, gen.name, block.size, pic.exits,
+                     pic.linemap, gen.helpers, pic_mod.GROUP)
         return tb
+
+    def _position_independent(self, key: Key, block: Block, gen) -> Any:
+        """``block``'s code (``gen``) made position-independent (accel/tcg/pic.py), or None."""
+        pc, pa, flags = key
+        try:
+            shifted = self._block_ir((pc - pic_mod.SHIFT, pa, flags), False)
+        except GuestException:
+            return None
+        if shifted.size != block.size:
+            return None
+        return pic_mod.relocatable(gen, generate(shifted, gen.name, self.count_insns), pc & ~PAGE_MASK)
 
     def _interpreted(self, key: Key, block: Block) -> SysTB:
         """Install ``block`` to run on the IR interpreter (tcg/interp.py) for its first
@@ -347,12 +376,15 @@ class SysTBCache:
         tb.fn = interpreted
         return self.install(tb)
 
-    def _link(self, tb: SysTB, code, gen, slow: bool) -> SysTB:
-        """Run the compiled module code of a block or region; install it under ``tb.key``."""
+    def _link(self, tb: SysTB, code, gen, slow: bool, base: int | None = None) -> SysTB:
+        """Run the compiled module code of a block or region; install it under ``tb.key``
+        (``base``: position-independent code's page base, accel/tcg/pic.py)."""
         key = tb.key
         pc, pa, flags = key
         delta = pa - pc
         g = dict(self.ns)
+        if base is not None:
+            g["VB"] = base
         for h in gen.helpers.values():
             g[h.name] = h.func
         g["LINEMAP"] = gen.linemap

@@ -1,0 +1,76 @@
+"""Position-independent block code, for the persistent code cache (system mode).
+
+A kernel that randomises its virtual address (KASLR) runs the same code bytes at
+a new virtual address at every boot, so blocks cached by virtual address never
+hit again. Its code is position-independent, and so is a block translated from
+it, except for the constants derived from the block's pc: branch targets,
+return addresses, ADR/ADRP results, the pcs of its instructions.
+
+Which constants those are is found by translating the block a second time at
+its virtual address minus :data:`SHIFT` (the same bytes) and comparing the two
+Python sources: they must be equal but for integer literals that differ by
+exactly SHIFT, which become ``(VB + offset)``, ``VB`` being the base of the
+block's virtual page (a global of the block's module). Anything else that
+differs (a constant the code generator derived from the pc some other way)
+makes the block not relocatable, and it is cached by virtual page as before.
+The cost is one more translation (IR and Python source, not ``compile()``) of
+each block that goes to the cache.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+SHIFT = 1 << 32  # the second translation's distance below the first (kernel-half addresses)
+GROUP = "pic"  # the code cache group of position-independent entries
+_LITERAL = re.compile(r"\b(0x[0-9a-f]+|[0-9]+)\b")
+
+
+@dataclass
+class PicCode:
+    """A block's relocatable source and its metadata, pcs relative to its page base."""
+
+    source: str
+    exits: list[tuple[str, int]]  # (chaining slot, target - base)
+    linemap: tuple  # pygen's line map, pcs - base
+
+
+def relocatable(gen, shifted, base: int) -> PicCode | None:
+    """``gen`` (pygen's Generated for a block at page ``base``) made position-independent
+    by comparison with ``shifted`` (the same block translated SHIFT lower); None if the two
+    differ in anything but pc-derived constants."""
+    if gen.helpers.keys() != shifted.helpers.keys():
+        return None
+    ours, theirs = _LITERAL.split(gen.source), _LITERAL.split(shifted.source)
+    if len(ours) != len(theirs) or len(gen.exits) != len(shifted.exits):
+        return None
+    out = []
+    for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+        if a == b:
+            out.append(a)
+        elif i % 2 and int(a, 0) - int(b, 0) == SHIFT:
+            off = int(a, 0) - base
+            out.append(f"(VB + {off:#x})" if off >= 0 else f"(VB - {-off:#x})")
+        else:
+            return None
+    exits = []
+    for (slot, target), (slot2, target2) in zip(gen.exits, shifted.exits, strict=True):
+        if slot != slot2 or target - target2 != SHIFT:
+            return None
+        exits.append((slot, target - base))
+    lines, after, written, counted = gen.linemap
+    if (after, written, counted) != shifted.linemap[1:] or len(lines) != len(shifted.linemap[0]):
+        return None
+    rel = []
+    for (ln, pc, n), (ln2, pc2, n2) in zip(lines, shifted.linemap[0], strict=True):
+        if ln != ln2 or n != n2 or pc - pc2 != SHIFT:
+            return None
+        rel.append((ln, pc - base, n))
+    return PicCode("".join(out), exits, (rel, after, written, counted))
+
+
+def relocate(exits, linemap, base: int) -> tuple[list[tuple[str, int]], tuple]:
+    """A cached PicCode's exits and line map for a block on the page at ``base``."""
+    lines, after, written, counted = linemap
+    return ([(slot, off + base) for slot, off in exits],
+            ([(ln, off + base, n) for ln, off, n in lines], after, written, counted))
