@@ -9,7 +9,9 @@ digest as marshalled code objects under a directory named after the
 translator's own source, so a changed translator never sees old entries.
 
 Only pages that are not writable are cached (JIT code changes). Set
-``PYQEMU_CACHE=0`` to disable, ``PYQEMU_CACHE_DIR`` to move it.
+``PYQEMU_CACHE=0`` to disable, ``PYQEMU_CACHE_DIR`` to move it. System mode
+groups a page's entries by virtual page, or keeps position-independent ones
+(accel/tcg/pic.py) in a group of their own.
 """
 from __future__ import annotations
 
@@ -135,10 +137,10 @@ class CodeCache:
         self.put_at(pc >> PAGE_SHIFT, pc, code, name, size, exits, linemap, helper_names)
 
     def get_at(self, page: int, key, group: int | str | None = None):
-        """The entry ``key`` (user mode: the pc; system mode: (virtual pc, flags)) of the
-        blocks whose code is on ``page`` (system mode: a physical page), or None. ``group``
-        (system mode: the virtual page) splits a page's entries into files of their own, so
-        a kernel at a new random address (KASLR) does not load every earlier boot's blocks."""
+        """The entry ``key`` (user mode: the pc; system mode: (virtual pc, flags), or (offset
+        in the page, flags) for position-independent code) of the blocks whose code is on
+        ``page`` (system mode: a physical page), or None. ``group`` (system mode: the virtual
+        page, or pic.GROUP) splits a page's entries into files of their own."""
         digest = self._digest(page)
         if digest is None:
             return None

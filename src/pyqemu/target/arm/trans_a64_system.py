@@ -294,6 +294,8 @@ def mrs_msr(s: DisasContext, a, nzcv_read, nzcv_write) -> bool:
             s.set_x(a.rt, desc.value)
         elif desc.name == "CurrentEL":
             s.set_x(a.rt, s.el << 2)
+        elif desc.name == "DCZID_EL0" and s.el >= 1:  # (DZP only concerns EL0: a constant)
+            s.set_x(a.rt, s.cpu.sr.model.dczid)
         elif kind == cpregs.Kind.STORE and check == cpregs.Check.OK:
             s.set_x(a.rt, s.b.call(sys_reg_read_store, CPU, desc.slot))
         else:
