@@ -41,18 +41,16 @@ def relocatable(gen, shifted, base: int) -> PicCode | None:
     differ in anything but pc-derived constants."""
     if gen.helpers.keys() != shifted.helpers.keys():
         return None
-    ours, theirs = _LITERAL.split(gen.source), _LITERAL.split(shifted.source)
+    ours, theirs = gen.source.split("\n"), shifted.source.split("\n")
     if len(ours) != len(theirs) or len(gen.exits) != len(shifted.exits):
         return None
     out = []
-    for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
-        if a == b:
-            out.append(a)
-        elif i % 2 and int(a, 0) - int(b, 0) == SHIFT:
-            off = int(a, 0) - base
-            out.append(f"(VB + {off:#x})" if off >= 0 else f"(VB - {-off:#x})")
-        else:
-            return None
+    for line, other in zip(ours, theirs, strict=True):
+        if line != other:  # (most lines hold no pc-derived constant)
+            line = _relocated_line(line, other, base)
+            if line is None:
+                return None
+        out.append(line)
     exits = []
     for (slot, target), (slot2, target2) in zip(gen.exits, shifted.exits, strict=True):
         if slot != slot2 or target - target2 != SHIFT:
@@ -66,7 +64,25 @@ def relocatable(gen, shifted, base: int) -> PicCode | None:
         if ln != ln2 or n != n2 or pc - pc2 != SHIFT:
             return None
         rel.append((ln, pc - base, n))
-    return PicCode("".join(out), exits, (rel, after, written, counted))
+    return PicCode("\n".join(out), exits, (rel, after, written, counted))
+
+
+def _relocated_line(line: str, other: str, base: int) -> str | None:
+    """``line`` with the literals that are SHIFT more than ``other``'s as ``(VB + offset)``;
+    None if the two lines differ in anything else."""
+    ours, theirs = _LITERAL.split(line), _LITERAL.split(other)
+    if len(ours) != len(theirs):
+        return None
+    for i in range(1, len(ours), 2):
+        a, b = ours[i], theirs[i]
+        if a != b:
+            if int(a, 0) - int(b, 0) != SHIFT:
+                return None
+            off = int(a, 0) - base
+            ours[i] = f"(VB + {off:#x})" if off >= 0 else f"(VB - {-off:#x})"
+    if ours[::2] != theirs[::2]:
+        return None
+    return "".join(ours)
 
 
 def relocate(exits, linemap, base: int) -> tuple[list[tuple[str, int]], tuple]:
