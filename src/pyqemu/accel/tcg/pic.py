@@ -7,7 +7,7 @@ it, except for the constants derived from the block's pc: branch targets,
 return addresses, ADR/ADRP results, the pcs of its instructions.
 
 Which constants those are is found by translating the block a second time at
-its virtual address minus :data:`SHIFT` (the same bytes) and comparing the two
+its virtual address minus :data:`SHIFT` (~4.5 GiB; the same bytes) and comparing the two
 Python sources: they must be equal but for integer literals that differ by
 exactly SHIFT, which become ``(VB + offset)``, ``VB`` being the base of the
 block's virtual page (a global of the block's module). Anything else that
@@ -21,7 +21,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-SHIFT = 1 << 32  # the second translation's distance below the first (kernel-half addresses)
+# The second translation's distance below the first: whole pages (page-relative values keep
+# their offsets) but no larger power of two, so that a constant the translator masked out of
+# the pc (pc & ~0xffffffff, say) differs by something else and is caught.
+SHIFT = 0x1_2345_6000
 GROUP = "pic"  # the code cache group of position-independent entries
 _LITERAL = re.compile(r"\b(0x[0-9a-f]+|[0-9]+)\b")
 
