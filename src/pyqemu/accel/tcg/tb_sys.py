@@ -280,12 +280,16 @@ class SysTBCache:
         pic = cache is not None and self.pic and pc >> 63
         group = pic_mod.GROUP if pic else pc >> PAGE_BITS
         if cache is not None:
-            hit = cache.get_at(page, (pc & PAGE_MASK, flags) if pic else (pc, flags), group)
+            hit = base = None
+            if pic:
+                hit = cache.get_at(page, (pc & PAGE_MASK, flags), group)
+                if hit is not None:
+                    base = pc & ~PAGE_MASK
+            if hit is None:  # (kernel-half code that was not relocatable is cached by address)
+                hit = cache.get_at(page, (pc, flags), pc >> PAGE_BITS)
             if hit is not None:
                 code, name, size, exits, linemap, helpers = hit
-                base = None
-                if pic:
-                    base = pc & ~PAGE_MASK
+                if base is not None:
                     exits, linemap = pic_mod.relocate(exits, linemap, base)
                 tb = SysTB(pc, size)
                 tb.key = key
