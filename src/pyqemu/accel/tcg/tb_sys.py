@@ -323,17 +323,14 @@ class SysTBCache:
         tb.key = key
         pic = self._position_independent(key, block, gen) if cache is not None and self.pic \
             and pc >> 63 and not slow else None
-        if pic is None:
-            code = compile(gen.source, f"<tb {pc:#x}>", "exec")
-            tb = self._link(tb, code, gen, slow)
-            if cache is not None:
-                cache.put_at(pa >> PAGE_BITS, (pc, flags), code, gen.name, block.size, gen.exits,
-                             gen.linemap, gen.helpers, pc >> PAGE_BITS)
-            return tb
-        code = compile(pic.source, f"<tb {pc:#x}>", "exec")
-        tb = self._link(tb, code, gen, slow, pc & ~PAGE_MASK)
-        cache.put_at(pa >> PAGE_BITS, (pc & PAGE_MASK, flags), code, gen.name, block.size, pic.exits,
-                     pic.linemap, gen.helpers, pic_mod.GROUP)
+        code = compile(gen.source if pic is None else pic.source, f"<tb {pc:#x}>", "exec")
+        tb = self._link(tb, code, gen, slow, None if pic is None else pc & ~PAGE_MASK)
+        if pic is not None:  # (cached without the virtual address: pic.py)
+            cache.put_at(pa >> PAGE_BITS, (pc & PAGE_MASK, flags), code, gen.name, block.size,
+                         pic.exits, pic.linemap, gen.helpers, pic_mod.GROUP)
+        elif cache is not None:
+            cache.put_at(pa >> PAGE_BITS, (pc, flags), code, gen.name, block.size, gen.exits,
+                         gen.linemap, gen.helpers, pc >> PAGE_BITS)
         return tb
 
     def _position_independent(self, key: Key, block: Block, gen) -> Any:
