@@ -169,3 +169,32 @@ def test_pic_relocates_only_constants_that_move_with_the_pc():
     odd = gen(base + 0x10, f" or {(base + 0x10) >> 12:#x}")
     odd_shifted = gen(base + 0x10 - pic.SHIFT, f" or {(base + 0x10 - pic.SHIFT) >> 12:#x}")
     assert pic.relocatable(odd, odd_shifted, base) is None
+
+
+def test_native_pic_turns_pc_literals_into_offsets_from_the_entry_page():
+    from pyqemu.accel.tcg import native_pic
+    from pyqemu.accel.tcg.pic import SHIFT
+
+    def region(head: int, extra: str = "") -> str:
+        return "\n".join([
+            "define i64 @nat_helper(i64 %a) {", "entry:", "  ret i64 %a", "}",
+            "define i32 @region(ptr noalias %S) {", "entry:", "  %budget = alloca i64",
+            f"  store i64 {head + 4}, ptr %g30", "  %v1 = load i64, ptr %g2",
+            f"  switch i64 %v1, label %ijmp1 [i64 {head}, label %icase2 i64 {head + 0x40}, label %icase3]",
+            f"  store i64 {head + 8}, ptr %xpc{extra}", "  ret i32 0", "}"])
+    head = 0xFFFF_A000_0000_0010
+    ir = native_pic.relocatable_ir(region(head), region(head - SHIFT), head, 1536)
+    assert ir is not None
+    lines = ir.split("\n")
+    # the page base comes from the entry pc, in the region's entry block only (not a helper's)
+    assert lines[1:3] == ["entry:", "  ret i64 %a"]
+    assert "  %VB = and i64 %picpc, -4096" in lines and "ptr %S, i64 1536" in ir
+    assert "  %pic0 = add i64 %VB, 20" in lines and "  store i64 %pic0, ptr %g30" in lines
+    assert "  %pic1 = sub i64 %v1, %VB" in lines
+    assert "  switch i64 %pic1, label %ijmp1 [i64 16, label %icase2 i64 80, label %icase3]" in lines
+    assert str(head) not in ir
+    # a constant derived from the pc some other way (its page number) is not relocatable
+    assert native_pic.relocatable_ir(region(head, f", !n {head >> 12}"),
+                                     region(head - SHIFT, f", !n {(head - SHIFT) >> 12}"), head, 1536) is None
+    # nothing pc-derived: nothing to relocate (the code is compiled as it is)
+    assert native_pic.relocatable_ir(region(head), region(head), head, 1536) is None

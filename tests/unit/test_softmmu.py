@@ -28,6 +28,7 @@ import baremetal  # noqa: E402
 from conftest import unavailable  # noqa: E402
 
 RAM_BASE, RAM_SIZE = 0x40000000, 1 << 20
+M64 = (1 << 64) - 1
 UART, EXIT = 0x09000000, 0x09000100
 
 
@@ -357,3 +358,96 @@ def test_kernel_half_code_is_cached_position_independent(have_binutils, tmp_path
         assert {pc >> 12 for pc in translated} == {first >> 12, (first - pic_mod.SHIFT) >> 12}
     else:
         assert {pc >> 12 for pc in translated} == {0xFFFF_A000_1234_5, 0xFFFF_8000_0800_0, 0xFFFF_D000_0000_3}
+
+
+NATIVE_PIC_PROGRAM = """
+    .global _start
+_start:
+    adr x1, _start                 // pc-derived values: ADR, ADRP, a return address
+    adrp x2, _start
+    bl 1f
+1:  mov x3, x30
+    adr x4, 3f
+    adds x5, x1, x3                // flags, read back through a native helper
+    mrs x6, nzcv
+    br x4                          // a computed jump to a pc-derived target
+3:  ldr x9, =0x09000100
+    str x1, [x9]
+2:  b 2b
+    .ltorg
+"""
+
+
+def test_native_regions_of_kernel_half_code_are_position_independent(have_binutils, tmp_path,
+                                                                     monkeypatch) -> None:
+    """Native code of a KASLR kernel is compiled once: the same object code runs at the next
+    virtual address (accel/tcg/native_pic.py), with the pc-derived values of that address."""
+    from pyqemu.accel.tcg.native_sys import SysNativeTier
+    from pyqemu.target.arm import native_helpers  # noqa: F401 - registers them
+    from pyqemu.target.arm.cpu import NREGS
+    monkeypatch.setenv("PYQEMU_CACHE_DIR", str(tmp_path))
+    image = baremetal.assemble(NATIVE_PIC_PROGRAM, 0)
+    compiled = []
+    for va in (0xFFFF_A000_1234_5000, 0xFFFF_8000_0800_0000, 0xFFFF_D000_0000_3000):
+        board = Board()
+        board.view[:len(image)] = image
+        cpu = KernelHalfCPU(board, va)
+        tier = cpu.tbs.native = SysNativeTier(cpu.tbs, NREGS, force=True)  # every block native
+        tier.attach(cpu)
+        cpu.pc = va
+        cpu_exec_mod.cpu_exec_sys(cpu, 20)
+        assert board.exit_value == va
+        total = 2 * va + 12  # (adds x5: N and C set, for these addresses)
+        assert cpu.regs[1:7] == [va, va, va + 12, va + 32, total & M64, 0xA000_0000]
+        assert total >> 64 and total >> 63 & 1
+        assert tier.regions >= 3 and tier.pic_regions == tier.regions
+        compiled.append(set(tier.llvm.compiled))
+    assert compiled[0] == compiled[1] == compiled[2]  # (no new machine code after the first)
+
+
+HEAT_PROGRAM = """
+    .global _start
+_start:
+    mov x0, #200
+1:  bl f
+    subs x0, x0, #1
+    b.ne 1b
+    ldr x9, =0x09000100
+    str x1, [x9]
+2:  b 2b
+f:  add x1, x1, #3
+    ret
+    .ltorg
+"""
+
+
+def test_a_compiled_block_called_often_enough_asks_the_native_tier_for_a_region(have_binutils) -> None:
+    """PYQEMU_BLOCK_HEAT: a compiled block counts its calls and, at the threshold, asks the
+    native tier once for a region headed there."""
+    class Tier:  # the native tier's side of the protocol, recording what it is asked
+        force, worker = False, None
+
+        def __init__(self) -> None:
+            self.exit_heat: dict[int, int] = {}
+            self.hot: list[tuple[int, int]] = []
+
+        def hot_exit_at(self, cpu, pc: int) -> None:
+            self.hot.append((pc, cpu.regs[0]))
+
+        def promote(self, *args, **kwargs) -> bool:
+            return False
+
+    board = Board()
+    image = baremetal.assemble(HEAT_PROGRAM, RAM_BASE)
+    board.view[:len(image)] = image
+    cpu = MiniSysCPU(board)
+    tier = cpu.tbs.native = Tier()
+    cpu.tbs.block_heat = 50
+    cpu.pc = RAM_BASE
+    while board.exit_value is None:
+        cpu_exec_mod.cpu_exec_sys(cpu, 100)
+    assert cpu.regs[1] == 600
+    f = RAM_BASE + image.index(bytes.fromhex("21 0c 00 91")) # add x1, x1, #3
+    # f and the loop body after it ran 200 times: each asked once, on its 50th call
+    assert (f, 200 - 49) in tier.hot and (RAM_BASE + 8, 200 - 49) in tier.hot
+    assert len({pc for pc, _ in tier.hot}) == len(tier.hot)

@@ -186,6 +186,9 @@ class NativeCode:
     helpers: list[str] = field(default_factory=list)
     # state-block slot -> (CpuValue, constant arguments): what the wrapper must store there
     cpu_values: dict[int, tuple[CpuValue, tuple]] = field(default_factory=dict)
+    # The IR reads its page base from the entry pc in the state block (accel/tcg/native_pic.py):
+    # the caller must store the head's pc there.
+    pic: bool = False
 
 
 def supported(op: Op) -> bool:
@@ -429,7 +432,7 @@ class LLVMGen:
             for line in NATIVE_HELPERS[hname].ir.splitlines():
                 if not line.startswith("declare ") or line not in decls:
                     decls.append(line)
-        body = head + allocas + ["  br label %" + f"b_{self.head:x}"] + self.lines + tail
+        body = head + allocas + ["  br label %" + self._block_label(self.head)] + self.lines + tail
         ir = "\n".join(decls + [""] + body) + "\n"
         return NativeCode(ir, name, self.used, self.written, sorted(self.blocks), self.fallbacks,
                           sorted(self.helpers), self.cpu_values)
@@ -458,8 +461,13 @@ class LLVMGen:
         self.slot_temps = {t for t, n in defs.items() if n > 1 or t in nested}
 
     # --- member blocks ------------------------------------------------------------------
+    def _block_label(self, pc: int) -> str:
+        """The label of member ``pc``: by its distance from the head, so that the same code
+        at another address has the same labels (accel/tcg/native_pic.py)."""
+        return f"b_{(pc - self.head) & M64:x}"
+
     def member(self, pc: int) -> None:
-        self.label(f"b_{pc:x}")
+        self.label(self._block_label(pc))
         ops, cut_pc = self.cut[pc]
         self.cur_pc = self.cur_block = pc
         self.block_mmu_idx = self.blocks[pc].mmu_idx or 0
@@ -499,7 +507,7 @@ class LLVMGen:
         b2 = self.compute(f"sub i64 {b}, 1")
         self.emit(f"store i64 {b2}, ptr %budget")
         z = self.compute(f"icmp sle i64 {b2}, 0")
-        out, go = self.new_label("budget"), f"b_{target:x}"
+        out, go = self.new_label("budget"), self._block_label(target)
         self.term(f"br i1 {z}, label %{out}, label %{go}")
         self.label(out)
         self.exit(EXIT_JUMP, str(target))

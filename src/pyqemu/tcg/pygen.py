@@ -68,9 +68,10 @@ class Generated:
 
 
 class PyGen:
-    def __init__(self, block: Block, count_insns: bool = False) -> None:
+    def __init__(self, block: Block, count_insns: bool = False, heat: bool = False) -> None:
         self.block = block
         self.count_insns = count_insns
+        self.heat = heat
         self.lines: list[str] = []
         self.ind = 2
         self.exits: list[tuple[str, int]] = []
@@ -230,6 +231,8 @@ class PyGen:
         b = self.block
         body = self.lines
         head = [f"def {name}(cpu, R):"]
+        if self.heat:  # calls left before the block is hot (HEAT, HOT: the TB cache's)
+            head += ["    HEAT[0] -= 1", "    if not HEAT[0]: HOT(cpu)"]
         if self.used:
             head.append("    " + "; ".join(f"{g.name} = R[{g.gidx}]" for g in self.used))
         if self.tlb_names:
@@ -496,10 +499,12 @@ _BIN = {
 }
 
 
-def generate(block: Block, name: str, count_insns: bool = False) -> Generated:
+def generate(block: Block, name: str, count_insns: bool = False, heat: bool = False) -> Generated:
     """Emit the Python source of `block` as a function called `name`.
 
     With `count_insns`, every exit adds the number of guest instructions
-    executed on its path to ``cpu.icount`` (for benchmarks).
+    executed on its path to ``cpu.icount`` (for benchmarks). With `heat`, the
+    function starts by counting its calls down in ``HEAT[0]`` and calls
+    ``HOT(cpu)`` when the count reaches 0 (the native tier's promotion).
     """
-    return PyGen(block, count_insns).gen(name)
+    return PyGen(block, count_insns, heat).gen(name)

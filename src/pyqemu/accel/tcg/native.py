@@ -302,6 +302,7 @@ class NativeTier:
         self.call_lock = threading.Lock()  # a native call (copy-in to copy-out) / installing
         self.failed = 0
         self.retired = 0  # regions sent back to the Python tier to free their engine
+        self.pic_regions = 0  # regions generated position-independent (accel/tcg/native_pic.py)
         self._engines: dict[object, _Engine] = {}  # native TranslationBlock -> its engine
         # Globals any native region reads / writes: a native call may chain into any region,
         # so the wrapper copies all of them in and the written ones out.
@@ -415,15 +416,19 @@ class NativeTier:
 
     def compile_region(self, head: int, blocks: dict, taken: dict[int, set[int]] | None,
                        indirect: dict[int, list[int]],
-                       install: Callable[[NativeCode, int, _Engine], bool]) -> bool:
+                       install: Callable[[NativeCode, int, _Engine], bool],
+                       shifted: dict | None = None) -> bool:
         """Generate the region headed at ``head`` over ``blocks`` (see promote) and compile
         it, then ``install(code, address, engine)`` it (False: it is stale, the engine is
         released). In the background (``self.worker``) the compilation runs on another
         thread and the installation happens in :meth:`poll`. Returns False when nothing
-        was or will be installed."""
+        was or will be installed. ``shifted``: the members translated SHIFT lower, to make
+        the code position-independent (accel/tcg/native_pic.py) if it can be."""
         t0 = time.perf_counter()
         code = generate_native(head, blocks, lambda src, dst: taken is None or dst in taken[src], "region",
                                self.layout, self.ram, self.cache.count_insns, indirect)
+        if code is not None and shifted is not None:
+            self._position_independent(code, head, shifted, taken, indirect)
         self.compile_seconds += time.perf_counter() - t0
         if code is None:
             return False
@@ -432,6 +437,26 @@ class NativeTier:
             self.worker.submit(self, head, code, logging, install)
             return True
         return self.finish(head, code, self._compile(head, code, logging), install)
+
+    def _position_independent(self, code: NativeCode, head: int, shifted: dict,
+                              taken: dict[int, set[int]] | None, indirect: dict[int, list[int]]) -> None:
+        """Make ``code`` position-independent if the same region generated from ``shifted``
+        (its members translated SHIFT lower) differs from it only in pc-derived literals."""
+        from pyqemu.accel.tcg.native_pic import SHIFT, relocatable_ir
+        if len(shifted) != len(code.members):
+            return
+        taken2 = None if taken is None else {pc - SHIFT: {t - SHIFT for t in ts} for pc, ts in taken.items()}
+        other = generate_native(head - SHIFT, shifted,
+                                lambda src, dst: taken2 is None or dst in taken2[src], "region",
+                                self.layout, self.ram, self.cache.count_insns,
+                                {pc - SHIFT: [t - SHIFT for t in ts] for pc, ts in indirect.items()})
+        if other is None or {k: v[1] for k, v in other.cpu_values.items()} != \
+                {k: v[1] for k, v in code.cpu_values.items()}:
+            return
+        ir = relocatable_ir(code.ir, other.ir, head, self.layout.pc_off)
+        if ir is not None:
+            code.ir, code.pic = ir, True
+            self.pic_regions += 1
 
     def _compile(self, head: int, code: NativeCode, logging: bool) -> tuple[int, str, _Engine] | None:
         """Machine code for ``code`` (any thread): (address, assembly, engine), or None."""

@@ -39,6 +39,7 @@ SYS_NATIVE_BUDGET = 1 << 12  # transitions per native call, and per vCPU slice
 DEMOTE_TRANSITIONS = 2
 DEMOTE_SCORE = 256
 M64 = (1 << 64) - 1
+NATIVE_PIC = os.environ.get("PYQEMU_NATIVE_PIC", "1") != "0"
 
 
 class SysNativeTier(NativeTier):
@@ -87,6 +88,8 @@ class SysNativeTier(NativeTier):
                 blocks = {pc: cache._block_ir((pc, pc + delta, flags), False) for pc in members}
         except GuestException:
             return False
+        shifted = self._shifted(tb.key, blocks) if pc0 >> 63 and cache.pic and NATIVE_PIC and \
+            self.llvm.cache_dir is not None else None
         indirect = {}
         for pc in members:
             other = cache.tbs.get((pc, pc + delta, flags))
@@ -106,7 +109,7 @@ class SysNativeTier(NativeTier):
             ntb.base = py_tb.base or py_tb
             ntb.heat = -1
             ntb.py_fn = py_tb.py_fn or py_tb.fn
-            ntb.fn = self._wrapper(_CALL(addr), ntb, py_tb)
+            ntb.fn = self._wrapper(_CALL(addr), ntb, py_tb, _code.pic)
             ntb.fn.native_addr = addr
             cache.install(ntb)
             self._engines[ntb] = engine
@@ -115,12 +118,28 @@ class SysNativeTier(NativeTier):
             return False  # being compiled in the background
         install.key = key  # type: ignore[attr-defined]
         self.inflight.add(key)
-        ok = self.compile_region(pc0, blocks, taken, indirect, install)
+        ok = self.compile_region(pc0, blocks, taken, indirect, install, shifted)
         # (the CPU thread's share: with a background compiler, only making the IR)
         cache.translate_seconds += time.perf_counter() - t0
         if not ok:
             self.inflight.discard(key)
         return ok
+
+    def _shifted(self, key: tuple[int, int, int], blocks: dict) -> dict | None:
+        """The region's member ``blocks`` translated SHIFT lower (for position-independent
+        code, accel/tcg/native_pic.py), or None."""
+        from pyqemu.accel.tcg.excp import GuestException
+        from pyqemu.accel.tcg.native_pic import SHIFT
+        pc0, pa0, flags = key
+        delta = pa0 - pc0
+        try:
+            shifted = {pc - SHIFT: self.cache._block_ir((pc - SHIFT, pc + delta, flags), False)
+                       for pc in blocks}
+        except GuestException:
+            return None
+        if any(b.size != blocks[pc + SHIFT].size for pc, b in shifted.items()):
+            return None
+        return shifted
 
     def finish(self, head: int, code, done, install) -> bool:
         self.inflight.discard(getattr(install, "key", None))
@@ -162,9 +181,10 @@ class SysNativeTier(NativeTier):
             py_tb.heat = -1  # not a region head again
             self.cache.install(py_tb)
 
-    def _wrapper(self, fn, ntb, py_tb) -> Callable:
+    def _wrapper(self, fn, ntb, py_tb, pic: bool = False) -> Callable:
         """The ``tb(cpu, R)`` function that runs native code from ``ntb``'s head (whose
-        Python code is ``py_tb``)."""
+        Python code is ``py_tb``; ``pic``: position-independent code, which reads the
+        head's pc from the state block)."""
         from pyqemu.accel.tcg.cpu_exec import CPUStop
         tier = self
         py_fn = ntb.py_fn
@@ -189,6 +209,7 @@ class SysNativeTier(NativeTier):
         budget = self.budget
         slots = CHAIN_SLOTS - 1
         worker = self.worker
+        head = ntb.pc
 
         def wrapper(cpu, R):
             try:
@@ -200,6 +221,8 @@ class SysNativeTier(NativeTier):
             except struct.error:  # a value the state block cannot hold: stay in Python
                 return py_fn
             p64(B, key_off, cpu.tb_flags | cpu._native_gen << 32)
+            if pic:
+                p64(B, pc_off, head)
             if counting:
                 p64(B, ic_off, 0)
             k = fn(A)

@@ -52,6 +52,10 @@ SMC_MISSES = 32
 
 INTERP_CALLS = 32  # calls of a new block on the IR interpreter (tcg/interp.py) before it compiles
 
+# Calls of a compiled block before the native tier compiles a region headed there (blocks
+# that run thousands of times each but rarely end a slice or follow native code).
+BLOCK_HEAT = 0  # (off: measured no faster yet, docs/native-tier.md)
+
 
 def interp_calls_setting() -> int:
     """PYQEMU_INTERP_CALLS: calls of a new block on the IR interpreter (0: compile at once)."""
@@ -168,6 +172,8 @@ class SysTBCache:
         # Calls of a new block on the IR interpreter before it is compiled (0: compile at once).
         self.interp_calls = interp_calls_setting()
         self.interp: Any = None
+        # Calls of a compiled block before it heads a native region (PYQEMU_BLOCK_HEAT; 0: never).
+        self.block_heat = int(os.environ.get("PYQEMU_BLOCK_HEAT", BLOCK_HEAT))
         # Kernel-half blocks go to the code cache position-independent (PYQEMU_CACHE_PIC=0: not).
         self.pic = os.environ.get("PYQEMU_CACHE_PIC", "1") != "0"
 
@@ -256,7 +262,8 @@ class SysTBCache:
             if d is not None:
                 model = self.cpus[0]
                 variant = (f"system,{getattr(getattr(model, 'model', None), 'name', '')},"
-                           f"midr={getattr(model, 'midr', 0):#x},count={int(self.count_insns)}")
+                           f"midr={getattr(model, 'midr', 0):#x},count={int(self.count_insns)}"
+                           f",heat={int(self._counting_heat())}")
                 if getattr(model, "cache_variant", ""):   # e.g. gicv3: other system registers
                     variant += f",{model.cache_variant}"
                 self.code_cache = CodeCache(d, variant, self.page_bytes)
@@ -313,10 +320,15 @@ class SysTBCache:
             tb = self.tbs.get(key, tb)
         return tb
 
+    def _counting_heat(self) -> bool:
+        """Whether compiled blocks count their calls towards the native tier (BLOCK_HEAT)."""
+        native = self.native
+        return native is not None and not native.force and self.block_heat > 0
+
     def _compile(self, key: Key, block: Block, slow: bool, cache: Any) -> SysTB:
         """Generate and compile ``block``'s Python; install it (and keep it in ``cache``)."""
         pc, pa, flags = key
-        gen = generate(block, f"tb_{pc:x}", self.count_insns)
+        gen = generate(block, f"tb_{pc:x}", self.count_insns, not slow and self._counting_heat())
         if log.enabled("out_asm"):
             log.log(f"OUT: [python] {pc:#x}\n{gen.source}\n")
         tb = SysTB(pc, block.size)
@@ -342,7 +354,9 @@ class SysTBCache:
             return None
         if shifted.size != block.size:
             return None
-        return pic_mod.relocatable(gen, generate(shifted, gen.name, self.count_insns), pc & ~PAGE_MASK)
+        return pic_mod.relocatable(gen, generate(shifted, gen.name, self.count_insns,
+                                                           self._counting_heat()),
+                                   pc & ~PAGE_MASK)
 
     def _interpreted(self, key: Key, block: Block) -> SysTB:
         """Install ``block`` to run on the IR interpreter (tcg/interp.py) for its first
@@ -390,6 +404,9 @@ class SysTBCache:
             g[h.name] = h.func
         g["LINEMAP"] = gen.linemap
         g["_ij"] = Counter()
+        if not slow and self.native is not None:  # (a block that counts its calls: BLOCK_HEAT)
+            g["HEAT"] = [self.block_heat]
+            g["HOT"] = self._hot_block(tb)
         for slot, target in gen.exits:
             g[slot] = self._stub(g, slot, target, delta, flags)
         exec(code, g)  # noqa: S102 - our own generated code
@@ -399,6 +416,13 @@ class SysTBCache:
         tb.fn, tb.g, tb.linemap = fn, g, gen.linemap
         tb.exits = list(gen.exits)
         return self.install(tb, slow)
+
+    def _hot_block(self, tb: SysTB) -> Callable[[Any], None]:
+        def hot(cpu: Any) -> None:
+            native = self.native
+            if native is not None and tb.valid and cpu.tb_flags == tb.key[2]:
+                native.hot_exit_at(cpu, tb.pc)
+        return hot
 
     def install(self, tb: SysTB, slow: bool = False) -> SysTB:
         """Make ``tb`` (ready to run) the block at ``tb.key``, replacing the one there."""
