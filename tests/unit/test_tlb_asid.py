@@ -243,7 +243,7 @@ def test_memory_map_changes_flush_only_when_a_ram_range_goes() -> None:
         space.destroy()
 
 
-def test_asid_switch_names_the_code_pages_it_puts_aside() -> None:
+def test_asid_switch_names_the_code_pages_it_puts_aside_without_a_per_asid_hook() -> None:
     board = Board()
     tlb, _walks = _tlb_over(board, {0x10: (0x40000, False), 0x11: (0x40001, False), 0x12: (0x40002, True)})
     seen: list[int | None] = []
@@ -257,3 +257,34 @@ def test_asid_switch_names_the_code_pages_it_puts_aside() -> None:
     tlb.ld_slow(None, 0x11000, 8, 0, (1 << 64) - 1, 0)
     tlb.switch_asid(0)                            # ASID 7 had data only: no virtual-pc cache to drop
     assert seen == [0x10] and tlb.exec[0].get(0x10) == 0x40000
+
+
+def test_jump_caches_are_kept_per_address_space() -> None:
+    """A KPTI kernel switches ASID at every context switch: each address space keeps its own
+    virtual-pc caches (and native chain generation), as the TLB keeps its entries, until a
+    TLBI reaches them."""
+    from types import SimpleNamespace
+
+    from pyqemu.accel.tcg.tb_sys import SysTBCache
+    board = Board()
+    tlb, _walks = _tlb_over(board, {0x10: (0x40000, False), 0x12: (0x40002, True)})
+    switches: list[tuple[int, int, bool, bool]] = []
+    tlb.on_asid_switch.append(lambda *a: switches.append(a))
+    cache = SysTBCache(lambda *a: None, {}, lambda flags: 1, lambda pa: 0)
+    cpu = SimpleNamespace(tlb=tlb, tb_flags=1)
+    cache.attach(cpu)
+    tlb.translate_code(0x10000, 1)                # ASID 0's own code page (nG)
+    cpu.jc[0x10000] = block = object()
+    gen0 = cpu._native_gen
+    tlb.switch_asid(7)                            # another process: its own empty caches
+    assert switches[-1] == (0, 7, True, False)
+    assert cpu.jc_get(0x10000) is None and cpu._native_gen != gen0
+    tlb.translate_code(0x12000, 1)                # global code only
+    cpu.jc[0x12000] = object()
+    tlb.switch_asid(0)                            # back: ASID 0's caches come back
+    assert switches[-1] == (7, 0, False, True)
+    assert cpu.jc_get(0x10000) is block and cpu._native_gen == gen0
+    tlb.switch_asid(7)
+    tlb.flush_page(0x10000)                       # TLBI VA while ASID 0 is aside
+    tlb.switch_asid(0)
+    assert cpu.jc_get(0x10000) is None and cpu._native_gen != gen0

@@ -109,9 +109,10 @@ class SoftTLB:
     walk; it raises the guest's fault itself. ``on_flush(va_page | None)`` hooks
     let the TB lookup drop its virtual-pc caches when mappings change: they run
     with None on every full flush, and with a page only when an instruction-fetch
-    translation of it went away (TLBI VA*, or an ASID switch putting it aside),
-    since a virtual-pc cache entry only exists for code that
-    :meth:`translate_code` translated.
+    translation of it went away (TLBI VA*, TLBI ASID, or an ASID switch putting it
+    aside when no ``on_asid_switch`` hook keeps those caches per ASID), since a
+    virtual-pc cache entry only exists for code that :meth:`translate_code`
+    translated.
     """
 
     def __init__(self, phys: PhysicalMemory, translate: Callable[[int, int, int], tuple[int, int]],
@@ -126,6 +127,9 @@ class SoftTLB:
         self._writers: dict[int, set[tuple[int, int]]] = {}
         self.code_pages: set[int] = set()  # physical pages holding translated code
         self.on_flush: list[Callable[[int | None], None]] = []
+        # (old ASID, new ASID, whether the old one's own entries held code, whether the new
+        # one's were brought back): hooks that keep virtual-pc caches per address space
+        self.on_asid_switch: list[Callable[[int, int, bool, bool], None]] = []
         self.on_code_write: Callable[[int, int], None] = lambda pa, size: None
         self.fills = 0
         self.asid = 0
@@ -230,7 +234,9 @@ class SoftTLB:
             key = (idx, va_page)
             self._ng.pop(key, None)
             for saved in self._saved.values():
-                saved.pop(key, None)
+                entry = saved.pop(key, None)
+                if entry is not None and entry[2] is not None:
+                    code = True  # (an address space put aside translated code there)
         if code:  # only code translations have virtual-pc caches to drop (a data page is the common case)
             for hook in self.on_flush:
                 hook(va_page)
@@ -243,18 +249,24 @@ class SoftTLB:
 
     def switch_asid(self, asid: int) -> None:
         """The current ASID is now ``asid``: put the old one's entries aside, bring back the new one's."""
-        if asid == self.asid:
+        old = self.asid
+        if asid == old:
             return
         stashed = self._stash()
         if stashed is not None:
-            self._saved[self.asid] = stashed
+            self._saved[old] = stashed
             if len(self._saved) > MAX_SAVED_ASIDS:
                 del self._saved[next(iter(self._saved))]
         self.asid = asid
         saved = self._saved.pop(asid, None)
         if saved:
             self._restore(saved)
-        self._code_gone(stashed)  # the old ASID's code pages are gone from this context
+        if self.on_asid_switch:
+            had_code = stashed is not None and any(e[2] is not None for e in stashed.values())
+            for hook in self.on_asid_switch:
+                hook(old, asid, had_code, bool(saved))
+        else:
+            self._code_gone(stashed)  # the old ASID's code pages are gone from this context
 
     def _code_gone(self, stashed: dict[tuple[int, int], tuple[Any, Any, Any, int]] | None) -> None:
         """Tell the hooks about each page whose code translation was taken out."""

@@ -57,11 +57,10 @@ class SysNativeTier(NativeTier):
 
     # --- vCPUs ------------------------------------------------------------------------------
     def attach(self, cpu: Any) -> None:
-        """Give ``cpu`` a native TLB, a chain table and a mapping generation."""
+        """Give ``cpu`` a native TLB and a chain table."""
         tlb = cpu.tlb
         tlb.native = NativeTLB(tlb.nb_mmu_idx, TLB_BITS)
         cpu._native_chain = (ctypes.c_uint64 * (4 * CHAIN_SLOTS))()
-        cpu._native_gen = 0
         cpu._native_spent = 0
 
     def state_of(self, cpu: Any) -> tuple[ctypes.Array, int]:

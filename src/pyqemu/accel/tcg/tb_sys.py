@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pyqemu.accel.tcg import pic as pic_mod
-from pyqemu.accel.tcg.cputlb import PAGE_BITS, PAGE_MASK, SoftTLB
+from pyqemu.accel.tcg.cputlb import MAX_SAVED_ASIDS, PAGE_BITS, PAGE_MASK, SoftTLB
 from pyqemu.accel.tcg.excp import GuestException
 from pyqemu.accel.tcg.tb import (
     REGION_HEAT,
@@ -160,6 +160,7 @@ class SysTBCache:
         self.page_tbs: dict[int, set[Key]] = {}  # physical page -> blocks with code there
         self.slow_tbs: dict[Key, SysTB] = {}  # one-instruction replays with slow memory accesses
         self.smc_misses: dict[int, int] = {}  # code page -> stores to it that hit no block
+        self._generations = 0
         self.ns["LOOP"] = range(SYS_LOOP_BUDGET)
         self.ns["LOOP_HOT"] = _same  # regions form from slice-end samples only
         self.count = 0
@@ -181,20 +182,43 @@ class SysTBCache:
         """Run ``cpu`` on this cache: it gets jump caches; its TLB protects code pages."""
         self.cpus.append(cpu)
         cpu.jcs = {}
+        cpu.asid_jcs = {}  # ASID -> (its jump caches, its mapping generation), put aside
         set_flags(cpu, getattr(cpu, "tb_flags", 0))
         tlb: SoftTLB = cpu.tlb
-        cpu._native_gen = 0  # the mapping generation native chain entries are keyed on
+        cpu._native_gen = self._new_generation()  # what native chain entries are keyed on
         if self.native is not None:
             self.native.attach(cpu)
 
         def mapping_changed(_va_page: int | None) -> None:
             for jc in cpu.jcs.values():
                 jc.clear()
-            cpu._native_gen += 1
+            cpu.asid_jcs.clear()
+            cpu._native_gen = self._new_generation()
+
+        def asid_switched(old: int, new: int, old_had_code: bool, restored: bool) -> None:
+            # Jump caches are kept per address space, as the TLB keeps its entries: a KPTI
+            # kernel (non-global kernel mappings) switches ASID at every context switch.
+            saved = cpu.asid_jcs.pop(new, None)
+            if not restored:
+                saved = None  # (the new ASID's own TLB entries were dropped meanwhile)
+            if old_had_code:
+                cpu.asid_jcs[old] = (cpu.jcs, cpu._native_gen)
+                if len(cpu.asid_jcs) > MAX_SAVED_ASIDS:
+                    del cpu.asid_jcs[next(iter(cpu.asid_jcs))]
+                cpu.jcs, cpu._native_gen = saved or ({}, self._new_generation())
+            elif saved is not None:  # (else the current caches hold global code only: kept)
+                cpu.jcs, cpu._native_gen = saved
+            set_flags(cpu, cpu.tb_flags)
         tlb.on_flush.append(mapping_changed)
+        tlb.on_asid_switch.append(asid_switched)
         tlb.on_code_write = self.invalidate_phys_write
         for page in self.page_tbs:
             tlb.protect_code_page(page)
+
+    def _new_generation(self) -> int:
+        """A mapping generation no vCPU has used (native chain entries carry one)."""
+        self._generations += 1
+        return self._generations
 
     # --- lookup ----------------------------------------------------------------------
     def lookup(self, cpu: Any, pc: int) -> Callable:
@@ -530,9 +554,10 @@ class SysTBCache:
                 g[slot] = self._stub(g, slot, pc, tb.key[1] - pc, flags)
         tb.incoming.clear()
         for cpu in self.cpus:
-            jc = cpu.jcs.get(flags)
-            if jc is not None and jc.get(pc) is tb.fn:
-                del jc[pc]
+            for jcs in (cpu.jcs, *(saved[0] for saved in cpu.asid_jcs.values())):
+                jc = jcs.get(flags)
+                if jc is not None and jc.get(pc) is tb.fn:
+                    del jc[pc]
         if self.tbs.get(tb.key) is tb:
             del self.tbs[tb.key]
         if self.slow_tbs.get(tb.key) is tb:
@@ -599,5 +624,6 @@ class SysTBCache:
                 cpu.tlb.unprotect_code_page(page)
             for jc in cpu.jcs.values():
                 jc.clear()
+            cpu.asid_jcs.clear()
         self.page_tbs.clear()
         self.smc_misses.clear()
