@@ -189,6 +189,9 @@ class NativeCode:
     # The IR reads its page base from the entry pc in the state block (accel/tcg/native_pic.py):
     # the caller must store the head's pc there.
     pic: bool = False
+    # The digest of the object code (accel/tcg/native.py) when ``ir`` is None: a region
+    # remembered by the code cache (accel/tcg/native_regions.py).
+    object_key: str | None = None
 
 
 def supported(op: Op) -> bool:

@@ -173,6 +173,19 @@ class CodeCache:
         self._entries(digest)[key] = (code, name, size, list(exits), list(linemap), list(helper_names))
         self.dirty.add(digest)
 
+    def raw_at(self, page: int, key, group: str):
+        """The value kept under ``key`` in ``group`` by :meth:`put_raw_at`, or None."""
+        digest = self._digest(page)
+        return None if digest is None else self._entries(f"{digest}-{group}").get(key)
+
+    def put_raw_at(self, page: int, key, group: str, value) -> None:
+        """Keep ``value`` (anything marshal can write) for ``page``'s bytes under ``key``."""
+        digest = self._digest(page)
+        if digest is not None:
+            digest = f"{digest}-{group}"
+            self._entries(digest)[key] = value
+            self.dirty.add(digest)
+
     def forget_all(self) -> None:
         """Every page may have changed (nothing tracks writes to code any more)."""
         self.digests.clear()

@@ -114,23 +114,39 @@ class _LLVM:
             inst = cls._instances[opt] = cls(opt)
         return inst
 
-    def compile(self, ir: str, want_asm: bool = False) -> tuple[int, str, _Engine]:
+    @property
+    def identity(self) -> str:
+        """What object code depends on besides the IR: passes, LLVM version, host CPU."""
+        return f"{_PASSES[self.opt]}:{self.llvm.llvm_version_info}:{self.cpu}"
+
+    def object_key(self, ir: str) -> str:
+        """The digest that names the object code of ``ir`` (in this process and on disk)."""
+        return hashlib.sha1(f"{self.identity}:{ir}".encode()).hexdigest()
+
+    def has_object(self, key: str) -> bool:
+        """Whether the object code ``key`` is loaded or on disk."""
+        if f"r_{key[:24]}" in self.compiled:
+            return True
+        return self.cache_dir is not None and (self.cache_dir / key[:2] / f"{key}.o").exists()
+
+    def compile(self, ir: str | None, want_asm: bool = False, key: str | None = None
+                ) -> tuple[int, str, _Engine]:
         """Machine code for ``ir`` (one function named ``@region``): its address, its
         assembly if ``want_asm``, and the engine holding it (hand it to release() when the
         code is no longer used). The same IR compiles once per process, and its object
-        code is kept on disk (next to the code cache) for later runs."""
-        what = f"{_PASSES[self.opt]}:{self.llvm.llvm_version_info}:{self.cpu}:{ir}"
-        key = hashlib.sha1(what.encode()).hexdigest()
+        code is kept on disk (next to the code cache) for later runs. ``key``: the object's
+        digest, when known (then ``ir`` may be None: only an existing object is loaded)."""
+        if key is None:
+            key = self.object_key(ir)
         name = f"r_{key[:24]}"
         with self.lock:
             done = self.compiled.get(name)
             if done is not None and not want_asm:
                 done[1].live += 1
                 return done[0], "", done[1]
-        ir = ir.replace("@region(", f"@{name}(", 1)
         path = self.cache_dir / key[:2] / f"{key}.o" if self.cache_dir is not None else None
         obj = None
-        if path is not None and not want_asm:
+        if path is not None and (not want_asm or ir is None):
             try:
                 obj = path.read_bytes()
             except OSError:
@@ -140,8 +156,10 @@ class _LLVM:
             self.disk_hits += 1
             with contextlib.suppress(OSError):
                 os.utime(path)  # recently used: the size cap removes the least recently used
+        elif ir is None:
+            raise FileNotFoundError(f"native object {key} is gone from the cache")
         else:
-            mod = self._optimized(ir)
+            mod = self._optimized(ir.replace("@region(", f"@{name}(", 1))
             obj = self.tm.emit_object(mod)
             if want_asm:
                 asm = self.tm.emit_assembly(mod)
@@ -424,14 +442,23 @@ class NativeTier:
         thread and the installation happens in :meth:`poll`. Returns False when nothing
         was or will be installed. ``shifted``: the members translated SHIFT lower, to make
         the code position-independent (accel/tcg/native_pic.py) if it can be."""
+        code = self.generate(head, blocks, taken, indirect, shifted)
+        return code is not None and self.submit(head, code, install)
+
+    def generate(self, head: int, blocks: dict, taken: dict[int, set[int]] | None,
+                 indirect: dict[int, list[int]], shifted: dict | None = None) -> NativeCode | None:
+        """The LLVM IR of a region (see compile_region), or None when nothing is to gain."""
         t0 = time.perf_counter()
         code = generate_native(head, blocks, lambda src, dst: taken is None or dst in taken[src], "region",
                                self.layout, self.ram, self.cache.count_insns, indirect)
         if code is not None and shifted is not None:
             self._position_independent(code, head, shifted, taken, indirect)
         self.compile_seconds += time.perf_counter() - t0
-        if code is None:
-            return False
+        return code
+
+    def submit(self, head: int, code: NativeCode,
+               install: Callable[[NativeCode, int, _Engine], bool]) -> bool:
+        """Compile ``code`` (in the background if there is a worker) and install it."""
         logging = log.enabled("out_asm")
         if self.worker is not None:
             self.worker.submit(self, head, code, logging, install)
@@ -462,7 +489,7 @@ class NativeTier:
         """Machine code for ``code`` (any thread): (address, assembly, engine), or None."""
         t0 = time.perf_counter()
         try:
-            return self.llvm.compile(code.ir, logging)
+            return self.llvm.compile(code.ir, logging, code.object_key)
         except Exception as e:  # noqa: BLE001 - a back-end bug must not stop the guest
             self.failed += 1
             first = str(e).strip().splitlines()[-3:]

@@ -28,10 +28,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from pyqemu.accel.tcg import native_regions
+from pyqemu.accel.tcg.cputlb import PAGE_BITS
 from pyqemu.accel.tcg.native import _CALL, EXIT_HEAT, NATIVE_MEMBERS, NativeTier, _Worker
 from pyqemu.accel.tcg.native_tlb import TLB_BITS, NativeTLB
 from pyqemu.tcg.llvmgen import CHAIN_SLOTS, CPU_VALUE_SLOTS, SoftMMU
 from pyqemu.tcg.region import select_members
+from pyqemu.util import log
 
 SYS_NATIVE_BUDGET = 1 << 12  # transitions per native call, and per vCPU slice
 # A native region whose calls keep leaving for the Python tier within DEMOTE_TRANSITIONS
@@ -50,6 +53,7 @@ class SysNativeTier(NativeTier):
     def __init__(self, cache: Any, nregs: int, force: bool = False) -> None:
         super().__init__(cache, SoftMMU(TLB_BITS), nregs, force)
         self.demoted = 0
+        self.remembered = 0  # regions made from the code cache's entries (native_regions.py)
         self.exit_heat_limit = int(os.environ.get("PYQEMU_EXIT_HEAT", EXIT_HEAT))  # (a tuning knob)
         self.inflight: set[tuple[int, int, int]] = set()  # keys being compiled
         if not force and os.environ.get("PYQEMU_JIT_ASYNC", "1") != "0":
@@ -77,24 +81,66 @@ class SysNativeTier(NativeTier):
         """Compile the region of ``members`` (virtual pcs on ``tb``'s page, under its flags)
         headed at ``tb`` natively and install it under ``tb.key``; False if not."""
         from pyqemu.accel.tcg.excp import GuestException
-        from pyqemu.accel.tcg.tb_sys import SysTB, member_spans
         cache = self.cache
-        pc0, pa0, flags = tb.key
+        key = tb.key
+        if key in self.inflight:
+            return False  # being compiled in the background
+        pc0, pa0, flags = key
         delta = pa0 - pc0
         t0 = time.perf_counter()
-        try:
-            if blocks is None:
-                blocks = {pc: cache._block_ir((pc, pc + delta, flags), False) for pc in members}
-        except GuestException:
-            return False
-        shifted = self._shifted(tb.key, blocks) if pc0 >> 63 and cache.pic and NATIVE_PIC and \
-            self.llvm.cache_dir is not None else None
         indirect = {}
         for pc in members:
             other = cache.tbs.get((pc, pc + delta, flags))
             if other is not None:
                 indirect[pc] = other.indirect()
+        # Kernel-half code (KASLR) is compiled position-independent; a region of the same
+        # shape found in the code cache needs no translation (accel/tcg/native_regions.py).
+        pic = pc0 >> 63 and cache.pic and NATIVE_PIC and self.llvm.cache_dir is not None
+        store = cache._persistent_cache() if pic and not log.enabled("out_asm") else None
+        shape = None if store is None else native_regions.shape(key, members, taken, indirect)
+        remembered = None if shape is None else self._remembered(store, pa0, shape, pc0)
+        if remembered is not None:
+            code, sizes = remembered
+            ok = self._submit(tb, code, sizes, delta)
+        else:
+            try:
+                if blocks is None:
+                    blocks = {pc: cache._block_ir((pc, pc + delta, flags), False) for pc in members}
+            except GuestException:
+                return False
+            code = self.generate(pc0, blocks, taken, indirect,
+                                 self._shifted(key, blocks) if pic else None)
+            if code is None:
+                ok = False
+            else:
+                sizes = {pc: b.size for pc, b in blocks.items()}
+                if code.pic and shape is not None:
+                    code.object_key = self.llvm.object_key(code.ir)
+                    store.put_raw_at(pa0 >> PAGE_BITS, shape, native_regions.GROUP,
+                                     native_regions.entry(code, code.object_key, sizes, self.llvm.identity))
+                ok = self._submit(tb, code, sizes, delta)
+        # (the CPU thread's share: with a background compiler, only making the IR)
+        cache.translate_seconds += time.perf_counter() - t0
+        return ok
+
+    def _remembered(self, store, pa0: int, shape: tuple, head: int):
+        """The cached region of this shape on ``pa0``'s page whose object is still there."""
+        e = store.raw_at(pa0 >> PAGE_BITS, shape, native_regions.GROUP)
+        if e is None:
+            return None
+        found = native_regions.code_of(e, head, self.llvm.identity)
+        if found is None or not self.llvm.has_object(found[0].object_key):
+            return None
+        self.remembered += 1
+        return found
+
+    def _submit(self, tb, code, sizes: dict[int, int], delta: int) -> bool:
+        """Compile (or load) ``code`` for ``tb``'s region; install it when done."""
+        from pyqemu.accel.tcg.tb_sys import SysTB
+        cache = self.cache
         key = tb.key
+        pc0 = key[0]
+        spans = tuple(((pc + delta) & ~1, ((pc + delta) & ~1) + size) for pc, size in sizes.items())
 
         def install(_code, addr: int, engine) -> bool:
             # The Python code there may have changed meanwhile from the same bytes (an
@@ -102,9 +148,9 @@ class SysNativeTier(NativeTier):
             py_tb = cache.tbs.get(key)
             if py_tb is None or not py_tb.derives_from(tb):
                 return False  # invalidated while it compiled
-            ntb = SysTB(pc0, blocks[pc0].size)
+            ntb = SysTB(pc0, sizes[pc0])
             ntb.key = key
-            ntb.spans = member_spans(blocks, delta) + py_tb.code_spans()  # (py_tb: its fallback)
+            ntb.spans = spans + py_tb.code_spans()  # (py_tb: its fallback)
             ntb.base = py_tb.base or py_tb
             ntb.heat = -1
             ntb.py_fn = py_tb.py_fn or py_tb.fn
@@ -113,13 +159,9 @@ class SysNativeTier(NativeTier):
             cache.install(ntb)
             self._engines[ntb] = engine
             return True
-        if key in self.inflight:
-            return False  # being compiled in the background
         install.key = key  # type: ignore[attr-defined]
         self.inflight.add(key)
-        ok = self.compile_region(pc0, blocks, taken, indirect, install, shifted)
-        # (the CPU thread's share: with a background compiler, only making the IR)
-        cache.translate_seconds += time.perf_counter() - t0
+        ok = self.submit(pc0, code, install)
         if not ok:
             self.inflight.discard(key)
         return ok
