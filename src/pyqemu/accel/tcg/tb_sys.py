@@ -54,7 +54,7 @@ INTERP_CALLS = 32  # calls of a new block on the IR interpreter (tcg/interp.py) 
 
 # Calls of a compiled block before the native tier compiles a region headed there (blocks
 # that run thousands of times each but rarely end a slice or follow native code).
-BLOCK_HEAT = 0  # (off: measured no faster yet, docs/native-tier.md)
+BLOCK_HEAT = 300
 
 
 def interp_calls_setting() -> int:
