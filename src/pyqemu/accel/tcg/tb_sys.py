@@ -9,7 +9,8 @@ soft TLB) invalidates exactly those blocks, whichever virtual address wrote.
 Each vCPU has jump caches (virtual pc -> function), one per flags value, as
 ``cpu.jcs``; ``cpu.jc`` is the one of its current flags and ``cpu.jc_get`` its
 bound ``get``, which block exits call. A change of the vCPU's mappings clears
-them (QEMU's tb_jmp_cache). Direct chaining (``goto_tb``) only links blocks on
+them (QEMU's tb_jmp_cache); an ASID switch puts them aside with that ASID's own
+TLB entries (``cpu.asid_jcs``). Direct chaining (``goto_tb``) only links blocks on
 the same virtual page, whose mapping is the block's own; pygen turns
 cross-page direct jumps into lookups.
 
