@@ -405,7 +405,7 @@ def test_native_regions_of_kernel_half_code_are_position_independent(have_binuti
 HEAT_PROGRAM = """
     .global _start
 _start:
-    mov x0, #200
+    mov x0, #500
 1:  bl f
     subs x0, x0, #1
     b.ne 1b
@@ -420,16 +420,20 @@ f:  add x1, x1, #3
 
 def test_a_compiled_block_called_often_enough_asks_the_native_tier_for_a_region(have_binutils) -> None:
     """PYQEMU_BLOCK_HEAT: a compiled block counts its calls and, at the threshold, asks the
-    native tier once for a region headed there."""
+    native tier for a region headed there that an earlier run compiled; if there is none, it
+    asks for one to be compiled COLD_HEAT_FACTOR times later."""
+    from pyqemu.accel.tcg.tb_sys import COLD_HEAT_FACTOR
+
     class Tier:  # the native tier's side of the protocol, recording what it is asked
         force, worker = False, None
 
         def __init__(self) -> None:
             self.exit_heat: dict[int, int] = {}
-            self.hot: list[tuple[int, int]] = []
+            self.hot: list[tuple[int, int, bool]] = []
 
-        def hot_exit_at(self, cpu, pc: int) -> None:
-            self.hot.append((pc, cpu.regs[0]))
+        def hot_exit_at(self, cpu, pc: int, remembered_only: bool = False) -> bool:
+            self.hot.append((pc, cpu.regs[0], remembered_only))
+            return False
 
         def promote(self, *args, **kwargs) -> bool:
             return False
@@ -440,11 +444,15 @@ def test_a_compiled_block_called_often_enough_asks_the_native_tier_for_a_region(
     cpu = MiniSysCPU(board)
     tier = cpu.tbs.native = Tier()
     cpu.tbs.block_heat = 50
+    cpu.tbs.regions = False  # (a Python region would inline the blocks: they would stop counting)
     cpu.pc = RAM_BASE
     while board.exit_value is None:
         cpu_exec_mod.cpu_exec_sys(cpu, 100)
-    assert cpu.regs[1] == 600
-    f = RAM_BASE + image.index(bytes.fromhex("21 0c 00 91")) # add x1, x1, #3
-    # f and the loop body after it ran 200 times: each asked once, on its 50th call
-    assert (f, 200 - 49) in tier.hot and (RAM_BASE + 8, 200 - 49) in tier.hot
-    assert len({pc for pc, _ in tier.hot}) == len(tier.hot)
+    assert cpu.regs[1] == 1500
+    f = RAM_BASE + image.index(bytes.fromhex("21 0c 00 91"))  # add x1, x1, #3
+    # f and the loop body after it ran 500 times: each asked on its 50th call for a cached
+    # region, and for a compiled one on its 400th
+    cold = 50 * COLD_HEAT_FACTOR
+    assert cold < 500
+    for pc in (f, RAM_BASE + 8):
+        assert [(x0, cached) for p, x0, cached in tier.hot if p == pc] == [(451, True), (501 - cold, False)]

@@ -77,9 +77,10 @@ class SysNativeTier(NativeTier):
 
     # --- tiering --------------------------------------------------------------------------
     def promote(self, tb, members: list[int], taken: dict[int, set[int]] | None = None,
-                blocks: dict | None = None) -> bool:
+                blocks: dict | None = None, remembered_only: bool = False) -> bool:
         """Compile the region of ``members`` (virtual pcs on ``tb``'s page, under its flags)
-        headed at ``tb`` natively and install it under ``tb.key``; False if not."""
+        headed at ``tb`` natively and install it under ``tb.key``; False if not (or, with
+        ``remembered_only``, if the code cache does not remember such a region)."""
         from pyqemu.accel.tcg.excp import GuestException
         cache = self.cache
         key = tb.key
@@ -102,6 +103,8 @@ class SysNativeTier(NativeTier):
         if remembered is not None:
             code, sizes = remembered
             ok = self._submit(tb, code, sizes, delta)
+        elif remembered_only:
+            return False
         else:
             try:
                 if blocks is None:
@@ -199,19 +202,21 @@ class SysNativeTier(NativeTier):
         if engine is not None:
             self.llvm.release(engine)
 
-    def hot_exit_at(self, cpu: Any, pc: int) -> None:
-        """Native code left for Python code at ``pc`` EXIT_HEAT times: a region headed there."""
+    def hot_exit_at(self, cpu: Any, pc: int, remembered_only: bool = False) -> bool:
+        """Native code left for Python code at ``pc`` EXIT_HEAT times (or a block there was
+        called BLOCK_HEAT times): a region headed there. ``remembered_only``: only if the
+        code cache remembers one of that shape (no translation, no compilation)."""
         from pyqemu.accel.tcg.excp import GuestException
         cache = self.cache
         try:
             tb = cache._find(cpu, pc)
         except GuestException:
-            return
+            return False
         if tb.py_fn is not None:
-            return
+            return False
         _member, succ = cache.region_graph(tb.key)
         members = select_members(pc, succ, NATIVE_MEMBERS)
-        self.promote(tb, members, {m: succ(m) for m in members})
+        return self.promote(tb, members, {m: succ(m) for m in members}, remembered_only=remembered_only)
 
     def demote(self, ntb, py_tb) -> None:
         """Native region ``ntb`` keeps leaving for the Python tier at once (an instruction

@@ -56,6 +56,9 @@ INTERP_CALLS = 32  # calls of a new block on the IR interpreter (tcg/interp.py) 
 # Calls of a compiled block before the native tier compiles a region headed there (blocks
 # that run thousands of times each but rarely end a slice or follow native code).
 BLOCK_HEAT = 300
+# ... if an earlier run compiled that region; else after this many times as many calls (making
+# a region costs the CPU thread two translations and LLVM IR texts of its members, ~5-10 ms).
+COLD_HEAT_FACTOR = 32
 
 
 def interp_calls_setting() -> int:
@@ -430,8 +433,8 @@ class SysTBCache:
         g["LINEMAP"] = gen.linemap
         g["_ij"] = Counter()
         if not slow and self.native is not None:  # (a block that counts its calls: BLOCK_HEAT)
-            g["HEAT"] = [self.block_heat]
-            g["HOT"] = self._hot_block(tb)
+            heat = g["HEAT"] = [self.block_heat]
+            g["HOT"] = self._hot_block(tb, heat)
         for slot, target in gen.exits:
             g[slot] = self._stub(g, slot, target, delta, flags)
         exec(code, g)  # noqa: S102 - our own generated code
@@ -442,11 +445,21 @@ class SysTBCache:
         tb.exits = list(gen.exits)
         return self.install(tb, slow)
 
-    def _hot_block(self, tb: SysTB) -> Callable[[Any], None]:
+    def _hot_block(self, tb: SysTB, heat: list[int]) -> Callable[[Any], None]:
+        """The HOT function of compiled block ``tb`` (whose call countdown is ``heat``). At
+        BLOCK_HEAT calls, a native region headed there comes only from the code cache (no
+        translation or compilation: cheap); at COLD_HEAT_FACTOR times that, it is compiled."""
+        again = [False]
+
         def hot(cpu: Any) -> None:
             native = self.native
-            if native is not None and tb.valid and cpu.tb_flags == tb.key[2]:
+            if native is None or not tb.valid or cpu.tb_flags != tb.key[2]:
+                return
+            if again[0]:
                 native.hot_exit_at(cpu, tb.pc)
+            elif not native.hot_exit_at(cpu, tb.pc, remembered_only=True):
+                again[0] = True
+                heat[0] = self.block_heat * (COLD_HEAT_FACTOR - 1)
         return hot
 
     def install(self, tb: SysTB, slow: bool = False) -> SysTB:
