@@ -405,7 +405,7 @@ def test_native_regions_of_kernel_half_code_are_position_independent(have_binuti
 HEAT_PROGRAM = """
     .global _start
 _start:
-    mov x0, #500
+    mov x0, #2000
 1:  bl f
     subs x0, x0, #1
     b.ne 1b
@@ -448,11 +448,11 @@ def test_a_compiled_block_called_often_enough_asks_the_native_tier_for_a_region(
     cpu.pc = RAM_BASE
     while board.exit_value is None:
         cpu_exec_mod.cpu_exec_sys(cpu, 100)
-    assert cpu.regs[1] == 1500
+    assert cpu.regs[1] == 6000
     f = RAM_BASE + image.index(bytes.fromhex("21 0c 00 91"))  # add x1, x1, #3
-    # f and the loop body after it ran 500 times: each asked on its 50th call for a cached
-    # region, and for a compiled one on its 400th
+    # f and the loop body after it ran 2000 times: each asked on its 50th call for a cached
+    # region, and for a compiled one on its (50 * COLD_HEAT_FACTOR)th
     cold = 50 * COLD_HEAT_FACTOR
-    assert cold < 500
+    assert cold < 2000
     for pc in (f, RAM_BASE + 8):
-        assert [(x0, cached) for p, x0, cached in tier.hot if p == pc] == [(451, True), (501 - cold, False)]
+        assert [(x0, cached) for p, x0, cached in tier.hot if p == pc] == [(1951, True), (2001 - cold, False)]
