@@ -282,7 +282,6 @@ def test_store_to_a_code_page_drops_only_the_blocks_of_those_bytes(have_binutils
 
 def test_a_region_is_dropped_by_a_store_to_any_member_and_tracks_what_it_was_made_from() -> None:
     from pyqemu.accel.tcg.tb_sys import SysTB, member_spans
-    from pyqemu.tcg.ir import Block
 
     def block(pc: int, size: int, base: SysTB | None = None) -> SysTB:
         tb = SysTB(pc, size)
@@ -291,10 +290,8 @@ def test_a_region_is_dropped_by_a_store_to_any_member_and_tracks_what_it_was_mad
         return tb
     head = block(0x400000, 12)
     assert head.overlaps(0x40100B, 0x40100C) and not head.overlaps(0x40100C, 0x401010)
-    members = {0x400000: Block(0x400000, []), 0x400100: Block(0x400100, [])}
-    members[0x400000].size, members[0x400100].size = 12, 8
     region = block(0x400000, 12, base=head)
-    region.spans = member_spans(members, 0x1000)
+    region.spans = member_spans({0x400000: 12, 0x400100: 8}, 0x1000)
     assert region.overlaps(0x401104, 0x401105) and not region.overlaps(0x401108, 0x401200)
     compiled = block(0x400000, 12)
     compiled.compiled_from = head                   # (head ran on the interpreter first)

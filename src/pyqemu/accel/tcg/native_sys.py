@@ -139,11 +139,11 @@ class SysNativeTier(NativeTier):
 
     def _submit(self, tb, code, sizes: dict[int, int], delta: int) -> bool:
         """Compile (or load) ``code`` for ``tb``'s region; install it when done."""
-        from pyqemu.accel.tcg.tb_sys import SysTB
+        from pyqemu.accel.tcg.tb_sys import SysTB, member_spans
         cache = self.cache
         key = tb.key
         pc0 = key[0]
-        spans = tuple(((pc + delta) & ~1, ((pc + delta) & ~1) + size) for pc, size in sizes.items())
+        spans = member_spans(sizes, delta)
 
         def install(_code, addr: int, engine) -> bool:
             # The Python code there may have changed meanwhile from the same bytes (an

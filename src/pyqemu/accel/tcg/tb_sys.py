@@ -123,10 +123,10 @@ class SysTB(TranslationBlock):
         return False
 
 
-def member_spans(blocks: dict[int, Block], delta: int) -> tuple[tuple[int, int], ...]:
-    """The physical code ranges of a region's member ``blocks`` (virtual pc -> IR; physical
-    pc = virtual pc + ``delta``)."""
-    return tuple(((pc + delta) & ~1, ((pc + delta) & ~1) + b.size) for pc, b in blocks.items())
+def member_spans(sizes: dict[int, int], delta: int) -> tuple[tuple[int, int], ...]:
+    """The physical code ranges of a region's members (virtual pc -> code size in bytes;
+    physical pc = virtual pc + ``delta``)."""
+    return tuple(((pc + delta) & ~1, ((pc + delta) & ~1) + size) for pc, size in sizes.items())
 
 
 def set_flags(cpu: Any, flags: int) -> None:
@@ -537,7 +537,7 @@ class SysTBCache:
                     f"{gen.source}\n")
         tb = SysTB(head.pc, blocks[head.pc].size)
         tb.key = head.key
-        tb.spans = member_spans(blocks, delta)
+        tb.spans = member_spans({pc: b.size for pc, b in blocks.items()}, delta)
         tb.base = head.base or head
         tb.heat = -1
         code = compile(gen.source, f"<region {head.pc:#x}>", "exec")
