@@ -357,6 +357,33 @@ def test_kernel_half_code_is_cached_position_independent(have_binutils, tmp_path
         assert {pc >> 12 for pc in translated} == {0xFFFF_A000_1234_5, 0xFFFF_8000_0800_0, 0xFFFF_D000_0000_3}
 
 
+def test_code_that_ran_once_is_compiled_and_cached_at_the_next_run(have_binutils, tmp_path,
+                                                                  monkeypatch) -> None:
+    """Cold code runs on the interpreter and is not cached, but is noted as run: the next run
+    (at another KASLR address) compiles it to the cache, and the run after that translates
+    nothing."""
+    monkeypatch.setenv("PYQEMU_CACHE_DIR", str(tmp_path))
+    image = baremetal.assemble(PIC_PROGRAM, 0)
+    tiers, translations = [], []
+    for va in (0xFFFF_A000_1234_5000, 0xFFFF_8000_0800_0000, 0xFFFF_D000_0000_3000):
+        board = Board()
+        board.view[:len(image)] = image
+        cpu = KernelHalfCPU(board, va)
+        cpu.tbs.interp_calls = INTERPRETED
+        translated = []
+        real_block_ir = cpu.tbs._block_ir
+        cpu.tbs._block_ir = lambda key, slow, f=real_block_ir, t=translated: (
+            t.append(key[0]), f(key, slow))[1]
+        cpu.pc = va
+        cpu_exec_mod.cpu_exec_sys(cpu, 20)
+        assert board.exit_value == va
+        tiers.append({tb.fn.__name__ == "interpreted" for tb in cpu.tbs.tbs.values()})
+        translations.append(len(translated))
+        cpu.tbs.save_code_cache()
+    assert tiers == [{True}, {False}, {False}]
+    assert translations[0] > 0 and translations[1] > 0 and translations[2] == 0
+
+
 NATIVE_PIC_PROGRAM = PIC_PROGRAM.replace("""
     ldr x9, =0x09000100""", """
     adr x4, 3f

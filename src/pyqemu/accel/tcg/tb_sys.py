@@ -59,6 +59,9 @@ BLOCK_HEAT = 300
 # ... if an earlier run compiled that region; else after this many times as many calls (making
 # a region costs the CPU thread two translations and LLVM IR texts of its members, ~5-10 ms).
 COLD_HEAT_FACTOR = 32
+# ... or this many times, for a block an earlier run had compiled (from the code cache: code
+# that runs at every boot, whose region the next boot then takes at BLOCK_HEAT calls).
+WARM_HEAT_FACTOR = 4
 
 
 def interp_calls_setting() -> int:
@@ -336,9 +339,9 @@ class SysTBCache:
                 cache.forget_page(page)  # nothing protects the page: its digest may go stale
             raise
         # Cold code runs on the interpreter, unless earlier runs cached blocks of this code at
-        # this virtual page (then the rest of it goes to the cache too, for the next run).
+        # this virtual page or ran this block (then it goes to the cache, for the next run).
         if self.interp_calls and not slow and not forced and not _logging() and (
-                cache is None or not cache.known_at(page, group)):
+                cache is None or not self._ran_before(cache, key, group)):
             tb = self._interpreted(key, block)
         else:
             tb = self._compile(key, block, slow, cache)
@@ -347,6 +350,21 @@ class SysTBCache:
             self.native.promote(tb, [pc], None, {pc: block})
             tb = self.tbs.get(key, tb)
         return tb
+
+    @staticmethod
+    def _ran_before(cache: Any, key: Key, group: int | str) -> bool:
+        """Whether an earlier run cached blocks of ``key``'s code page in ``group`` or ran the
+        block itself; if not, the block is noted as run, for the next run."""
+        pc, pa, flags = key
+        page = pa >> PAGE_BITS
+        if cache.known_at(page, group):
+            return True
+        seen = f"ran-{group}" if isinstance(group, str) else f"ran-{group:x}"
+        ckey = (pc & PAGE_MASK, flags)
+        if cache.raw_at(page, ckey, seen) is not None:
+            return True
+        cache.put_raw_at(page, ckey, seen, 1)
+        return False
 
     def _counting_heat(self) -> bool:
         """Whether compiled blocks count their calls towards the native tier (BLOCK_HEAT)."""
@@ -434,7 +452,7 @@ class SysTBCache:
         g["_ij"] = Counter()
         if not slow and self.native is not None:  # (a block that counts its calls: BLOCK_HEAT)
             heat = g["HEAT"] = [self.block_heat]
-            g["HOT"] = self._hot_block(tb, heat)
+            g["HOT"] = self._hot_block(tb, heat, isinstance(gen, _Cached))
         for slot, target in gen.exits:
             g[slot] = self._stub(g, slot, target, delta, flags)
         exec(code, g)  # noqa: S102 - our own generated code
@@ -445,7 +463,7 @@ class SysTBCache:
         tb.exits = list(gen.exits)
         return self.install(tb, slow)
 
-    def _hot_block(self, tb: SysTB, heat: list[int]) -> Callable[[Any], None]:
+    def _hot_block(self, tb: SysTB, heat: list[int], ran_before: bool) -> Callable[[Any], None]:
         """The HOT function of compiled block ``tb`` (whose call countdown is ``heat``). At
         BLOCK_HEAT calls, a native region headed there comes only from the code cache (no
         translation or compilation: cheap); at COLD_HEAT_FACTOR times that, it is compiled."""
@@ -459,7 +477,7 @@ class SysTBCache:
                 native.hot_exit_at(cpu, tb.pc)
             elif not native.hot_exit_at(cpu, tb.pc, remembered_only=True):
                 again[0] = True
-                heat[0] = self.block_heat * (COLD_HEAT_FACTOR - 1)
+                heat[0] = self.block_heat * ((WARM_HEAT_FACTOR if ran_before else COLD_HEAT_FACTOR) - 1)
         return hot
 
     def install(self, tb: SysTB, slow: bool = False) -> SysTB:
