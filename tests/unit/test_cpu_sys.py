@@ -299,3 +299,62 @@ vectors:
     assert board.exit_value == 0x1234000
     assert cpu.regs[2] >> 26 == 0x20  # instruction abort from a lower EL
     assert cpu.sp_el[1] == 0x40080000 - 16
+
+
+DAIF_PROGRAM = r"""
+    .global _start
+_start:
+    ldr x0, =vectors
+    msr vbar_el1, x0
+    ldr x25, =log
+    mrs x1, daif                    // 0x3c0 at reset
+    str x1, [x25], #8
+    msr daifclr, #1                 // unmask FIQ: no FIQ line is up
+    mrs x1, daif
+    str x1, [x25], #8
+    mov x2, #0x180                  // MSR DAIF: unmask D and F, keep A and I masked
+    msr daif, x2
+    mov x3, #1
+    mrs x1, daif
+    str x1, [x25], #8
+    msr daifclr, #2                 // unmask I: the pending IRQ is taken right here
+    mov x3, #2
+    b .
+    .balign 2048
+vectors:
+    .skip 0x280
+    mrs x1, elr_el1                 // current EL, SPx, IRQ
+    str x1, [x25], #8
+    str x3, [x25], #8
+    mrs x1, daif
+    str x1, [x25], #8
+    ldr x9, =0x09000100
+    str x9, [x9]
+    b .
+    .ltorg
+    .balign 8
+log:
+    .fill 8, 8, 0
+"""
+
+
+@pytest.mark.parametrize("tier", ["python", "native"])
+def test_daif_in_translated_code_takes_an_unmasked_interrupt_at_once(tier: str) -> None:
+    """MRS/MSR DAIF and MSR DAIFSet/DAIFClr run in translated code (natively too); a write
+    that unmasks a pending interrupt takes it before the next instruction."""
+    board, image, cpu = load(DAIF_PROGRAM)
+    if tier == "native":
+        pytest.importorskip("llvmlite")
+        from pyqemu.accel.tcg.native_sys import SysNativeTier
+        from pyqemu.target.arm import native_helpers  # noqa: F401 - registers them
+        from pyqemu.target.arm.cpu import NREGS
+        native = cpu.tbs.native = SysNativeTier(cpu.tbs, NREGS, force=True)
+        native.attach(cpu)
+    cpu.set_irq_line(cpu_sys.IRQ_LINE, True)
+    run_until_exit(cpu, board)
+    log_at = image.index(b"\0" * 64, len(image) - 64)
+    words = [int.from_bytes(board.ram[log_at + 8 * i:log_at + 8 * i + 8], "little") for i in range(6)]
+    msr_daifclr = RAM_BASE + image.index(bytes.fromhex("ff4203d5"))  # msr daifclr, #2
+    assert words == [0x3C0, 0x380, 0x180, msr_daifclr + 4, 1, 0x3C0]
+    if tier == "native":
+        assert native.regions > 0

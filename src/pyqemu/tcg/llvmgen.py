@@ -159,6 +159,10 @@ CPU_VALUES: dict[str, CpuValue] = {}
 STORE_EXCLUSIVE: dict[str, tuple[int, int, int, int, int]] = {}
 # zeroing a naturally aligned block (DC ZVA) -> (argument position of the address, block size)
 ZERO_BLOCK: dict[str, tuple[int, int]] = {}
+# Helpers that do nothing when their argument at this position is 0 and otherwise end the
+# slice (an interrupt that a write of PSTATE.DAIF unmasked): natively a guard, so the
+# instruction runs on the Python tier when it is not 0.
+LEAVE_IF_NONZERO: dict[str, int] = {}
 
 
 def _cpu_value_slot(op: Op) -> int | None:
@@ -206,7 +210,7 @@ def supported(op: Op) -> bool:
         if name in STORE_EXCLUSIVE:
             size = op.args[STORE_EXCLUSIVE[name][4]]
             return isinstance(size, int) and size in (1, 2, 4, 8, 16)
-        if name in ZERO_BLOCK:
+        if name in ZERO_BLOCK or name in LEAVE_IF_NONZERO:
             return op.dst is None
         h = NATIVE_HELPERS.get(op.aux.name)
         if h is None or len(op.args) != h.nargs or (op.dst is not None and op.dst.width > 64):
@@ -568,6 +572,9 @@ class LLVMGen:
             self.cpu_value(op)
         elif o == "call" and op.aux.name in STORE_EXCLUSIVE:
             self.store_exclusive(op)
+        elif o == "call" and op.aux.name in LEAVE_IF_NONZERO:
+            v = self.arg(op.args[LEAVE_IF_NONZERO[op.aux.name]], "i64")
+            self.guard(self.compute(f"icmp eq i64 {v}, 0"))
         elif o == "call" and op.aux.name in ZERO_BLOCK:
             pos, size = ZERO_BLOCK[op.aux.name]
             addr = self.arg(op.args[pos], "i64")

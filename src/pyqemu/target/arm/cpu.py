@@ -7,6 +7,9 @@ which caches the ones a block uses in locals). The layout:
 * 32..34 the lazy condition flags: CC_OP, CC_A, CC_B (see ``CC_*``)
 * 35 TPIDR_EL0, 36 FPCR, 37 FPSR, 38/39 the exclusive monitor (address, value)
 * 40 TPIDRRO_EL0, 41 exclusive monitor size
+* system mode: 42 PSTATE.DAIF (bits 9..6), 43 the interrupt lines that are up, as
+  the DAIF bits that mask them (0x80 IRQ, 0x40 FIQ): translated code reads and
+  writes DAIF and tests for an interrupt it unmasked without calling Python
 * 64..95 V0..V31 as 128-bit unsigned integers
 
 Condition flags are computed lazily: a flag-setting instruction records the
@@ -21,6 +24,7 @@ REG_TPIDR, REG_FPCR, REG_FPSR = 35, 36, 37
 REG_EXCL_ADDR, REG_EXCL_VAL = 38, 39
 REG_TPIDRRO = 40
 REG_EXCL_SIZE = 41
+REG_DAIF, REG_IRQ_PENDING = 42, 43
 REG_V0 = 64
 NREGS = REG_V0 + 32
 

@@ -3,10 +3,12 @@
 State beyond user mode's register list (``cpu.py``):
 
 * ``pstate``: PSTATE except NZCV (which stays lazy in the register list):
-  EL, SPSel, DAIF, PAN, UAO, SS, IL;
+  EL, SPSel, DAIF, PAN, UAO, SS, IL; its DAIF bits live in ``regs[REG_DAIF]``
+  (translated code reads and writes them there);
 * ``sp_el[0..1]``: the banked stack pointers; ``regs[31]`` is the selected one;
 * ``sr``: the system registers (:class:`cpregs.SysRegFile`; ``sr["SCTLR_EL1"]`` by name);
-* ``irq_lines``: bit 0 IRQ, bit 1 FIQ, driven by the interrupt controller.
+* ``irq_lines``: bit 0 IRQ, bit 1 FIQ, driven by the interrupt controller (mirrored
+  in ``regs[REG_IRQ_PENDING]`` as the PSTATE bits that mask them).
 
 Translated code is specialised on ``tb_flags`` (:func:`flags_for`): the EL,
 whether PAN is set, and whether FP/SIMD is enabled (CPACR_EL1.FPEN). Anything
@@ -84,6 +86,7 @@ class ARMSysCPU(C.ARMCPU):
         self.psci_conduit = psci_conduit
         self.psci = psci
         self.peers: list[ARMSysCPU] = [self]  # every vCPU of the machine (broadcast TLBI)
+        self._pstate = 0
         self.pstate = X.make_pstate(1)
         self.sp_el = [0, 0]
         # gicv3: the ICC_* registers exist (the board has a GICv3); translated code differs, so the
@@ -113,6 +116,7 @@ class ARMSysCPU(C.ARMCPU):
         self.regs[C.REG_CC_A] = C.Z_BIT  # QEMU's reset state reads as Z set (PSTATE 0x400003c5)
         self.regs[C.REG_EXCL_ADDR] = (1 << 64) - 1
         self.pstate = X.make_pstate(1)
+        self._mirror_irq_lines()
         self.sp_el = [0, 0]
         self.sr.reset()
         self.halted = False
@@ -121,8 +125,18 @@ class ARMSysCPU(C.ARMCPU):
         self.update_flags()
 
     @property
+    def pstate(self) -> int:
+        """PSTATE except NZCV (DAIF from ``regs[REG_DAIF]``, which translated code writes)."""
+        return self._pstate | self.regs[C.REG_DAIF]
+
+    @pstate.setter
+    def pstate(self, value: int) -> None:
+        self._pstate = value & ~X.PSTATE_DAIF
+        self.regs[C.REG_DAIF] = value & X.PSTATE_DAIF
+
+    @property
     def el(self) -> int:
-        return (self.pstate >> 2) & 3
+        return (self._pstate >> 2) & 3
 
     def update_flags(self) -> None:
         """Recompute ``tb_flags`` after a change of EL, PAN or CPACR."""
@@ -244,11 +258,18 @@ class ARMSysCPU(C.ARMCPU):
         """The interrupt controller's output into this CPU (IRQ_LINE or FIQ_LINE)."""
         if level:
             self.irq_lines |= line
+            self._mirror_irq_lines()
             if self.halted and not self.powered_off:
                 self.halted = False
                 self.on_wakeup()
         else:
             self.irq_lines &= ~line
+            self._mirror_irq_lines()
+
+    def _mirror_irq_lines(self) -> None:
+        lines = self.irq_lines
+        self.regs[C.REG_IRQ_PENDING] = (X.PSTATE_I if lines & IRQ_LINE else 0) | \
+            (X.PSTATE_F if lines & FIQ_LINE else 0)
 
     def _take_interrupt(self, pc: int) -> int:
         exc = X.pending_interrupt(self.pstate, bool(self.irq_lines & IRQ_LINE),

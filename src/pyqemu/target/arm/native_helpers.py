@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pyqemu.target.arm import cpu as C
-from pyqemu.tcg.llvmgen import STORE_EXCLUSIVE, ZERO_BLOCK, CpuValue, NativeHelper
+from pyqemu.tcg.llvmgen import LEAVE_IF_NONZERO, STORE_EXCLUSIVE, ZERO_BLOCK, CpuValue, NativeHelper
 
 
 def _flags(label: str, w: int, kind: str) -> str:
@@ -217,3 +217,4 @@ SYSREG_STORE = CpuValue("h_sys_reg_read_store", lambda consts: 1 + consts[0] if 
 # STXR/STXP (helper_a64_atomic.stxr(cpu, addr, excl_addr, excl_val, val, size)) and DC ZVA
 STORE_EXCLUSIVE["h_stxr"] = (1, 2, 3, 4, 5)
 ZERO_BLOCK["h_sys_dc_zva"] = (1, 64)
+LEAVE_IF_NONZERO["h_sys_daif_unmasked"] = 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pyqemu.accel.tcg.excp import GuestException
 from pyqemu.target.arm import cpregs
+from pyqemu.target.arm import cpu as C
 from pyqemu.target.arm import exceptions as X
 from pyqemu.target.arm.translate import CPU, DisasContext, helper
 
@@ -38,6 +39,23 @@ def sys_wfi(cpu, next_pc: int):
 def sys_wfe(cpu, next_pc: int):
     cpu.wfe(next_pc)
     return cpu.lookup(next_pc)
+
+
+@helper(sync=True, may_fault=True)
+def sys_daif_unmasked(cpu, pending: int, next_pc: int) -> None:
+    """After a write of PSTATE.DAIF: ``pending`` (interrupt lines that are up and no longer
+    masked) ends the slice before ``next_pc``; the CPU loop's lookup takes the interrupt."""
+    if pending:
+        from pyqemu.accel.tcg.cpu_exec import CPUStop
+        cpu.pc = next_pc
+        raise CPUStop()
+
+
+def _write_daif(s: DisasContext, value) -> None:
+    """PSTATE.DAIF = ``value`` (DAIF bits only) at EL1, in translated code: an interrupt
+    pending and now unmasked ends the slice after this instruction."""
+    s.b.mov(s.g(C.REG_DAIF), value)
+    s.b.call_void(sys_daif_unmasked, CPU, s.b.andc(s.g(C.REG_IRQ_PENDING), value), s.pc + 4)
 
 
 # MSR (immediate) PSTATE fields, by (op1, op2).
@@ -91,6 +109,12 @@ def msr_pstate(s: DisasContext, op1: int, op2: int, crm: int) -> bool:
     name = PSTATE_FIELDS.get((op1, op2))
     if name is None or s.el == 0:
         s.undef()
+        return True
+    if name == "daifset":  # (masks more: no interrupt to take)
+        s.b.mov(s.g(C.REG_DAIF), s.b.or_(s.g(C.REG_DAIF), (crm & 0xF) << 6))
+        return True
+    if name == "daifclr":
+        _write_daif(s, s.b.andc(s.g(C.REG_DAIF), (crm & 0xF) << 6))
         return True
     s.b.exit_call(sys_msr_pstate, CPU, _FIELD_CODES[name], crm, s.pc + 4)
     s.is_jmp = True
@@ -273,6 +297,12 @@ def mrs_msr(s: DisasContext, a, nzcv_read, nzcv_write) -> bool:
     kind = desc.kind
     if is_read and s.el == 1 and desc.name == "SP_EL0":  # the gate and the read in one helper
         s.set_x(a.rt, s.b.call(sys_read_sp_el0, CPU))
+        return True
+    if desc.name == "DAIF" and check == cpregs.Check.OK:  # (EL1: irqsave/irqrestore)
+        if is_read:
+            s.set_x(a.rt, s.g(C.REG_DAIF))
+        else:
+            _write_daif(s, s.b.and_(s.x(a.rt), X.PSTATE_DAIF))
         return True
     if check is None:
         s.b.call_void(sys_reg_check, CPU, packed, a.rt, int(is_read))

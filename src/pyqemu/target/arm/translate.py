@@ -37,6 +37,8 @@ def _mk_globals() -> dict[int, Temp]:
     g[C.REG_EXCL_ADDR] = Temp("excl_addr", C.REG_EXCL_ADDR, 64)
     g[C.REG_EXCL_VAL] = Temp("excl_val", C.REG_EXCL_VAL, 128)
     g[C.REG_EXCL_SIZE] = Temp("excl_size", C.REG_EXCL_SIZE, 64)
+    g[C.REG_DAIF] = Temp("daif", C.REG_DAIF, 64)
+    g[C.REG_IRQ_PENDING] = Temp("irq_pending", C.REG_IRQ_PENDING, 64)
     for i in range(32):
         g[C.REG_V0 + i] = Temp(f"v{i}", C.REG_V0 + i, 128)
     return g
