@@ -21,7 +21,7 @@ from pyqemu.accel.tcg import cputlb
 from pyqemu.accel.tcg.cpu_exec import restore_block_state
 from pyqemu.accel.tcg.excp import GuestException
 from pyqemu.accel.tcg.native import _LLVM
-from pyqemu.accel.tcg.native_tlb import NativeTLB
+from pyqemu.accel.tcg.native_tlb import REFILL_EVICTED, NativeTLB
 from pyqemu.target.arm import native_helpers
 from pyqemu.target.arm.helper_a64_atomic import stxr
 from pyqemu.target.arm.trans_a64_system import sys_dc_zva, sys_read_sp_el0, sys_reg_read_store
@@ -567,7 +567,7 @@ def test_chain_matches_pc_and_key(mem):
 # --- NativeTLB and its upkeep by SoftTLB ---------------------------------------------------------
 
 def _entry(t: NativeTLB, idx: int, page: int) -> tuple[int, int, int]:
-    w = (idx * t.entries + (page & (t.entries - 1))) * 4
+    w = t._word(idx, page)
     return t.words[w], t.words[w + 1], t.words[w + 2]
 
 
@@ -593,14 +593,16 @@ def test_native_tlb_refill_drop_clear(mem):
     assert not t.refill(mem, 1, va(4)) and _entry(t, 1, p4)[:2] == (M64, M64)  # unmapped
     assert not t.refill(mem, 2, va(0))  # no such MMU index
     assert t.refill(_tlb({p0: mem.pages[1]}, {p0: mem.pages[2]}), 0, va(0))  # different memory: writes slow
-    assert _entry(t, 0, p0)[:2] == (p0, M64) and _entry(t, 0, p0)[2] == (_host(mem.pages[2]) - va(0)) & M64
+    assert _entry(t, 0, p0)[:2] == (p0, M64) and _entry(t, 0, p0)[2] == (_host(mem.pages[1]) - va(0)) & M64
     same = _tlb({p0: mem.pages[1]}, {p0: memoryview(mem.ram)[4096:8192]})  # other views, the same memory
     assert t.refill(same, 0, va(0)) and _entry(t, 0, p0)[:2] == (p0, p0)
     assert not t.refill(_tlb({p0: memoryview(bytes(4096))}, {}), 0, va(0))  # not addressable
-    t.drop(0, p0 + (1 << BITS))  # another page in the slot: kept
+    assert t._word(0, p0 + (1 << BITS)) != t._word(0, p0)  # (pages 1 << BITS apart: other slots)
+    other = next(q for q in range(p0 + 1, p0 + (1 << 2 * BITS)) if t._word(0, q) == t._word(0, p0))
+    t.drop(0, other)  # another page in the slot: kept
     assert _entry(t, 0, p0)[0] == p0
-    assert t.refill(_tlb({p0 + (1 << BITS): mem.pages[7]}, {}), 0, va(1 << BITS))
-    assert _entry(t, 0, p0)[:2] == (p0 + (1 << BITS), M64)  # the slot's earlier page is gone
+    assert t.refill(_tlb({other: mem.pages[7]}, {}), 0, other << 12) == REFILL_EVICTED
+    assert _entry(t, 0, p0)[:2] == (other, M64)  # the slot's earlier page is gone
     assert t.refill(mem, 0, va(0))
     t.drop(0, p0)
     assert _entry(t, 0, p0)[:2] == (M64, M64) and _entry(t, 0, p4)[0] == p4
@@ -617,8 +619,9 @@ def test_native_tlb_refill_drop_clear(mem):
 
 
 def test_soft_tlb_keeps_the_mirror(mem):
-    """SoftTLB's fills, flush, flush_page, protect_code_page, ASID switches and flush_asid remove
-    the mirrored native entries; the wrapper's refill brings back what the dictionaries hold."""
+    """SoftTLB's fills mirror their entry; flush, flush_page, protect_code_page and flush_asid
+    remove mirrored native entries (of every ASID's table); an ASID switch changes table; the
+    wrapper's refill brings back what the dictionaries hold."""
     rw = cputlb.PROT_READ | cputlb.PROT_WRITE
     table = {0: (0, rw), 1: (1, rw | cputlb.PROT_GLOBAL), 4: (4, cputlb.PROT_READ)}
 
@@ -632,8 +635,8 @@ def test_soft_tlb_keeps_the_mirror(mem):
     def fill_all():
         for k in table:
             for idx in (0, 1):
-                tlb.fill(va(k), cputlb.ACCESS_READ, idx)
-                assert nat.refill(tlb, idx, va(k))
+                tlb.fill(va(k), cputlb.ACCESS_READ, idx)  # (mirrored at once: no native miss)
+                assert _entry(nat, idx, pages[k])[0] == pages[k]
 
     def tags(idx, k):
         return _entry(nat, idx, pages[k])[:2]
@@ -647,14 +650,31 @@ def test_soft_tlb_keeps_the_mirror(mem):
     tlb.protect_code_page(0)  # code on physical page 0: no more write entries for it
     assert tags(0, 0)[1] == M64 and tags(1, 0)[1] == M64 and tags(0, 1) == (pages[1], pages[1])
     assert nat.refill(tlb, 0, va(0)) and tags(0, 0) == (pages[0], M64)
-    tlb.fill(va(1), cputlb.ACCESS_WRITE, 0)  # a new translation first drops the old entry
-    assert tags(0, 1) == (M64, M64)
+    table[1] = (5, cputlb.PROT_READ)
+    tlb.fill(va(1), cputlb.ACCESS_READ, 0)  # a new translation replaces the old entry
+    assert tags(0, 1) == (pages[1], M64)
+    assert _entry(nat, 0, pages[1])[2] == (_host(mem.pages[5]) - (pages[1] << 12)) & M64
+    table[1] = (1, rw | cputlb.PROT_GLOBAL)
     fill_all()
-    tlb.switch_asid(5)  # non-global entries leave, the global page 1 stays
-    assert tags(0, 0) == tags(1, 4) == (M64, M64) and tags(1, 1) == (pages[1], pages[1])
-    assert not nat.refill(tlb, 0, va(0))
-    tlb.switch_asid(0)  # back: the dictionaries hold them again, a refill copies them
-    assert nat.refill(tlb, 0, va(0)) and tags(0, 0) == (pages[0], M64)  # (still code on page 0)
-    assert nat.refill(tlb, 1, va(4)) and tags(1, 4) == (pages[4], M64)
-    tlb.flush_asid(0)  # TLBI ASIDE1 of the current ASID: its own entries go, the global ones stay
-    assert tags(0, 0) == tags(1, 4) == (M64, M64) and tags(1, 1) == (pages[1], pages[1])
+    address0 = nat.address
+    seen = []
+    nat.on_switch.append(seen.append)
+    tlb.switch_asid(5)  # native code reads ASID 5's own table: empty
+    assert seen == [nat.address] and nat.address != address0
+    assert tags(0, 0) == tags(1, 4) == tags(1, 1) == (M64, M64)
+    assert not nat.refill(tlb, 0, va(0))  # (not ASID 5's)
+    assert nat.refill(tlb, 1, va(1)) and tags(1, 1) == (pages[1], pages[1])  # the global page
+    tlb.flush_page(va(4))  # TLBI VA reaches the table of ASID 0 put aside
+    tlb.switch_asid(0)  # back: ASID 0's table again, with its entries (page 4's dropped)
+    assert seen[-1] == nat.address == address0
+    assert tags(0, 0) == (pages[0], M64) and tags(1, 4) == (M64, M64)  # (still code on page 0)
+    tlb.protect_code_page(1)  # reaches ASID 5's table put aside: no entry for page 1
+    tlb.switch_asid(5)
+    assert tags(1, 1) == (M64, M64)
+    assert nat.refill(tlb, 1, va(1)) and tags(1, 1) == (pages[1], M64)  # (reads only now)
+    tlb.switch_asid(0)
+    tlb.flush_asid(0)  # TLBI ASIDE1 of the current ASID: its table is emptied
+    assert tags(0, 0) == tags(1, 1) == (M64, M64)
+    assert nat.refill(tlb, 1, va(1))  # the global entry is still in the dictionaries
+    tlb.flush_asid(5)  # TLBI ASIDE1 of one put aside: its table goes
+    assert 5 not in nat.saved

@@ -97,7 +97,8 @@ TLB_ENTRY = 32
 @dataclass(frozen=True)
 class SoftMMU:
     """System mode's guest memory: every access goes through the vCPU's *native TLB*, a
-    direct-mapped table per MMU index of ``1 << tlb_bits`` entries (read tag = virtual page
+    direct-mapped table per MMU index of ``1 << tlb_bits`` entries, indexed by the page number
+    folded once (``page ^ page >> tlb_bits``) (read tag = virtual page
     number or all ones, write tag, addend: host address = addend + guest address; see
     accel/tcg/native_tlb.py) whose address is in the state block (``tlb``). A miss stores
     the address and ``1 + 2 * mmu_idx + is_store`` in the state block (``miss``,
@@ -760,7 +761,8 @@ class LLVMGen:
         idx = self.block_mmu_idx if m.mmu_idx < 0 else m.mmu_idx
         nent = 1 << ram.tlb_bits
         page = self.compute(f"lshr i64 {addr}, 12")
-        slot = self.compute(f"and i64 {page}, {nent - 1}")
+        folded = self.compute(f"lshr i64 {page}, {ram.tlb_bits}")  # (native_tlb.py: slot_of)
+        slot = self.compute(f"and i64 {self.compute(f'xor i64 {page}, {folded}')}, {nent - 1}")
         off = self.compute(f"shl i64 {slot}, 5")
         if idx:
             off = self.compute(f"add i64 {off}, {idx * nent * TLB_ENTRY}")

@@ -156,27 +156,32 @@ class SoftTLB:
         self.fills += 1
         va_page = va >> PAGE_BITS
         pa_page = pa >> PAGE_BITS
-        view = None
         key = (mmu_idx, va_page)
         wpa = -1
         if self.native is not None:
             self.native.drop(mmu_idx, va_page)
-        if prot & PROT_READ:
-            view = self.phys.ram_page(pa_page, False)
-            if view is not None:
-                self.read[mmu_idx][va_page] = view
-        if prot & PROT_WRITE and pa_page not in self.code_pages:
-            wview = self.phys.ram_page(pa_page, True)
-            if wview is not None:
-                self.write[mmu_idx][va_page] = wview
-                self._writers.setdefault(pa_page, set()).add(key)
-                wpa = pa_page
+        # (the new translation replaces both entries of the page)
+        view = self.phys.ram_page(pa_page, False) if prot & PROT_READ else None
+        if view is not None:
+            self.read[mmu_idx][va_page] = view
+        else:
+            self.read[mmu_idx].pop(va_page, None)
+        wview = self.phys.ram_page(pa_page, True) \
+            if prot & PROT_WRITE and pa_page not in self.code_pages else None
+        if wview is not None:
+            self.write[mmu_idx][va_page] = wview
+            self._writers.setdefault(pa_page, set()).add(key)
+            wpa = pa_page
+        else:
+            self.write[mmu_idx].pop(va_page, None)
         if prot & PROT_GLOBAL:
             self._ng.pop(key, None)
         else:
             self._ng[key] = wpa
         if access == ACCESS_WRITE:
             view = self.write[mmu_idx].get(va_page)
+        if view is not None and self.native is not None:  # (native code would miss it next)
+            self.native.refill(self, mmu_idx, va)
         return pa, view
 
     def translate_code(self, va: int, mmu_idx: int) -> int:
@@ -201,8 +206,8 @@ class SoftTLB:
         native = self.native
         for idx, va_page in self._writers.pop(pa_page, ()):
             self.write[idx].pop(va_page, None)
-            if native is not None:
-                native.drop(idx, va_page)
+            if native is not None:  # (and the tables of ASIDs put aside: their entries are)
+                native.drop_everywhere(idx, va_page)
 
     def unprotect_code_page(self, pa_page: int) -> None:
         self.code_pages.discard(pa_page)
@@ -230,7 +235,7 @@ class SoftTLB:
             if self.exec[idx].pop(va_page, None) is not None:
                 code = True
             if self.native is not None:
-                self.native.drop(idx, va_page)
+                self.native.drop_everywhere(idx, va_page)
             key = (idx, va_page)
             self._ng.pop(key, None)
             for saved in self._saved.values():
@@ -245,7 +250,11 @@ class SoftTLB:
         """Forget the non-global translations of ``asid`` (TLBI ASIDE1)."""
         self._saved.pop(asid, None)
         if asid == self.asid:
+            if self.native is not None:
+                self.native.clear_running()
             self._code_gone(self._stash())
+        elif self.native is not None:
+            self.native.forget(asid)
 
     def switch_asid(self, asid: int) -> None:
         """The current ASID is now ``asid``: put the old one's entries aside, bring back the new one's."""
@@ -253,10 +262,18 @@ class SoftTLB:
         if asid == old:
             return
         stashed = self._stash()
+        native = self.native
         if stashed is not None:
             self._saved[old] = stashed
             if len(self._saved) > MAX_SAVED_ASIDS:
-                del self._saved[next(iter(self._saved))]
+                evicted = next(iter(self._saved))
+                del self._saved[evicted]
+                if native is not None:
+                    native.forget(evicted)
+        if native is not None:  # (native code reads the new ASID's own table: native_tlb.py)
+            native.switch(old, asid)
+            if stashed is None:
+                native.forget(old)  # (it has no entries of its own to come back to)
         self.asid = asid
         saved = self._saved.pop(asid, None)
         if saved:
@@ -283,11 +300,8 @@ class SoftTLB:
             return None
         out = {}
         read, write, exe = self.read, self.write, self.exec
-        native = self.native
-        for key, wpa in self._ng.items():
+        for key, wpa in self._ng.items():  # (the native mirror keeps a table per ASID)
             idx, va_page = key
-            if native is not None:
-                native.drop(idx, va_page)
             out[key] = (read[idx].pop(va_page, None), write[idx].pop(va_page, None),
                         exe[idx].pop(va_page, None), wpa)
         self._ng = {}

@@ -70,7 +70,10 @@ class SysNativeTier(NativeTier):
     def state_of(self, cpu: Any) -> tuple[ctypes.Array, int]:
         lay = self.layout
         buf = (ctypes.c_uint64 * (lay.size // 8 + 2 * CPU_VALUE_SLOTS))()
-        buf[lay.off("tlb") // 8] = cpu.tlb.native.address
+        tlb_slot = lay.off("tlb") // 8
+        native_tlb = cpu.tlb.native
+        buf[tlb_slot] = native_tlb.address
+        native_tlb.on_switch.append(lambda address: buf.__setitem__(tlb_slot, address))  # (ASIDs)
         buf[lay.off("chain") // 8] = ctypes.addressof(cpu._native_chain)
         st = cpu._native_state = (buf, ctypes.addressof(buf))
         return st

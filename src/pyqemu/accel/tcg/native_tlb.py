@@ -3,7 +3,8 @@
 The Python tier's soft TLB (accel/tcg/cputlb.py) maps virtual pages to 4 KiB
 ``memoryview``s in dictionaries. Native code (tcg/llvmgen.py, ``SoftMMU``)
 cannot read those, so each vCPU's :class:`SoftTLB` keeps a mirror: per MMU
-index a direct-mapped table of ``1 << TLB_BITS`` entries of four 64-bit words,
+index a direct-mapped table of ``1 << TLB_BITS`` entries of four 64-bit words
+(indexed by ``page ^ page >> TLB_BITS``),
 
     read tag, write tag, addend, unused
 
@@ -15,18 +16,25 @@ The mirror is filled lazily: native code that misses records the address
 the Python tier runs that instruction (filling its dictionaries, doing MMIO or
 raising the guest's fault) and :meth:`NativeTLB.refill` then copies whatever
 the dictionaries hold for that page. Every removal from the dictionaries
-(flushes, TLBI, ASID switches, a page that now holds translated code losing
-its write entries) removes the mirrored entry, so the mirror never holds more
-than the dictionaries.
+(flushes, TLBI, a page that now holds translated code losing its write
+entries) removes the mirrored entry, so the mirror never holds more than the
+dictionaries.
+
+There is one table per address space (ASID), as the soft TLB keeps the entries
+of the address spaces that are not running: an ASID switch only changes which
+table native code reads (``on_switch`` hooks store its address in the state
+blocks). A kernel with KPTI switches ASID at every exception entry and return;
+a single table lost every entry it had refilled at each switch.
 """
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Callable
 from typing import Any
 
 from pyqemu.tcg.llvmgen import TLB_ENTRY
 
-TLB_BITS = 10  # entries per MMU index: 1024 (4 MiB of distinct pages before conflicts)
+TLB_BITS = 12  # entries per MMU index: 4096
 M64 = (1 << 64) - 1
 _WORDS = TLB_ENTRY // 8
 REFILL_EVICTED = 2
@@ -48,25 +56,47 @@ class NativeTLB:
         self.bits = bits
         self.entries = 1 << bits
         self.size = nb_mmu_idx * self.entries * TLB_ENTRY
-        self.words = (ctypes.c_uint64 * (self.size // 8))()
-        self.address = ctypes.addressof(self.words)
-        ctypes.memset(self.address, 0xFF, self.size)
-        self.installed: set[int] = set()  # word index of every entry that holds a tag
+        self.words, self.address, self.installed = self._new_table()
         self.refills = 0
+        # asid -> (words, address, installed) of the address spaces that are not running
+        self.saved: dict[int, tuple[ctypes.Array, int, set[int]]] = {}
+        self.on_switch: list[Callable[[int], None]] = []  # gets the new table's address
+
+    def _new_table(self) -> tuple[ctypes.Array, int, set[int]]:
+        words = (ctypes.c_uint64 * (self.size // 8))()
+        address = ctypes.addressof(words)
+        ctypes.memset(address, 0xFF, self.size)
+        return words, address, set()  # (installed: word index of every entry holding a tag)
 
     def _word(self, mmu_idx: int, va_page: int) -> int:
-        return (mmu_idx * self.entries + (va_page & (self.entries - 1))) * _WORDS
+        # The page number folded once: pages 4 MiB apart (a kernel's image, stacks and linear
+        # map) would share slots, and thrash, with its low bits alone.
+        return (mmu_idx * self.entries + ((va_page ^ va_page >> self.bits) & (self.entries - 1))) * _WORDS
 
     def drop(self, mmu_idx: int, va_page: int) -> None:
-        """Forget ``va_page`` in ``mmu_idx`` (if the slot holds it)."""
+        """Forget ``va_page`` in ``mmu_idx`` (if the slot holds it) in the running ASID's table."""
+        self._drop(self.words, self.installed, self._word(mmu_idx, va_page), va_page)
+
+    def drop_everywhere(self, mmu_idx: int, va_page: int) -> None:
+        """Forget ``va_page`` in ``mmu_idx`` in every ASID's table."""
         w = self._word(mmu_idx, va_page)
-        words = self.words
+        self._drop(self.words, self.installed, w, va_page)
+        for words, _address, installed in self.saved.values():
+            self._drop(words, installed, w, va_page)
+
+    @staticmethod
+    def _drop(words: ctypes.Array, installed: set[int], w: int, va_page: int) -> None:
         if words[w] == va_page or words[w + 1] == va_page:
             words[w] = words[w + 1] = M64
-            self.installed.discard(w)
+            installed.discard(w)
 
     def clear(self) -> None:
-        """Forget everything."""
+        """Forget everything (every ASID's table)."""
+        self.saved.clear()
+        self.clear_running()
+
+    def clear_running(self) -> None:
+        """Forget the running ASID's table."""
         installed = self.installed
         if len(installed) < _CLEAR_ONE_BY_ONE:
             words = self.words
@@ -75,6 +105,18 @@ class NativeTLB:
         else:
             ctypes.memset(self.address, 0xFF, self.size)
         installed.clear()
+
+    def forget(self, asid: int) -> None:
+        """Drop the table of ``asid`` (not running: its entries were flushed or evicted)."""
+        self.saved.pop(asid, None)
+
+    def switch(self, old: int, new: int) -> None:
+        """ASID ``new`` runs now: keep ``old``'s table, use ``new``'s (empty if it has none)."""
+        self.saved[old] = (self.words, self.address, self.installed)
+        table = self.saved.pop(new, None)
+        self.words, self.address, self.installed = table if table is not None else self._new_table()
+        for hook in self.on_switch:
+            hook(self.address)
 
     def refill(self, tlb: Any, mmu_idx: int, va: int) -> int:
         """Copy the soft TLB's entry for the page of ``va`` in ``mmu_idx``: 0 if it has none
@@ -91,8 +133,12 @@ class NativeTLB:
         host = host_address(view)
         if host is None:
             return 0
-        if rview is not None and wview is not None and rview is not wview and host_address(rview) != host:
-            wview = None  # reads and writes go to different memory: the write takes the slow path
+        if rview is not None and wview is not None and rview is not wview:
+            rhost = host_address(rview)
+            if rhost != host:  # reads and writes go to different memory: writes take the slow path
+                wview, host = None, rhost
+                if host is None:
+                    return 0
         w = self._word(mmu_idx, page)
         words = self.words
         old = words[w] if words[w] != M64 else words[w + 1]
