@@ -358,3 +358,52 @@ def test_daif_in_translated_code_takes_an_unmasked_interrupt_at_once(tier: str) 
     assert words == [0x3C0, 0x380, 0x180, msr_daifclr + 4, 1, 0x3C0]
     if tier == "native":
         assert native.regions > 0
+
+
+VECTOR_PROGRAM = r"""
+    .global _start
+_start:
+    mrs x0, cpacr_el1               // FP/SIMD on
+    orr x0, x0, #(3 << 20)
+    msr cpacr_el1, x0
+    isb
+    ldr x0, =data
+    mov x5, #100
+    movi v1.4s, #0
+1:  ldr q0, [x0]                    // a region that uses vector registers, entered by chaining
+    add v1.4s, v1.4s, v0.4s
+    subs x5, x5, #1
+    b.ne 2f
+    b 3f
+2:  add x6, x6, #1                  // a region without them in between
+    b 1b
+3:  str q1, [x0, #16]
+    ldr x9, =0x09000100
+    str x9, [x9]
+    b .
+    .ltorg
+    .balign 16
+data:
+    .word 1, 2, 3, 4
+    .fill 4, 4, 0
+"""
+
+
+def test_native_regions_copy_vector_registers_only_when_they_use_them() -> None:
+    """System mode copies the vector registers into the native state block only for regions
+    that use them: a region that does, reached by a chained jump from one that does not,
+    gets them through its own entry, and its results reach the register file and memory."""
+    pytest.importorskip("llvmlite")
+    from pyqemu.accel.tcg.native_sys import SysNativeTier
+    from pyqemu.target.arm import native_helpers  # noqa: F401 - registers them
+    from pyqemu.target.arm.cpu import NREGS, REG_V0
+    board, image, cpu = load(VECTOR_PROGRAM)
+    native = cpu.tbs.native = SysNativeTier(cpu.tbs, NREGS, force=True)
+    native.attach(cpu)
+    run_until_exit(cpu, board, slices=400)
+    data = sum(n << (32 * i) for i, n in enumerate((1, 2, 3, 4)))
+    total = 100 * data  # (no lane overflows)
+    assert cpu.regs[REG_V0 + 1] == total and cpu.regs[REG_V0] == data
+    data_at = image.index(bytes.fromhex("01000000020000000300000004000000"))
+    assert int.from_bytes(board.ram[data_at + 16:data_at + 32], "little") == total
+    assert cpu.regs[6] == 99 and native.regions >= 3

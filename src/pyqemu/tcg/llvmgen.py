@@ -41,7 +41,14 @@ M64 = (1 << 64) - 1
 
 
 # The state block after the globals: 8-byte fields, in this order (StateLayout.off).
-STATE_FIELDS = ("pc", "icount", "budget", "base", "rpf", "wpf", "chain", "tlb", "key", "miss", "misskind")
+STATE_FIELDS = ("pc", "icount", "budget", "lazyok", "base", "rpf", "wpf", "chain", "tlb", "key", "miss",
+                "misskind")
+# Globals the system-mode wrapper copies into the state block only for regions that use them
+# (targets register theirs: the vector registers, which few regions touch). ``lazyok`` in the
+# state block says whether they were copied; a region that uses one checks it on entry and,
+# if not, leaves at once with ``misskind`` = MISS_LAZY (its own wrapper then copies them).
+LAZY_GLOBALS: set[int] = set()
+MISS_LAZY = 1 << 32
 
 
 @dataclass(frozen=True)
@@ -197,6 +204,11 @@ class NativeCode:
     # The digest of the object code (accel/tcg/native.py) when ``ir`` is None: a region
     # remembered by the code cache (accel/tcg/native_regions.py).
     object_key: str | None = None
+
+
+def uses_lazy_globals(used, written) -> bool:
+    """Whether a region with these globals needs the LAZY_GLOBALS in the state block."""
+    return any(g.gidx in LAZY_GLOBALS for g in used) or any(g.gidx in LAZY_GLOBALS for g in written)
 
 
 def supported(op: Op) -> bool:
@@ -440,7 +452,15 @@ class LLVMGen:
             for line in NATIVE_HELPERS[hname].ir.splitlines():
                 if not line.startswith("declare ") or line not in decls:
                     decls.append(line)
-        body = head + allocas + ["  br label %" + self._block_label(self.head)] + self.lines + tail
+        entry = ["  br label %" + self._block_label(self.head)]
+        if self.softmmu and uses_lazy_globals(self.used, self.written):
+            entry = [f"  %lzp = getelementptr i8, ptr %S, i64 {lay.off('lazyok')}",
+                     "  %lz = load i64, ptr %lzp, align 8", "  %lzn = icmp ne i64 %lz, 0",
+                     f"  br i1 %lzn, label %{self._block_label(self.head)}, label %needlazy, !prof !0",
+                     "needlazy:", f"  %lzk = getelementptr i8, ptr %S, i64 {lay.off('misskind')}",
+                     f"  store i64 {MISS_LAZY}, ptr %lzk, align 8", f"  store i64 {self.head}, ptr %xpc",
+                     f"  store i32 {EXIT_FALLBACK}, ptr %xcode", "  br label %exit"]
+        body = head + allocas + entry + self.lines + tail
         ir = "\n".join(decls + [""] + body) + "\n"
         return NativeCode(ir, name, self.used, self.written, sorted(self.blocks), self.fallbacks,
                           sorted(self.helpers), self.cpu_values)

@@ -32,6 +32,7 @@ from pyqemu.tcg.ir import Temp
 from pyqemu.tcg.llvmgen import (
     CHAIN_SLOTS,
     CPU_VALUE_SLOTS,
+    LAZY_GLOBALS,
     GuestRAM,
     NativeCode,
     SoftMMU,
@@ -355,13 +356,18 @@ class NativeTier:
         return st
 
     def _make_copiers(self) -> None:
-        """(Re)generate ``copy_in(B, R)`` and ``copy_out(B, R)`` for the current global sets."""
+        """(Re)generate ``copy_in(B, R, cpu)``, ``copy_in_narrow(B, R, cpu)`` (without the
+        LAZY_GLOBALS: tcg/llvmgen.py) and ``copy_out(B, R)`` for the current global sets."""
         lay = self.layout
         used = [self.used[k] for k in sorted(self.used)]
         written = [self.written[k] for k in sorted(self.written)]
+        narrow = [g for g in used if g.gidx not in LAZY_GLOBALS]
         fmt_in, args_in = _pack_format(used, lay.budget_off)
-        fmt_out, names_out, assign_out = _unpack_format(written)
-        src = ["def copy_in(B, R, cpu):", f"    PIN(B, 0, {', '.join(args_in + [str(self.budget)])})"]
+        fmt_narrow, args_narrow = _pack_format(narrow, lay.budget_off)
+        written_lazy = [g for g in written if g.gidx in LAZY_GLOBALS]
+        fmt_out, names_out, assign_out = _unpack_format([g for g in written if g.gidx not in LAZY_GLOBALS])
+        assert lay.off("lazyok") == lay.budget_off + 8
+        values: list[str] = []  # (the CPU values' lines, in both copy_in functions)
         g: dict = {}
         if self.cpu_values:  # values of the vCPU that CpuValue calls read (tcg/llvmgen.py)
             fmt, args, off = "<", [], lay.size
@@ -372,24 +378,37 @@ class NativeTier:
                 g[f"CV{slot}"] = cv.get
                 call = f"CV{slot}(cpu{''.join(f', {c}' for c in consts)})"
                 if cv.may_fail:
-                    src.append(f"    v{slot} = {call}")
+                    values.append(f"    v{slot} = {call}")
                     args += [f"v{slot} or 0", f"v{slot} is not None"]
                 else:
                     args += [call, "1"]
                 fmt += "QQ"
                 off = pos + 16
             g["PCV"] = struct.Struct(fmt).pack_into
-            src.append(f"    PCV(B, {lay.size}, {', '.join(args)})")
-        src.append("def copy_out(B, R):")
-        if written:
+            values.append(f"    PCV(B, {lay.size}, {', '.join(args)})")
+        src = ["def copy_in_narrow(B, R, cpu):",
+               f"    PINN(B, 0, {', '.join(args_narrow + [str(self.budget), '0'])})", *values,
+               "def copy_in(B, R, cpu):",
+               f"    PIN(B, 0, {', '.join(args_in + [str(self.budget), '1'])})", *values,
+               "def copy_out(B, R):"]
+        if names_out:
             src.append(f"    {', '.join(names_out)}{',' if len(names_out) == 1 else ''} = POUT(B, 0)")
             src += [f"    {line}" for line in assign_out]
-        else:
+        if written_lazy:  # (only if they were copied in: else the state block's are stale)
+            fmt_lazy, names_lazy, assign_lazy = _unpack_format(written_lazy)
+            g["POUTL"] = struct.Struct(fmt_lazy).unpack_from
+            src += [f"    if B[{lay.off('lazyok') // 8}]:",
+                    f"        {', '.join(names_lazy)}{',' if len(names_lazy) == 1 else ''} = POUTL(B, 0)"]
+            src += [f"        {line}" for line in assign_lazy]
+        if not names_out and not written_lazy:
             src.append("    pass")
-        g.update({"PIN": struct.Struct(fmt_in).pack_into, "POUT": struct.Struct(fmt_out).unpack_from,
-                  "M64": M64})
+        # (budget, then lazyok right after it: tcg/llvmgen.py's STATE_FIELDS)
+        g.update({"PIN": struct.Struct(fmt_in + "Q").pack_into,
+                  "PINN": struct.Struct(fmt_narrow + "Q").pack_into,
+                  "POUT": struct.Struct(fmt_out).unpack_from, "M64": M64})
         exec(compile("\n".join(src) + "\n", "<native copy>", "exec"), g)  # noqa: S102
         self.copy_in = g["copy_in"]
+        self.copy_in_narrow = g["copy_in_narrow"]
         self.copy_out = g["copy_out"]
 
     # --- tiering --------------------------------------------------------------------------

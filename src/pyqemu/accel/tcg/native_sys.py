@@ -32,7 +32,7 @@ from pyqemu.accel.tcg import native_regions
 from pyqemu.accel.tcg.cputlb import PAGE_BITS
 from pyqemu.accel.tcg.native import _CALL, EXIT_HEAT, NATIVE_MEMBERS, NativeTier, _Worker
 from pyqemu.accel.tcg.native_tlb import TLB_BITS, NativeTLB
-from pyqemu.tcg.llvmgen import CHAIN_SLOTS, CPU_VALUE_SLOTS, SoftMMU
+from pyqemu.tcg.llvmgen import CHAIN_SLOTS, CPU_VALUE_SLOTS, MISS_LAZY, SoftMMU, uses_lazy_globals
 from pyqemu.tcg.region import select_members
 from pyqemu.util import log
 
@@ -160,7 +160,8 @@ class SysNativeTier(NativeTier):
             ntb.base = py_tb.base or py_tb
             ntb.heat = -1
             ntb.py_fn = py_tb.py_fn or py_tb.fn
-            ntb.fn = self._wrapper(_CALL(addr), ntb, py_tb, _code.pic)
+            ntb.fn = self._wrapper(_CALL(addr), ntb, py_tb, _code.pic,
+                                   uses_lazy_globals(_code.used, _code.written))
             ntb.fn.native_addr = addr
             cache.install(ntb)
             self._engines[ntb] = engine
@@ -230,10 +231,11 @@ class SysNativeTier(NativeTier):
             py_tb.heat = -1  # not a region head again
             self.cache.install(py_tb)
 
-    def _wrapper(self, fn, ntb, py_tb, pic: bool = False) -> Callable:
+    def _wrapper(self, fn, ntb, py_tb, pic: bool = False, lazy: bool = True) -> Callable:
         """The ``tb(cpu, R)`` function that runs native code from ``ntb``'s head (whose
         Python code is ``py_tb``; ``pic``: position-independent code, which reads the
-        head's pc from the state block)."""
+        head's pc from the state block; ``lazy``: the region uses LAZY_GLOBALS, which only
+        then are copied in)."""
         from pyqemu.accel.tcg.cpu_exec import CPUStop
         tier = self
         py_fn = ntb.py_fn
@@ -266,7 +268,10 @@ class SysNativeTier(NativeTier):
             except AttributeError:
                 B, A = tier.state_of(cpu)
             try:
-                tier.copy_in(B, R, cpu)
+                if lazy:
+                    tier.copy_in(B, R, cpu)
+                else:  # (without the vector registers, which this region does not use)
+                    tier.copy_in_narrow(B, R, cpu)
             except struct.error:  # a value the state block cannot hold: stay in Python
                 return py_fn
             p64(B, key_off, cpu.tb_flags | cpu._native_gen << 32)
@@ -282,6 +287,9 @@ class SysNativeTier(NativeTier):
             used = budget - s64(B, budget_off)[0]
             if k:
                 kind = u64(B, kind_off)[0]
+                if kind == MISS_LAZY:  # a chained region needs the vector registers: its wrapper
+                    p64(B, kind_off, 0)
+                    return cpu.jc_get(pc) or cpu.lookup(pc)
                 if kind:  # a native TLB miss: the Python tier runs the access, then copy its entry
                     p64(B, kind_off, 0)
                     nxt = fallback_at(cpu, pc)

@@ -4,7 +4,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pyqemu.target.arm import cpu as C
-from pyqemu.tcg.llvmgen import LEAVE_IF_NONZERO, STORE_EXCLUSIVE, ZERO_BLOCK, CpuValue, NativeHelper
+from pyqemu.tcg.llvmgen import (
+    LAZY_GLOBALS,
+    LEAVE_IF_NONZERO,
+    STORE_EXCLUSIVE,
+    ZERO_BLOCK,
+    CpuValue,
+    NativeHelper,
+)
 
 
 def _flags(label: str, w: int, kind: str) -> str:
@@ -218,3 +225,4 @@ SYSREG_STORE = CpuValue("h_sys_reg_read_store", lambda consts: 1 + consts[0] if 
 STORE_EXCLUSIVE["h_stxr"] = (1, 2, 3, 4, 5)
 ZERO_BLOCK["h_sys_dc_zva"] = (1, 64)
 LEAVE_IF_NONZERO["h_sys_daif_unmasked"] = 1
+LAZY_GLOBALS.update(range(C.REG_V0, C.REG_V0 + 32))  # (system mode copies them only when used)
