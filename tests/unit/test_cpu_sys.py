@@ -301,6 +301,17 @@ vectors:
     assert cpu.sp_el[1] == 0x40080000 - 16
 
 
+def force_native(cpu: cpu_sys.ARMSysCPU):
+    """Run every block of ``cpu`` on the native tier (the forced test mode); its tier."""
+    pytest.importorskip("llvmlite")
+    from pyqemu.accel.tcg.native_sys import SysNativeTier
+    from pyqemu.target.arm import native_helpers  # noqa: F401 - registers them
+    from pyqemu.target.arm.cpu import NREGS
+    native = cpu.tbs.native = SysNativeTier(cpu.tbs, NREGS, force=True)
+    native.attach(cpu)
+    return native
+
+
 DAIF_PROGRAM = r"""
     .global _start
 _start:
@@ -344,12 +355,7 @@ def test_daif_in_translated_code_takes_an_unmasked_interrupt_at_once(tier: str) 
     that unmasks a pending interrupt takes it before the next instruction."""
     board, image, cpu = load(DAIF_PROGRAM)
     if tier == "native":
-        pytest.importorskip("llvmlite")
-        from pyqemu.accel.tcg.native_sys import SysNativeTier
-        from pyqemu.target.arm import native_helpers  # noqa: F401 - registers them
-        from pyqemu.target.arm.cpu import NREGS
-        native = cpu.tbs.native = SysNativeTier(cpu.tbs, NREGS, force=True)
-        native.attach(cpu)
+        native = force_native(cpu)
     cpu.set_irq_line(cpu_sys.IRQ_LINE, True)
     run_until_exit(cpu, board)
     log_at = image.index(b"\0" * 64, len(image) - 64)
@@ -393,13 +399,9 @@ def test_native_regions_copy_vector_registers_only_when_they_use_them() -> None:
     """System mode copies the vector registers into the native state block only for regions
     that use them: a region that does, reached by a chained jump from one that does not,
     gets them through its own entry, and its results reach the register file and memory."""
-    pytest.importorskip("llvmlite")
-    from pyqemu.accel.tcg.native_sys import SysNativeTier
-    from pyqemu.target.arm import native_helpers  # noqa: F401 - registers them
-    from pyqemu.target.arm.cpu import NREGS, REG_V0
+    from pyqemu.target.arm.cpu import REG_V0
     board, image, cpu = load(VECTOR_PROGRAM)
-    native = cpu.tbs.native = SysNativeTier(cpu.tbs, NREGS, force=True)
-    native.attach(cpu)
+    native = force_native(cpu)
     run_until_exit(cpu, board, slices=400)
     data = sum(n << (32 * i) for i, n in enumerate((1, 2, 3, 4)))
     total = 100 * data  # (no lane overflows)

@@ -331,18 +331,23 @@ class KernelHalfCPU(MiniSysCPU):
         return super()._walk(va, access, mmu_idx)
 
 
+def kaslr_boots(source: str):
+    """(virtual address, board, CPU) for ``source`` run at three kernel-half addresses."""
+    image = baremetal.assemble(source, 0)
+    for va in (0xFFFF_A000_1234_5000, 0xFFFF_8000_0800_0000, 0xFFFF_D000_0000_3000):
+        board = Board()
+        board.view[:len(image)] = image
+        yield va, board, KernelHalfCPU(board, va)
+
+
 @pytest.mark.parametrize("pic", ["1", "0"])
 def test_kernel_half_code_is_cached_position_independent(have_binutils, tmp_path, monkeypatch, pic) -> None:
     """A kernel at a new random virtual address (KASLR) finds its blocks in the code cache:
     they are cached without their virtual address, and relocated to the new one."""
     monkeypatch.setenv("PYQEMU_CACHE_DIR", str(tmp_path))
     monkeypatch.setenv("PYQEMU_CACHE_PIC", pic)
-    image = baremetal.assemble(PIC_PROGRAM, 0)
     translated = []
-    for va in (0xFFFF_A000_1234_5000, 0xFFFF_8000_0800_0000, 0xFFFF_D000_0000_3000):
-        board = Board()
-        board.view[:len(image)] = image
-        cpu = KernelHalfCPU(board, va)
+    for va, board, cpu in kaslr_boots(PIC_PROGRAM):
         real_block_ir = cpu.tbs._block_ir
         cpu.tbs._block_ir = lambda key, slow, f=real_block_ir: (translated.append(key[0]), f(key, slow))[1]
         cpu.pc = va
@@ -363,12 +368,8 @@ def test_code_that_ran_once_is_compiled_and_cached_at_the_next_run(have_binutils
     (at another KASLR address) compiles it to the cache, and the run after that translates
     nothing."""
     monkeypatch.setenv("PYQEMU_CACHE_DIR", str(tmp_path))
-    image = baremetal.assemble(PIC_PROGRAM, 0)
     tiers, translations = [], []
-    for va in (0xFFFF_A000_1234_5000, 0xFFFF_8000_0800_0000, 0xFFFF_D000_0000_3000):
-        board = Board()
-        board.view[:len(image)] = image
-        cpu = KernelHalfCPU(board, va)
+    for va, board, cpu in kaslr_boots(PIC_PROGRAM):
         cpu.tbs.interp_calls = INTERPRETED
         translated = []
         real_block_ir = cpu.tbs._block_ir
@@ -401,12 +402,8 @@ def test_native_regions_of_kernel_half_code_are_position_independent(have_binuti
     from pyqemu.target.arm import native_helpers  # noqa: F401 - registers them
     from pyqemu.target.arm.cpu import NREGS
     monkeypatch.setenv("PYQEMU_CACHE_DIR", str(tmp_path))
-    image = baremetal.assemble(NATIVE_PIC_PROGRAM, 0)
     compiled, made = [], []
-    for va in (0xFFFF_A000_1234_5000, 0xFFFF_8000_0800_0000, 0xFFFF_D000_0000_3000):
-        board = Board()
-        board.view[:len(image)] = image
-        cpu = KernelHalfCPU(board, va)
+    for va, board, cpu in kaslr_boots(NATIVE_PIC_PROGRAM):
         tier = cpu.tbs.native = SysNativeTier(cpu.tbs, NREGS, force=True)  # every block native
         tier.attach(cpu)
         cpu.pc = va
