@@ -119,6 +119,30 @@ def test_known_at_means_these_bytes_at_this_virtual_page(tmp_path):
     assert not later.known_at(3, 0x40000)  # other bytes
 
 
+def test_caches_of_other_translator_versions_are_dropped(tmp_path):
+    """A run keeps its own cache, the native tier's and the KEEP_OTHER_TRANSLATORS other
+    translator versions used last; older ones, and any unused for a day, are deleted."""
+    import os
+    import time
+
+    from pyqemu.accel.tcg.code_cache import KEEP_OTHER_TRANSLATORS, CodeCache
+
+    now = time.time()
+    ages = [60, 120, 3600, 7200, 10800, 2 * 86400]  # seconds since each was last used
+    others = [tmp_path / f"old{i}" for i in range(len(ages))]
+    for d, age in zip(others, ages, strict=True):
+        (d / "ab").mkdir(parents=True)
+        (d / "ab" / "entry").write_bytes(b"x")
+        os.utime(d, (now - age, now - age))
+    (tmp_path / "native").mkdir()
+    os.utime(tmp_path / "native", (now - 3 * 86400, now - 3 * 86400))
+    cache = CodeCache(tmp_path, "test", lambda page: b"\x01" * 4096)
+    cache.put_at(1, (0x40000010, 5), compile("x = 1", "<t>", "exec"), "f", 4, [], [], [], 0x40000)
+    cache.flush()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [cache.dir.name, "native"] + [d.name for d in others[:KEEP_OTHER_TRANSLATORS]])
+
+
 def test_native_cache_total_survives_processes_exiting_together(tmp_path):
     """The native object cache's running total (native.add_to_total) is updated under a lock:
     eight processes adding at once lose none of each other's bytes."""

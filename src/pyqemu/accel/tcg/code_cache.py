@@ -6,7 +6,9 @@ once). Blocks never cross a guest page, so a block is identified by the
 digest of its code page's bytes and its pc: the same bytes at the same
 address always translate to the same code. Entries are stored per page
 digest as marshalled code objects under a directory named after the
-translator's own source, so a changed translator never sees old entries.
+translator's own source, so a changed translator never sees old entries (the
+directories of the last few other versions are kept, for installs that run
+alternately; older ones, and any unused for a day, are deleted).
 
 Only pages that are not writable are cached (JIT code changes). Set
 ``PYQEMU_CACHE=0`` to disable, ``PYQEMU_CACHE_DIR`` to move it. System mode
@@ -27,6 +29,8 @@ from pyqemu.tcg.ir import HELPERS
 PAGE_SHIFT = 12
 _FORMAT = 1
 MAX_ENTRIES = 4096  # blocks kept per page digest
+# Caches of other translator versions kept (another installed version may run alternately).
+KEEP_OTHER_TRANSLATORS = 3
 
 
 def translator_digest(extra: str = "") -> str:
@@ -211,6 +215,10 @@ class CodeCache:
             except OSError:
                 pass  # a read-only or full cache directory only costs speed
         self.dirty.clear()
+        try:
+            os.utime(self.dir)  # (in use: see _prune_old_translators)
+        except OSError:
+            pass
         self._prune_old_translators()
         self._prune_size()
 
@@ -220,13 +228,16 @@ class CodeCache:
         prune_lru(self.dir, "*/*", cache_cap())
 
     def _prune_old_translators(self, max_age_s: float = 86400.0) -> None:
-        """Drop caches of other translator versions unused for a day (they never hit again)."""
+        """Drop caches of other translator versions (they never hit again) unused for a day,
+        and all but the KEEP_OTHER_TRANSLATORS last used (each may take the size cap)."""
         import shutil
         import time
         try:
-            for d in self.dir.parent.iterdir():
-                if d != self.dir and d.name != "native" and d.is_dir() \
-                        and time.time() - d.stat().st_mtime > max_age_s:  # (native: the native tier's)
-                    shutil.rmtree(d, ignore_errors=True)
+            others = sorted(((d.stat().st_mtime, d) for d in self.dir.parent.iterdir()
+                             if d != self.dir and d.name != "native" and d.is_dir()),  # (native tier's)
+                            reverse=True)
         except OSError:
-            pass
+            return
+        for i, (mtime, d) in enumerate(others):
+            if i >= KEEP_OTHER_TRANSLATORS or time.time() - mtime > max_age_s:
+                shutil.rmtree(d, ignore_errors=True)
