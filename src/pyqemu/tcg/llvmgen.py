@@ -781,7 +781,7 @@ class LLVMGen:
         idx = self.block_mmu_idx if m.mmu_idx < 0 else m.mmu_idx
         nent = 1 << ram.tlb_bits
         page = self.compute(f"lshr i64 {addr}, 12")
-        folded = self.compute(f"lshr i64 {page}, {ram.tlb_bits}")  # (native_tlb.py: slot_of)
+        folded = self.compute(f"lshr i64 {page}, {ram.tlb_bits}")  # (native_tlb.py: NativeTLB._word)
         slot = self.compute(f"and i64 {self.compute(f'xor i64 {page}, {folded}')}, {nent - 1}")
         off = self.compute(f"shl i64 {slot}, 5")
         if idx:
