@@ -46,6 +46,8 @@ MAP = {(0, 0): (0, True), (0, 1): (1, True), (0, 2): (2, True), (0, 3): (3, True
 UNMAPPED = 8  # in no MMU index
 _CALL = ctypes.PYFUNCTYPE(ctypes.c_int32, ctypes.c_void_p)
 _CHAIN = (ctypes.c_uint64 * (4 * CHAIN_SLOTS))()  # empty: (0, 0, null, 0) everywhere
+_FILL_FN = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p)
+_NO_FILL = _FILL_FN(lambda state: 0)  # a TLB miss always leaves native code
 
 assert native_helpers.STORE_EXCLUSIVE["h_stxr"] and native_helpers.ZERO_BLOCK["h_sys_dc_zva"]
 
@@ -192,14 +194,15 @@ def run_python(mem: Mem, region: Region, regs: list[int], image: bytes, **cpu_kw
 
 
 def run_native(mem: Mem, region: Region, regs: list[int], image: bytes, *, budget: int = 1, key: int = 0,
-               chain=_CHAIN, tlb: NativeTLB | None = None, **cpu_kw) -> Result:
+               chain=_CHAIN, tlb: NativeTLB | None = None, fill=_NO_FILL, **cpu_kw) -> Result:
     """The region's native code; CpuValue slots filled as native_sys's wrapper fills them."""
     mem.ram[:] = image
     buf = (ctypes.c_uint64 * (LAYOUT.size // 8 + 2 * CPU_VALUE_SLOTS))()
     for i, v in enumerate(regs):
         buf[2 * i], buf[2 * i + 1] = v & M64, v >> 64
     for name, v in (("budget", budget), ("key", key), ("chain", ctypes.addressof(chain)),
-                    ("tlb", (tlb or mem.native).address)):
+                    ("tlb", (tlb or mem.native).address),
+                    ("fill", ctypes.cast(fill, ctypes.c_void_p).value)):
         buf[LAYOUT.off(name) // 8] = v
     cpu = FakeCPU(mem, list(regs), region.head.mmu_idx, **cpu_kw)
     for slot, (cv, consts) in region.code.cpu_values.items():
@@ -393,6 +396,54 @@ def test_miss_falls_back_before_the_instruction(mem, case):
     ram = bytearray(image)
     ram[pa(3, 0x810):pa(3, 0x814)] = (regs[3] & 0xFFFFFFFF).to_bytes(4, "little")
     assert r.ram == bytes(ram)
+
+
+@pytest.mark.parametrize("honest", [True, False])
+def test_fill_call_resolves_a_miss(mem, honest):
+    """A miss calls the state block's fill function with miss/misskind set; when it fills the
+    entry and returns 1, the access and the rest of the region run natively. An entry that
+    is still missing after a nonzero return falls back all the same; so does a misaligned
+    access, which the fill function cannot help."""
+    block, b = new_block(0)
+    b.insn_start(0x1000)
+    b.mov(G[2], b.ld(G[1], 8))
+    b.insn_start(0x1004)
+    b.st(b.add(G[1], 8, 64), G[3], 8)
+    b.mov(G[4], b.ld(G[0], 4, align=4))
+    b.insn_start(0x1008)
+    b.goto_tb(0x2000)
+    region = Region(block)
+    calls = []
+
+    def fill(state: int) -> int:
+        at = LAYOUT.off("miss") // 8
+        words = (ctypes.c_uint64 * (LAYOUT.size // 8)).from_address(state)
+        calls.append((words[at], words[at + 1]))
+        if honest:  # (as native_sys's fill: the miss is resolved)
+            mem.native.refill(mem, 0, words[at])
+            words[at + 1] = 0
+        return 1
+    callback = _FILL_FN(fill)
+    image = image_of(7)
+    regs = regs_with(g0=va(6, 0x40), g1=va(2, 0x100), g3=0x1122334455667788)
+    mem.native.drop(0, va(2) >> 12)
+    try:
+        r = run_native(mem, region, regs, image, fill=callback)
+        if honest:
+            assert calls == [(va(2, 0x100), 1)]
+            assert (r.kind, r.pc, r.miss) == ("jump", 0x2000, None)
+            assert r.regs[2] == u64(image, pa(2, 0x100)) and r.regs[4] == u64(image, pa(6, 0x40)) & 0xFFFFFFFF
+            assert u64(r.ram, pa(2, 0x108)) == 0x1122334455667788
+        else:
+            assert calls == [(va(2, 0x100), 1)]
+            assert (r.kind, r.pc, r.miss) == ("fallback", 0x1000, (va(2, 0x100), 1))
+        mem.native.refill(mem, 0, va(2))
+        calls.clear()
+        r = run_native(mem, region, regs_with(g0=va(6, 0x42), g1=va(2, 0x100)), image, fill=callback)
+        assert calls == [(va(6, 0x42), 1)]  # (misaligned: not a TLB miss, the same path)
+        assert (r.kind, r.pc, r.miss) == ("fallback", 0x1004, None if honest else (va(6, 0x42), 1))
+    finally:
+        mem.native.refill(mem, 0, va(2))
 
 
 def test_two_mmu_indexes(mem):

@@ -42,7 +42,7 @@ M64 = (1 << 64) - 1
 
 # The state block after the globals: 8-byte fields, in this order (StateLayout.off).
 STATE_FIELDS = ("pc", "icount", "budget", "lazyok", "base", "rpf", "wpf", "chain", "tlb", "key", "miss",
-                "misskind")
+                "misskind", "fill")
 # Globals the system-mode wrapper copies into the state block only for regions that use them
 # (targets register theirs: the vector registers, which few regions touch). ``lazyok`` in the
 # state block says whether they were copied; a region that uses one checks it on entry and,
@@ -109,9 +109,11 @@ class SoftMMU:
     number or all ones, write tag, addend: host address = addend + guest address; see
     accel/tcg/native_tlb.py) whose address is in the state block (``tlb``). A miss stores
     the address and ``1 + 2 * mmu_idx + is_store`` in the state block (``miss``,
-    ``misskind``) and leaves native code before the instruction; the Python tier runs it
-    (filling the TLB, or doing MMIO, or raising the guest's fault) and the wrapper copies
-    the Python TLB's entry, if any, into the native one. Chain-table entries carry a key
+    ``misskind``) and calls the function whose address is the state block's ``fill``
+    (``i64 fill(ptr S)``); when that returns nonzero (it filled the entry: RAM, no fault),
+    the access goes on. Otherwise native code leaves before the instruction; the Python
+    tier runs it (filling the TLB, or doing MMIO, or raising the guest's fault) and the
+    wrapper copies the Python TLB's entry, if any, into the native one. Chain-table entries carry a key
     (the vCPU's translation flags and mapping generation, ``key`` in the state block)."""
 
     tlb_bits: int
@@ -790,14 +792,16 @@ class LLVMGen:
         tp = self.compute(f"getelementptr i8, ptr {e}, i64 8") if store else e
         tag = self.compute(f"load i64, ptr {tp}, align 8")
         ok = self.compute(f"icmp eq i64 {tag}, {page}")
+        checks = ""  # (what the address alone decides: inside the page, aligned)
         if m.size > 1:
             po = self.compute(f"and i64 {addr}, 4095")
-            inpage = self.compute(f"icmp ule i64 {po}, {4096 - m.size}")
-            ok = self.compute(f"and i1 {ok}, {inpage}")
+            checks = self.compute(f"icmp ule i64 {po}, {4096 - m.size}")
         if m.align > 1:
             al = self.compute(f"and i64 {addr}, {m.align - 1}")
             alok = self.compute(f"icmp eq i64 {al}, 0")
-            ok = self.compute(f"and i1 {ok}, {alok}")
+            checks = self.compute(f"and i1 {checks}, {alok}") if checks else alok
+        if checks:
+            ok = self.compute(f"and i1 {ok}, {checks}")
         fast, slow = self.new_label("fast"), self.new_label("miss")
         self.term(f"br i1 {ok}, label %{fast}, label %{slow}, !prof !0")
         self.label(slow)
@@ -806,6 +810,20 @@ class LLVMGen:
         self.emit(f"store i64 {addr}, ptr {mp}, align 8")
         kp = self.compute(f"getelementptr i8, ptr %S, i64 {lay.off('misskind')}")
         self.emit(f"store i64 {1 + 2 * idx + int(store)}, ptr {kp}, align 8")
+        # The fill function (the state block's ``fill``: accel/tcg/native_sys.py) fills the
+        # entry from the page tables if it can (RAM, no fault); then the access goes on here.
+        fp = self.compute(f"getelementptr i8, ptr %S, i64 {lay.off('fill')}")
+        fn = self.compute(f"load ptr, ptr {fp}, align 8")
+        filled = self.compute(f"call i64 {fn}(ptr %S)")
+        retry, fall = self.new_label("refilled"), self.new_label("fallback")
+        self.term(f"br i1 {self.compute(f'icmp ne i64 {filled}, 0')}, label %{retry}, label %{fall}")
+        self.label(retry)
+        tag2 = self.compute(f"load i64, ptr {tp}, align 8")
+        ok2 = self.compute(f"icmp eq i64 {tag2}, {page}")
+        if checks:
+            ok2 = self.compute(f"and i1 {ok2}, {checks}")
+        self.term(f"br i1 {ok2}, label %{fast}, label %{fall}")
+        self.label(fall)
         self.fallback()
         self.label(fast)
         ap = self.compute(f"getelementptr i8, ptr {e}, i64 16")

@@ -44,6 +44,7 @@ PAGE_MASK = PAGE_SIZE - 1
 
 ACCESS_READ, ACCESS_WRITE, ACCESS_EXEC = 0, 1, 2
 PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
+MAX_VIEWS = 1 << 16  # RAM page views AddressSpacePhys keeps (256 MiB of RAM each for reads and writes)
 PROT_GLOBAL = 8  # translate's answer holds for every ASID (nG = 0, or no MMU)
 MAX_SAVED_ASIDS = 64  # address spaces whose entries are kept while another one runs
 
@@ -408,6 +409,7 @@ class AddressSpacePhys:
         self._memtx_error = MemTxError
         self.on_map_change: list[Callable[[], None]] = []
         self._ram_map, self._ram_objs = self._ram_ranges()
+        self._views: dict[int, memoryview | None] = {}  # pa_page << 1 | write -> ram_page's answer
         space.listeners.append(self._map_changed)
 
     def _ram_ranges(self) -> tuple[frozenset[tuple[Any, ...]], list[Any]]:
@@ -422,6 +424,7 @@ class AddressSpacePhys:
         return frozenset(ranges), objs
 
     def _map_changed(self, _space: Any) -> None:
+        self._views.clear()
         old = self._ram_map
         self._ram_map, self._ram_objs = self._ram_ranges()
         if old <= self._ram_map:
@@ -430,6 +433,18 @@ class AddressSpacePhys:
             fn()
 
     def ram_page(self, pa_page: int, write: bool) -> memoryview | None:
+        """The 4 KiB view of RAM (or ROM, for reads) at ``pa_page``, None if it is not RAM
+        (the same view object each time, until the memory map changes)."""
+        key = pa_page << 1 | write
+        try:
+            return self._views[key]
+        except KeyError:
+            if len(self._views) >= MAX_VIEWS:
+                self._views.clear()
+            view = self._views[key] = self._ram_page(pa_page, write)
+            return view
+
+    def _ram_page(self, pa_page: int, write: bool) -> memoryview | None:
         start = pa_page << PAGE_BITS
         r = self.space.flatview.lookup(start)
         if r is None or r.mr.ram is None or r.end < start + PAGE_SIZE:

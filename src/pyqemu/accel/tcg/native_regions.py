@@ -38,6 +38,11 @@ def shape(key: tuple[int, int, int], members: list[int], taken: dict[int, set[in
             tuple(tuple(t & PAGE for t in indirect.get(pc, ()) if t in inside) for pc in order))
 
 
+def head(key: tuple[int, int, int]) -> tuple:
+    """The cache key under which the shape of the region last headed at ``key`` is kept."""
+    return ("head", key[0] & PAGE, key[2])
+
+
 def entry(code: NativeCode, object_key: str, sizes: dict[int, int], llvm_id: str) -> tuple:
     """What the code cache keeps of a compiled position-independent region."""
     return (object_key, llvm_id,

@@ -29,13 +29,15 @@ from collections.abc import Callable
 from typing import Any
 
 from pyqemu.accel.tcg import native_regions
-from pyqemu.accel.tcg.cputlb import PAGE_BITS
+from pyqemu.accel.tcg.cputlb import ACCESS_READ, ACCESS_WRITE, PAGE_BITS
 from pyqemu.accel.tcg.native import _CALL, EXIT_HEAT, NATIVE_MEMBERS, NativeTier, _Worker
 from pyqemu.accel.tcg.native_tlb import TLB_BITS, NativeTLB
 from pyqemu.tcg.llvmgen import CHAIN_SLOTS, CPU_VALUE_SLOTS, MISS_LAZY, SoftMMU, uses_lazy_globals
 from pyqemu.tcg.region import select_members
 from pyqemu.util import log
 
+_FILL_FN = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p)  # i64 fill(ptr S) (llvmgen SoftMMU)
+NOFILL_PAGES = 256  # pages remembered per vCPU whose fill gave native code no entry
 SYS_NATIVE_BUDGET = 1 << 12  # transitions per native call, and per vCPU slice
 # A native region whose calls keep leaving for the Python tier within DEMOTE_TRANSITIONS
 # transitions (DEMOTE_SCORE more such calls than others) goes back to the Python tier.
@@ -54,10 +56,54 @@ class SysNativeTier(NativeTier):
         super().__init__(cache, SoftMMU(TLB_BITS), nregs, force)
         self.demoted = 0
         self.remembered = 0  # regions made from the code cache's entries (native_regions.py)
+        self.warm_started = 0  # ... of those, when their head block was made (warm_start)
         self.exit_heat_limit = int(os.environ.get("PYQEMU_EXIT_HEAT", EXIT_HEAT))  # (a tuning knob)
         self.inflight: set[tuple[int, int, int]] = set()  # keys being compiled
         if not force and os.environ.get("PYQEMU_JIT_ASYNC", "1") != "0":
             self.worker = _Worker()
+        self.native_fills = 0  # native TLB misses that native code's fill call resolved
+        self._cpu_of_state: dict[int, Any] = {}  # state block address -> vCPU
+        lay = self.layout
+        self._miss_slot, self._kind_slot = lay.off("miss") // 8, lay.off("misskind") // 8
+        self._fill_callback = _FILL_FN(self._fill_from_native)  # (kept alive with the tier)
+        self._fill_address = ctypes.cast(self._fill_callback, ctypes.c_void_p).value
+
+    def _fill_from_native(self, state: int) -> int:
+        """Native code missed its TLB (the state block's ``miss``/``misskind``): fill the
+        entry as the Python tier would, without leaving native code; 1 if the native entry
+        now holds the page, 0 to leave (MMIO, a store to code, the guest's fault: the Python
+        tier runs the instruction). Never raises: it runs inside native code."""
+        try:
+            cpu = self._cpu_of_state[state]
+            B = cpu._native_state[0]
+            kind = B[self._kind_slot]
+            if not 0 < kind < MISS_LAZY:
+                return 0
+            addr = B[self._miss_slot]
+            mmu_idx, store = (kind - 1) >> 1, (kind - 1) & 1
+            page = addr >> PAGE_BITS
+            tlb = cpu.tlb
+            nat = tlb.native
+            w = nat._word(mmu_idx, page) + store
+            nat.refill(tlb, mmu_idx, addr)  # (the Python TLB may hold it)
+            if nat.words[w] != page:
+                nofill = nat.nofill
+                if (kind, page) in nofill:
+                    return 0
+                try:
+                    tlb.fill(addr, ACCESS_WRITE if store else ACCESS_READ, mmu_idx)
+                except Exception:  # noqa: BLE001 - the guest's fault: the Python tier raises it
+                    return 0
+                if nat.words[w] != page:  # MMIO, ROM or code (a hint only: may go stale)
+                    if len(nofill) >= NOFILL_PAGES:
+                        nofill.clear()
+                    nofill.add((kind, page))
+                    return 0
+            B[self._kind_slot] = 0
+            self.native_fills += 1
+            return 1
+        except BaseException:  # noqa: BLE001 - nothing may unwind through native frames
+            return 0
 
     # --- vCPUs ------------------------------------------------------------------------------
     def attach(self, cpu: Any) -> None:
@@ -75,6 +121,8 @@ class SysNativeTier(NativeTier):
         buf[tlb_slot] = native_tlb.address
         native_tlb.on_switch.append(lambda address: buf.__setitem__(tlb_slot, address))  # (ASIDs)
         buf[lay.off("chain") // 8] = ctypes.addressof(cpu._native_chain)
+        buf[lay.off("fill") // 8] = self._fill_address
+        self._cpu_of_state[ctypes.addressof(buf)] = cpu
         st = cpu._native_state = (buf, ctypes.addressof(buf))
         return st
 
@@ -106,6 +154,8 @@ class SysNativeTier(NativeTier):
         if remembered is not None:
             code, sizes = remembered
             ok = self._submit(tb, code, sizes, delta)
+            if ok:
+                self._note_head(store, key, shape)
         elif remembered_only:
             return False
         else:
@@ -125,9 +175,35 @@ class SysNativeTier(NativeTier):
                     store.put_raw_at(pa0 >> PAGE_BITS, shape, native_regions.GROUP,
                                      native_regions.entry(code, code.object_key, sizes, self.llvm.identity))
                 ok = self._submit(tb, code, sizes, delta)
+                if ok and code.pic and shape is not None:
+                    self._note_head(store, key, shape)
         # (the CPU thread's share: with a background compiler, only making the IR)
         cache.translate_seconds += time.perf_counter() - t0
         return ok
+
+    @staticmethod
+    def _note_head(store, key: tuple[int, int, int], shape: tuple) -> None:
+        """Remember that a region of ``shape`` is headed at ``key`` (for :meth:`warm_start`)."""
+        page, head = key[1] >> PAGE_BITS, native_regions.head(key)
+        if store.raw_at(page, head, native_regions.GROUP) != shape:
+            store.put_raw_at(page, head, native_regions.GROUP, shape)
+
+    def warm_start(self, tb) -> None:
+        """Block ``tb`` (kernel-half code) was just made: if an earlier run installed a
+        native region headed there, load it now (no translation, the object is on disk)
+        rather than after BLOCK_HEAT calls of Python code."""
+        key = tb.key
+        store = self.cache.code_cache
+        if store is None or key in self.inflight or not NATIVE_PIC or self.llvm.cache_dir is None:
+            return
+        pa0 = key[1]
+        shape = store.raw_at(pa0 >> PAGE_BITS, native_regions.head(key), native_regions.GROUP)
+        if shape is None:
+            return
+        found = self._remembered(store, pa0, shape, key[0])
+        if found is not None:
+            self.warm_started += 1
+            self._submit(tb, found[0], found[1], pa0 - key[0])
 
     def _remembered(self, store, pa0: int, shape: tuple, head: int):
         """The cached region of this shape on ``pa0``'s page whose object is still there."""

@@ -38,6 +38,7 @@ TLB_BITS = 12  # entries per MMU index: 4096
 M64 = (1 << 64) - 1
 _WORDS = TLB_ENTRY // 8
 REFILL_EVICTED = 2
+MAX_HOSTS = 1 << 16  # host addresses of page views remembered
 _CLEAR_ONE_BY_ONE = 64  # fewer installed entries than this: clear them one by one, else memset
 
 
@@ -61,6 +62,13 @@ class NativeTLB:
         # asid -> (words, address, installed) of the address spaces that are not running
         self.saved: dict[int, tuple[ctypes.Array, int, set[int]]] = {}
         self.on_switch: list[Callable[[int], None]] = []  # gets the new table's address
+        # (1 + 2 * mmu_idx + is_store, page) of misses whose fill gave no entry (MMIO, ROM, a
+        # store to code): native code's fill call skips them until a TLBI of the page. (A hint:
+        # a stale one only costs an exit to the Python tier, which fills its TLB.)
+        self.nofill: set[tuple[int, int]] = set()
+        # id(view) -> (view, its host address): the soft TLB hands out the same views again
+        # (AddressSpacePhys keeps them); holding the view keeps its id from being reused.
+        self._hosts: dict[int, tuple[memoryview, int | None]] = {}
 
     def _new_table(self) -> tuple[ctypes.Array, int, set[int]]:
         words = (ctypes.c_uint64 * (self.size // 8))()
@@ -83,6 +91,9 @@ class NativeTLB:
         self._drop(self.words, self.installed, w, va_page)
         for words, _address, installed in self.saved.values():
             self._drop(words, installed, w, va_page)
+        if self.nofill:
+            self.nofill.discard((1 + 2 * mmu_idx, va_page))
+            self.nofill.discard((2 + 2 * mmu_idx, va_page))
 
     @staticmethod
     def _drop(words: ctypes.Array, installed: set[int], w: int, va_page: int) -> None:
@@ -93,6 +104,7 @@ class NativeTLB:
     def clear(self) -> None:
         """Forget everything (every ASID's table)."""
         self.saved.clear()
+        self.nofill.clear()
         self.clear_running()
 
     def clear_running(self) -> None:
@@ -118,6 +130,16 @@ class NativeTLB:
         for hook in self.on_switch:
             hook(self.address)
 
+    def _host(self, view: memoryview) -> int | None:
+        known = self._hosts.get(id(view))
+        if known is not None:
+            return known[1]
+        if len(self._hosts) >= MAX_HOSTS:
+            self._hosts.clear()
+        host = host_address(view)
+        self._hosts[id(view)] = (view, host)
+        return host
+
     def refill(self, tlb: Any, mmu_idx: int, va: int) -> int:
         """Copy the soft TLB's entry for the page of ``va`` in ``mmu_idx``: 0 if it has none
         (MMIO, a fault, a store to code) or its memory has no host address, 1 if the slot was
@@ -130,11 +152,11 @@ class NativeTLB:
         view = wview if wview is not None else rview
         if view is None:
             return 0
-        host = host_address(view)
+        host = self._host(view)
         if host is None:
             return 0
         if rview is not None and wview is not None and rview is not wview:
-            rhost = host_address(rview)
+            rhost = self._host(rview)
             if rhost != host:  # reads and writes go to different memory: writes take the slow path
                 wview, host = None, rhost
                 if host is None:

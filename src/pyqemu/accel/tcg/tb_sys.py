@@ -331,7 +331,10 @@ class SysTBCache:
                     exits, linemap = pic_mod.relocate(exits, linemap, base)
                 tb = SysTB(pc, size)
                 tb.key = key
-                return self._link(tb, code, _Cached(name, exits, linemap, helpers), slow, base)
+                tb = self._link(tb, code, _Cached(name, exits, linemap, helpers), slow, base)
+                if pic and not slow and self.native is not None:
+                    self.native.warm_start(tb)
+                return tb
         try:
             block = self._block_ir(key, slow)
         except GuestException:
@@ -346,6 +349,8 @@ class SysTBCache:
         else:
             tb = self._compile(key, block, slow, cache)
         self.translate_seconds += time.perf_counter() - t0
+        if pic and not slow and self.native is not None:
+            self.native.warm_start(tb)
         if forced and not slow:
             self.native.promote(tb, [pc], None, {pc: block})
             tb = self.tbs.get(key, tb)

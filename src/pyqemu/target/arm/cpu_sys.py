@@ -26,7 +26,7 @@ from pyqemu.accel.tcg import cputlb
 from pyqemu.accel.tcg.cputlb import ACCESS_WRITE, PROT_EXEC, PROT_GLOBAL, PROT_READ, PROT_WRITE, SoftTLB
 from pyqemu.accel.tcg.excp import GuestException
 from pyqemu.accel.tcg.tb_sys import SysTBCache, set_flags
-from pyqemu.target.arm import cpregs, cpu_models, mmu
+from pyqemu.target.arm import cpregs, cpu_models, mmu, mmu_walk
 from pyqemu.target.arm import cpu as C
 from pyqemu.target.arm import exceptions as X
 from pyqemu.target.arm.translate_a64 import FLAG_FP_OFF
@@ -50,6 +50,11 @@ def mmu_idx_of(flags: int) -> int:
 
 _ACCESS_TYPES = (mmu.AccessType.READ, mmu.AccessType.WRITE, mmu.AccessType.EXEC)
 _ACCESSES = (mmu.READ, mmu.WRITE, mmu.EXEC)
+
+
+def _general_walk(va: int, access: int) -> None:
+    """The walker of registers that never take mmu_walk's fast path: always the general one."""
+    return None
 
 
 class ArchException(GuestException):
@@ -99,6 +104,8 @@ class ARMSysCPU(C.ARMCPU):
         self.powered_off = False
         self.on_wakeup: Callable[[], None] = lambda: None
         self._walk_regs: dict[int, mmu.MMURegs] = {}  # mmu_idx -> the walk's view (valid with _mmu_regs)
+        self._walkers: dict[int, mmu_walk.Walker] = {}  # mmu_idx -> the fills' walk (the same)
+        self.walk_cache = mmu_walk.WalkCache()  # (cleared by TLBIs that are not last-level-only)
         self._desc_pages: dict[int, memoryview] = {}  # pa page -> RAM view, for table walks
         SoftTLB(phys, self._tlb_translate, NB_MMU_IDX).bind(self)
         self.tlb.on_flush.append(self._mmu_regs_stale)
@@ -166,8 +173,10 @@ class ARMSysCPU(C.ARMCPU):
     def _mmu_regs_stale(self, va_page: int | None) -> None:
         self._mmu_regs = None
         self._walk_regs.clear()
+        self._walkers.clear()
         if va_page is None:  # a full flush (also what a memory-map change causes)
             self._desc_pages.clear()
+            self.walk_cache.clear()
 
     def mmu_regs(self) -> mmu.MMURegs:
         regs = self._mmu_regs
@@ -202,8 +211,8 @@ class ARMSysCPU(C.ARMCPU):
         off = pa & 0xFFF
         return int.from_bytes(page[off:off + 8], "little")
 
-    def _tlb_translate(self, va: int, access: int, mmu_idx: int) -> tuple[int, int]:
-        """SoftTLB's fill callback: walk the tables for ``mmu_idx``; raise the abort on a fault."""
+    def _regs_of(self, mmu_idx: int) -> mmu.MMURegs:
+        """The translation registers as a walk for ``mmu_idx`` sees them."""
         regs = self._walk_regs.get(mmu_idx) if self._mmu_regs is not None else None
         if regs is None:
             regs = self.mmu_regs()
@@ -213,6 +222,19 @@ class ARMSysCPU(C.ARMCPU):
                                    mair=regs.mair, el=el, pan=mmu_idx == MMU_EL1_PAN, uao=False,
                                    pa_bits=regs.pa_bits)
             self._walk_regs[mmu_idx] = regs
+        return regs
+
+    def _tlb_translate(self, va: int, access: int, mmu_idx: int) -> tuple[int, int]:
+        """SoftTLB's fill callback: walk the tables for ``mmu_idx``; raise the abort on a fault."""
+        walk = self._walkers.get(mmu_idx) if self._mmu_regs is not None else None
+        if walk is None:
+            walk = mmu_walk.make_walker(self._regs_of(mmu_idx), self._read_desc, self.walk_cache) \
+                or _general_walk
+            self._walkers[mmu_idx] = walk
+        done = walk(va, access)
+        if done is not None:
+            return done
+        regs = self._regs_of(mmu_idx)
         kind = _ACCESS_TYPES[access]
         res = mmu.translate(va, _ACCESSES[access], regs, self._read_desc)
         if isinstance(res, mmu.Fault):
@@ -363,6 +385,7 @@ class ARMSysCPU(C.ARMCPU):
         if fx & (cpregs.FX_MMU | cpregs.FX_END_TB):
             self._mmu_regs = None
             self._walk_regs.clear()
+            self._walkers.clear()
         if fx & cpregs.FX_TLB_FLUSH:
             self.tlb.flush()
         if fx & (cpregs.FX_TLB_FLUSH | cpregs.FX_ASID):  # TTBRx.ASID, TCR.A1 or TCR.AS

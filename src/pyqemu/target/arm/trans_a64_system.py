@@ -141,10 +141,13 @@ def sys_tlbi(cpu, op2: int, shareable: int, xt: int) -> None:
         asid = (xt >> 48) & (0xFFFF if cpu.sr["TCR_EL1"] & _TCR_AS else 0xFF)
         for c in cpus:
             c.tlb.flush_asid(asid)
+            c.walk_cache.clear()
     else:              # VAE1, VAAE1, VALE1, VAALE1: one page, every ASID (a superset is allowed)
         va = _tlbi_va(xt)
         for c in cpus:
             c.tlb.flush_page(va)
+            if not op2 & 4:  # (VALE1/VAALE1 are last-level only: table walk caches stay)
+                c.walk_cache.clear()
 
 
 @helper(may_fault=True)
