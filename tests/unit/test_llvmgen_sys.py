@@ -25,8 +25,16 @@ from pyqemu.accel.tcg.native_tlb import REFILL_EVICTED, NativeTLB
 from pyqemu.target.arm import native_helpers
 from pyqemu.target.arm.helper_a64_atomic import stxr
 from pyqemu.target.arm.trans_a64_system import sys_dc_zva, sys_read_sp_el0, sys_reg_read_store
-from pyqemu.tcg.ir import Block, Builder, Temp
-from pyqemu.tcg.llvmgen import CHAIN_SLOTS, CPU_VALUE_SLOTS, SoftMMU, StateLayout, generate_native
+from pyqemu.tcg.ir import Block, Builder, Helper, Temp
+from pyqemu.tcg.llvmgen import (
+    CHAIN_SLOTS,
+    CPU_VALUE_SLOTS,
+    PY_CALL_ARGS,
+    PY_CALLS,
+    SoftMMU,
+    StateLayout,
+    generate_native,
+)
 from pyqemu.tcg.pygen import generate
 
 M64 = (1 << 64) - 1
@@ -194,7 +202,8 @@ def run_python(mem: Mem, region: Region, regs: list[int], image: bytes, **cpu_kw
 
 
 def run_native(mem: Mem, region: Region, regs: list[int], image: bytes, *, budget: int = 1, key: int = 0,
-               chain=_CHAIN, tlb: NativeTLB | None = None, fill=_NO_FILL, **cpu_kw) -> Result:
+               chain=_CHAIN, tlb: NativeTLB | None = None, fill=_NO_FILL, pycall=None,
+               **cpu_kw) -> Result:
     """The region's native code; CpuValue slots filled as native_sys's wrapper fills them."""
     mem.ram[:] = image
     buf = (ctypes.c_uint64 * (LAYOUT.size // 8 + 2 * CPU_VALUE_SLOTS))()
@@ -202,7 +211,8 @@ def run_native(mem: Mem, region: Region, regs: list[int], image: bytes, *, budge
         buf[2 * i], buf[2 * i + 1] = v & M64, v >> 64
     for name, v in (("budget", budget), ("key", key), ("chain", ctypes.addressof(chain)),
                     ("tlb", (tlb or mem.native).address),
-                    ("fill", ctypes.cast(fill, ctypes.c_void_p).value)):
+                    ("fill", ctypes.cast(fill, ctypes.c_void_p).value),
+                    ("pycall", ctypes.cast(pycall, ctypes.c_void_p).value if pycall else 0)):
         buf[LAYOUT.off(name) // 8] = v
     cpu = FakeCPU(mem, list(regs), region.head.mmu_idx, **cpu_kw)
     for slot, (cv, consts) in region.code.cpu_values.items():
@@ -444,6 +454,55 @@ def test_fill_call_resolves_a_miss(mem, honest):
         assert (r.kind, r.pc, r.miss) == ("fallback", 0x1004, None if honest else (va(6, 0x42), 1))
     finally:
         mem.native.refill(mem, 0, va(2))
+
+
+_PYCALL_FN = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, *[ctypes.c_uint64] * (1 + PY_CALL_ARGS))
+
+
+def _noted(cpu, a: int, b: int) -> None:
+    raise AssertionError("only called through the test's pycall function")
+
+
+NOTED = Helper(_noted, "h_test_noted")
+
+
+@pytest.mark.parametrize("answer", [0, 1])
+def test_python_call_from_native_code(mem, answer):
+    """A PY_CALLS helper is called through the state block's ``pycall`` with its number and
+    arguments; 0: native code goes on (the next instruction's store happens natively),
+    nonzero: the instruction runs on the Python tier (state as before it)."""
+    PY_CALLS["h_test_noted"] = 77
+    try:
+        block, b = new_block(0)
+        b.insn_start(0x1000)
+        b.mov(G[2], b.add(G[2], 1, 64))
+        b.insn_start(0x1004)
+        b.call_void(NOTED, CPU, 5, b.add(G[0], 3, 64))
+        b.insn_start(0x1008)
+        b.st(G[1], G[3], 8)
+        b.insn_start(0x100C)
+        b.goto_tb(0x2000)
+        region = Region(block)
+    finally:
+        del PY_CALLS["h_test_noted"]
+    assert region.code.fallbacks == 0  # (the call is not an instruction cut from native code)
+    calls = []
+
+    def pycall(state, number, *args):
+        calls.append((number, *args))
+        return answer
+    callback = _PYCALL_FN(pycall)
+    image = image_of(9)
+    regs = regs_with(g0=40, g1=va(2, 0x200), g2=1, g3=0xABCDEF)
+    r = run_native(mem, region, regs, image, pycall=callback)
+    assert calls == [(77, 5, 43, 0, 0)]
+    if answer == 0:
+        assert (r.kind, r.pc) == ("jump", 0x2000)
+        assert u64(r.ram, pa(2, 0x200)) == 0xABCDEF
+    else:
+        assert (r.kind, r.pc) == ("fallback", 0x1004)
+        assert r.ram == image
+    assert r.regs[2] == 2
 
 
 def test_two_mmu_indexes(mem):

@@ -42,7 +42,7 @@ M64 = (1 << 64) - 1
 
 # The state block after the globals: 8-byte fields, in this order (StateLayout.off).
 STATE_FIELDS = ("pc", "icount", "budget", "lazyok", "base", "rpf", "wpf", "chain", "tlb", "key", "miss",
-                "misskind", "fill")
+                "misskind", "fill", "pycall")
 # Globals the system-mode wrapper copies into the state block only for regions that use them
 # (targets register theirs: the vector registers, which few regions touch). ``lazyok`` in the
 # state block says whether they were copied; a region that uses one checks it on entry and,
@@ -173,6 +173,13 @@ ZERO_BLOCK: dict[str, tuple[int, int]] = {}
 # slice (an interrupt that a write of PSTATE.DAIF unmasked): natively a guard, so the
 # instruction runs on the Python tier when it is not 0.
 LEAVE_IF_NONZERO: dict[str, int] = {}
+# Helpers that system-mode native code calls back into Python for (the state block's
+# ``pycall``: ``i64 pycall(ptr S, i64 number, i64 a0, .. a3)`` runs ``helper(cpu, a0, ..)``),
+# by name -> a number that never changes (it is in the IR text, so in cached object code).
+# Only void helpers that read no guest register, change none, and may run twice: a nonzero
+# answer (the helper raised) makes the instruction run again on the Python tier.
+PY_CALLS: dict[str, int] = {}
+PY_CALL_ARGS = 4
 
 
 def _cpu_value_slot(op: Op) -> int | None:
@@ -227,6 +234,10 @@ def supported(op: Op) -> bool:
             return isinstance(size, int) and size in (1, 2, 4, 8, 16)
         if name in ZERO_BLOCK or name in LEAVE_IF_NONZERO:
             return op.dst is None
+        if name in PY_CALLS:
+            return op.dst is None and 1 <= len(op.args) <= PY_CALL_ARGS + 1 and _is_cpu(op.args[0]) and all(
+                isinstance(a, int) and 0 <= a <= M64 or isinstance(a, Temp) and a.width <= 64
+                and not _is_cpu(a) for a in op.args[1:])
         h = NATIVE_HELPERS.get(op.aux.name)
         if h is None or len(op.args) != h.nargs or (op.dst is not None and op.dst.width > 64):
             return False
@@ -241,6 +252,10 @@ def supported(op: Op) -> bool:
     if o in ("ld", "st"):
         return op.aux.size in (1, 2, 4, 8, 16)
     return True
+
+
+def _is_cpu(a) -> bool:
+    return isinstance(a, Temp) and not a.is_global and a.name == "cpu"
 
 
 def _too_wide(op: Op) -> bool:
@@ -598,6 +613,8 @@ class LLVMGen:
         elif o == "call" and op.aux.name in LEAVE_IF_NONZERO:
             v = self.arg(op.args[LEAVE_IF_NONZERO[op.aux.name]], "i64")
             self.guard(self.compute(f"icmp eq i64 {v}, 0"))
+        elif o == "call" and op.aux.name in PY_CALLS:
+            self.py_call(op)
         elif o == "call" and op.aux.name in ZERO_BLOCK:
             pos, size = ZERO_BLOCK[op.aux.name]
             addr = self.arg(op.args[pos], "i64")
@@ -771,6 +788,21 @@ class LLVMGen:
         f = self.compute(f"load i8, ptr {fp}")
         fok = self.compute(f"icmp eq i8 {f}, 1")
         self.guard(self.compute(f"and i1 {ok}, {fok}"))
+
+    def py_call(self, op: Op) -> None:
+        """A PY_CALLS helper: through the state block's ``pycall`` (system mode; user mode has
+        none, and the instruction runs on the Python tier)."""
+        if not self.softmmu:
+            self.fallback()
+            self.label(self.new_label("dead"))
+            return
+        args = [self.arg(a, "i64") for a in op.args[1:]]
+        args += ["0"] * (PY_CALL_ARGS - len(args))
+        fp = self.compute(f"getelementptr i8, ptr %S, i64 {self.layout.off('pycall')}")
+        fn = self.compute(f"load ptr, ptr {fp}, align 8")
+        r = self.compute(f"call i64 {fn}(ptr %S, i64 {PY_CALLS[op.aux.name]}, "
+                         + ", ".join(f"i64 {a}" for a in args) + ")")
+        self.guard(self.compute(f"icmp eq i64 {r}, 0"))
 
     def _host(self, addr: str) -> str:
         return self.compute(f"getelementptr i8, ptr %base, i64 {addr}")

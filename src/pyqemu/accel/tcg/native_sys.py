@@ -32,11 +32,21 @@ from pyqemu.accel.tcg import native_regions
 from pyqemu.accel.tcg.cputlb import ACCESS_READ, ACCESS_WRITE, PAGE_BITS
 from pyqemu.accel.tcg.native import _CALL, EXIT_HEAT, NATIVE_MEMBERS, NativeTier, _Worker
 from pyqemu.accel.tcg.native_tlb import TLB_BITS, NativeTLB
-from pyqemu.tcg.llvmgen import CHAIN_SLOTS, CPU_VALUE_SLOTS, MISS_LAZY, SoftMMU, uses_lazy_globals
+from pyqemu.tcg.ir import HELPERS
+from pyqemu.tcg.llvmgen import (
+    CHAIN_SLOTS,
+    CPU_VALUE_SLOTS,
+    MISS_LAZY,
+    PY_CALL_ARGS,
+    PY_CALLS,
+    SoftMMU,
+    uses_lazy_globals,
+)
 from pyqemu.tcg.region import select_members
 from pyqemu.util import log
 
 _FILL_FN = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p)  # i64 fill(ptr S) (llvmgen SoftMMU)
+_PYCALL_FN = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, *[ctypes.c_uint64] * (1 + PY_CALL_ARGS))
 NOFILL_PAGES = 256  # pages remembered per vCPU whose fill gave native code no entry
 SYS_NATIVE_BUDGET = 1 << 12  # transitions per native call, and per vCPU slice
 # A native region whose calls keep leaving for the Python tier within DEMOTE_TRANSITIONS
@@ -67,6 +77,26 @@ class SysNativeTier(NativeTier):
         self._miss_slot, self._kind_slot = lay.off("miss") // 8, lay.off("misskind") // 8
         self._fill_callback = _FILL_FN(self._fill_from_native)  # (kept alive with the tier)
         self._fill_address = ctypes.cast(self._fill_callback, ctypes.c_void_p).value
+        self.py_calls = 0  # helpers native code called (PY_CALLS)
+        self._py_call_fns = {number: HELPERS[name].func for name, number in PY_CALLS.items()
+                             if name in HELPERS}
+        self._key_slot = lay.off("key") // 8
+        self._py_call_callback = _PYCALL_FN(self._py_call_from_native)
+        self._py_call_address = ctypes.cast(self._py_call_callback, ctypes.c_void_p).value
+
+    def _py_call_from_native(self, state: int, number: int, *args: int) -> int:
+        """Native code calls helper ``number`` (llvmgen's PY_CALLS) with ``args``: 0 when it
+        ran, nonzero to run the instruction on the Python tier instead. A helper may change
+        the vCPU's mappings (a TLBI of a code page): the state block's chain key follows."""
+        try:
+            cpu = self._cpu_of_state[state]
+            fn = self._py_call_fns[number]
+            fn(cpu, *args[:fn.__code__.co_argcount - 1])
+            cpu._native_state[0][self._key_slot] = cpu.tb_flags | cpu._native_gen << 32
+            self.py_calls += 1
+            return 0
+        except BaseException:  # noqa: BLE001 - nothing may unwind through native frames
+            return 1
 
     def _fill_from_native(self, state: int) -> int:
         """Native code missed its TLB (the state block's ``miss``/``misskind``): fill the
@@ -122,6 +152,7 @@ class SysNativeTier(NativeTier):
         native_tlb.on_switch.append(lambda address: buf.__setitem__(tlb_slot, address))  # (ASIDs)
         buf[lay.off("chain") // 8] = ctypes.addressof(cpu._native_chain)
         buf[lay.off("fill") // 8] = self._fill_address
+        buf[lay.off("pycall") // 8] = self._py_call_address
         self._cpu_of_state[ctypes.addressof(buf)] = cpu
         st = cpu._native_state = (buf, ctypes.addressof(buf))
         return st

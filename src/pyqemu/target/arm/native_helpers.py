@@ -7,6 +7,7 @@ from pyqemu.target.arm import cpu as C
 from pyqemu.tcg.llvmgen import (
     LAZY_GLOBALS,
     LEAVE_IF_NONZERO,
+    PY_CALLS,
     STORE_EXCLUSIVE,
     ZERO_BLOCK,
     CpuValue,
@@ -225,4 +226,7 @@ SYSREG_STORE = CpuValue("h_sys_reg_read_store", lambda consts: 1 + consts[0] if 
 STORE_EXCLUSIVE["h_stxr"] = (1, 2, 3, 4, 5)
 ZERO_BLOCK["h_sys_dc_zva"] = (1, 64)
 LEAVE_IF_NONZERO["h_sys_daif_unmasked"] = 1
+# TLBI: a Python call from native code (the TLB and the walk cache are Python's); Linux's
+# text patching runs one per patched instruction (43,000 at boot).
+PY_CALLS["h_sys_tlbi"] = 1
 LAZY_GLOBALS.update(range(C.REG_V0, C.REG_V0 + 32))  # (system mode copies them only when used)
