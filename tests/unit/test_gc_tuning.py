@@ -1,5 +1,5 @@
-"""util/gc_tuning.py: survivors of a full collection are frozen; a rescan hands them back, so
-cyclic garbage among them is still freed. Runs in a child process (the tuning is process-wide)."""
+"""util/gc_tuning.py: survivors of a middle or full collection are frozen; a rescan hands them
+back, so cyclic garbage among them is still freed. Runs in a child process (the tuning is process-wide)."""
 from __future__ import annotations
 
 import subprocess
@@ -17,7 +17,7 @@ keep = [Node() for _ in range(1000)]
 a, b = Node(), Node()
 a.other, b.other = b, a          # a cycle: only the collector frees it
 alive = weakref.ref(a)
-gc.collect()
+gc.collect(1)
 print("frozen", gc.get_freeze_count() >= 1000)
 del a, b                          # garbage now, but frozen: a full collection leaves it
 gc.collect()
