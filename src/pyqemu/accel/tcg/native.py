@@ -477,9 +477,11 @@ class NativeTier:
 
     def submit(self, head: int, code: NativeCode,
                install: Callable[[NativeCode, int, _Engine], bool]) -> bool:
-        """Compile ``code`` (in the background if there is a worker) and install it."""
+        """Compile ``code`` (in the background if there is a worker) and install it. Code
+        that needs no compilation (``ir`` None: its object is on disk) is loaded and installed
+        at once: a background thread would wait for the GIL at each of its steps."""
         logging = log.enabled("out_asm")
-        if self.worker is not None:
+        if self.worker is not None and code.ir is not None:
             self.worker.submit(self, head, code, logging, install)
             return True
         return self.finish(head, code, self._compile(head, code, logging), install)

@@ -219,22 +219,25 @@ class SysNativeTier(NativeTier):
         if store.raw_at(page, head, native_regions.GROUP) != shape:
             store.put_raw_at(page, head, native_regions.GROUP, shape)
 
-    def warm_start(self, tb) -> None:
+    def warm_start(self, tb):
         """Block ``tb`` (kernel-half code) was just made: if an earlier run installed a
         native region headed there, load it now (no translation, the object is on disk)
-        rather than after BLOCK_HEAT calls of Python code."""
+        rather than after BLOCK_HEAT calls of Python code. Returns the block now at
+        ``tb``'s key (the native region, or ``tb``)."""
         key = tb.key
         store = self.cache.code_cache
         if store is None or key in self.inflight or not NATIVE_PIC or self.llvm.cache_dir is None:
-            return
+            return tb
         pa0 = key[1]
         shape = store.raw_at(pa0 >> PAGE_BITS, native_regions.head(key), native_regions.GROUP)
         if shape is None:
-            return
+            return tb
         found = self._remembered(store, pa0, shape, key[0])
         if found is not None:
             self.warm_started += 1
             self._submit(tb, found[0], found[1], pa0 - key[0])
+        now = self.cache.tbs.get(key)
+        return now if now is not None and now.valid else tb
 
     def _remembered(self, store, pa0: int, shape: tuple, head: int):
         """The cached region of this shape on ``pa0``'s page whose object is still there."""

@@ -333,7 +333,7 @@ class SysTBCache:
                 tb.key = key
                 tb = self._link(tb, code, _Cached(name, exits, linemap, helpers), slow, base)
                 if pic and not slow and self.native is not None:
-                    self.native.warm_start(tb)
+                    tb = self.native.warm_start(tb)
                 return tb
         try:
             block = self._block_ir(key, slow)
@@ -350,7 +350,7 @@ class SysTBCache:
             tb = self._compile(key, block, slow, cache)
         self.translate_seconds += time.perf_counter() - t0
         if pic and not slow and self.native is not None:
-            self.native.warm_start(tb)
+            tb = self.native.warm_start(tb)
         if forced and not slow:
             self.native.promote(tb, [pc], None, {pc: block})
             tb = self.tbs.get(key, tb)
