@@ -102,6 +102,7 @@ class _LLVM:
         self.lock = threading.Lock()  # the bookkeeping above, shared with a background compiler
         self.disk_hits = 0  # objects loaded from the on-disk cache
         self.written = 0  # bytes of objects this process added to it
+        self.loaded_paths: list[str] = []  # objects loaded from it (not yet marked as used)
         from pyqemu.accel.tcg.code_cache import default_dir
         d = default_dir()
         # next to the Python code cache (~/.cache/pyqemu/tb); inside PYQEMU_CACHE_DIR when set
@@ -145,18 +146,18 @@ class _LLVM:
             if done is not None and not want_asm:
                 done[1].live += 1
                 return done[0], "", done[1]
-        path = self.cache_dir / key[:2] / f"{key}.o" if self.cache_dir is not None else None
+        path = f"{self.cache_dir}/{key[:2]}/{key}.o" if self.cache_dir is not None else None
         obj = None
         if path is not None and (not want_asm or ir is None):
             try:
-                obj = path.read_bytes()
+                with open(path, "rb", buffering=0) as f:  # (pathlib costs more than the read)
+                    obj = f.read()
             except OSError:
                 obj = None
         asm = ""
         if obj is not None:
             self.disk_hits += 1
-            with contextlib.suppress(OSError):
-                os.utime(path)  # recently used: the size cap removes the least recently used
+            self.loaded_paths.append(path)  # (marked as recently used at exit: save_disk_cache)
         elif ir is None:
             raise FileNotFoundError(f"native object {key} is gone from the cache")
         else:
@@ -164,7 +165,7 @@ class _LLVM:
             obj = self.tm.emit_object(mod)
             if want_asm:
                 asm = self.tm.emit_assembly(mod)
-            if path is not None and _write_atomic(path, obj):
+            if path is not None and _write_atomic(Path(path), obj):
                 self.written += -(-len(obj) // 4096) * 4096  # (disk space: whole blocks)
         with self.lock:
             done = self.compiled.get(name)
@@ -260,6 +261,10 @@ def save_disk_cache() -> None:
     directory's ``size`` file spares a scan of every object until the cap is crossed."""
     from pyqemu.accel.tcg.code_cache import cache_cap
     for inst in _LLVM._instances.values():
+        loaded, inst.loaded_paths = inst.loaded_paths, []
+        for path in loaded:  # recently used: the size cap removes the least recently used
+            with contextlib.suppress(OSError):
+                os.utime(path)
         if not inst.written or inst.cache_dir is None:
             continue
         written, inst.written = inst.written, 0
@@ -512,6 +517,8 @@ class NativeTier:
         try:
             return self.llvm.compile(code.ir, logging, code.object_key)
         except Exception as e:  # noqa: BLE001 - a back-end bug must not stop the guest
+            if isinstance(e, FileNotFoundError) and code.ir is None:
+                return None  # (a remembered region whose object the size cap removed)
             self.failed += 1
             first = str(e).strip().splitlines()[-3:]
             log.log(f"pyqemu: native compile of {head:#x} failed: {' '.join(first)}\n")
