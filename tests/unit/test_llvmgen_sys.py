@@ -27,13 +27,14 @@ from pyqemu.target.arm.helper_a64_atomic import stxr
 from pyqemu.target.arm.trans_a64_system import sys_dc_zva, sys_read_sp_el0, sys_reg_read_store
 from pyqemu.tcg.ir import Block, Builder, Helper, Temp
 from pyqemu.tcg.llvmgen import (
-    CHAIN_SLOTS,
     CPU_VALUE_SLOTS,
     PY_CALL_ARGS,
     PY_CALLS,
+    SYS_CHAIN_SLOTS,
     SoftMMU,
     StateLayout,
     generate_native,
+    sys_chain_slot,
 )
 from pyqemu.tcg.pygen import generate
 
@@ -53,7 +54,7 @@ MAP = {(0, 0): (0, True), (0, 1): (1, True), (0, 2): (2, True), (0, 3): (3, True
        (1, 0): (8, True), (1, 1): (9, True), (1, 2): (10, False), (1, 3): (3, True), (1, 5): (11, True)}
 UNMAPPED = 8  # in no MMU index
 _CALL = ctypes.PYFUNCTYPE(ctypes.c_int32, ctypes.c_void_p)
-_CHAIN = (ctypes.c_uint64 * (4 * CHAIN_SLOTS))()  # empty: (0, 0, null, 0) everywhere
+_CHAIN = (ctypes.c_uint64 * (4 * SYS_CHAIN_SLOTS))()  # empty: (0, 0, null, 0) everywhere
 _FILL_FN = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p)
 _NO_FILL = _FILL_FN(lambda state: 0)  # a TLB miss always leaves native code
 
@@ -659,8 +660,8 @@ def test_chain_matches_pc_and_key(mem):
     bc.mov(G[3], 0x77)
     bc.goto_tb(0x4000)
     ra, rc = Region(a), Region(c)
-    chain = (ctypes.c_uint64 * (4 * CHAIN_SLOTS))()
-    slot = 4 * ((0x3000 >> 2) & (CHAIN_SLOTS - 1))
+    chain = (ctypes.c_uint64 * (4 * SYS_CHAIN_SLOTS))()
+    slot = 4 * sys_chain_slot(0x3000)
     chain[slot:slot + 3] = [0x3000, 0x5_0000_0042, rc.addr]
     regs = regs_with()
     image = image_of(30)

@@ -37,6 +37,16 @@ from pyqemu.tcg.ir import Block, MemOp, Op, Temp, globals_of
 
 EXIT_JUMP, EXIT_FALLBACK = 0, 1
 CHAIN_SLOTS = 1 << 14  # entries of the chain table (pc >> 2 indexes it)
+# System mode's chain tables (per vCPU): more entries, indexed by the pc folded once (a kernel's
+# hot code spans megabytes: with 16 K entries by pc >> 2, pcs 64 KiB apart took each other's
+# slot, and 100,000 exits of a Linux boot to native code were not chained for that).
+SYS_CHAIN_BITS = 16
+SYS_CHAIN_SLOTS = 1 << SYS_CHAIN_BITS
+
+
+def sys_chain_slot(pc: int) -> int:
+    """The entry of a system-mode chain table for ``pc``."""
+    return ((pc >> 2) ^ (pc >> (2 + SYS_CHAIN_BITS))) & (SYS_CHAIN_SLOTS - 1)
 M64 = (1 << 64) - 1
 
 
@@ -922,15 +932,18 @@ def _chain_tail(key_off: int | None = None) -> list[str]:
     function address, padding) and only match under the same key."""
     if key_off is None:
         shift, fn_at, keyed = 4, 8, []
+        index = ["  %cs0 = lshr i64 %xpcv, 2", f"  %cs = and i64 %cs0, {CHAIN_SLOTS - 1}"]
     else:
         shift, fn_at = 5, 16
+        index = ["  %cs0 = lshr i64 %xpcv, 2", f"  %cs1 = lshr i64 %xpcv, {2 + SYS_CHAIN_BITS}",
+                 "  %cs2 = xor i64 %cs0, %cs1", f"  %cs = and i64 %cs2, {SYS_CHAIN_SLOTS - 1}"]
         keyed = ["  %ckp = getelementptr i8, ptr %ce, i64 8", "  %ck = load i64, ptr %ckp, align 8",
                  f"  %skp = getelementptr i8, ptr %S, i64 {key_off}", "  %sk = load i64, ptr %skp, align 8",
                  "  %khit = icmp eq i64 %ck, %sk", "  %pchit = icmp eq i64 %cpc, %xpcv",
                  "  %hit = and i1 %khit, %pchit"]
     look = ["  %isj = icmp eq i32 %xc, 0", "  %bok = icmp sgt i64 %bl1, 0",
             "  %try = and i1 %isj, %bok", "  br i1 %try, label %chainlook, label %done",
-            "chainlook:", "  %cs0 = lshr i64 %xpcv, 2", f"  %cs = and i64 %cs0, {CHAIN_SLOTS - 1}",
+            "chainlook:", *index,
             f"  %co = shl i64 %cs, {shift}",
             "  %ce = getelementptr i8, ptr %chain, i64 %co",
             "  %cpc = load i64, ptr %ce, align 8"]

@@ -34,12 +34,13 @@ from pyqemu.accel.tcg.native import _CALL, EXIT_HEAT, NATIVE_MEMBERS, NativeTier
 from pyqemu.accel.tcg.native_tlb import TLB_BITS, NativeTLB
 from pyqemu.tcg.ir import HELPERS
 from pyqemu.tcg.llvmgen import (
-    CHAIN_SLOTS,
     CPU_VALUE_SLOTS,
     MISS_LAZY,
     PY_CALL_ARGS,
     PY_CALLS,
+    SYS_CHAIN_SLOTS,
     SoftMMU,
+    sys_chain_slot,
     uses_lazy_globals,
 )
 from pyqemu.tcg.region import select_members
@@ -140,7 +141,7 @@ class SysNativeTier(NativeTier):
         """Give ``cpu`` a native TLB and a chain table."""
         tlb = cpu.tlb
         tlb.native = NativeTLB(tlb.nb_mmu_idx, TLB_BITS)
-        cpu._native_chain = (ctypes.c_uint64 * (4 * CHAIN_SLOTS))()
+        cpu._native_chain = (ctypes.c_uint64 * (4 * SYS_CHAIN_SLOTS))()
         cpu._native_spent = 0
 
     def state_of(self, cpu: Any) -> tuple[ctypes.Array, int]:
@@ -306,7 +307,7 @@ class SysNativeTier(NativeTier):
     def unlinked(self, tb) -> None:
         """Native region ``tb`` was invalidated: no vCPU's chained code may enter it."""
         addr = getattr(tb.fn, "native_addr", 0)
-        slot = 4 * ((tb.pc >> 2) & (CHAIN_SLOTS - 1))
+        slot = 4 * sys_chain_slot(tb.pc)
         for cpu in self.cache.cpus:
             chain = getattr(cpu, "_native_chain", None)
             if chain is not None and chain[slot + 2] == addr:
@@ -368,9 +369,9 @@ class SysNativeTier(NativeTier):
         heat = self.exit_heat
         hot = self.exit_heat_limit
         budget = self.budget
-        slots = CHAIN_SLOTS - 1
         worker = self.worker
         head = ntb.pc
+        chain_slot = sys_chain_slot
 
         def wrapper(cpu, R):
             try:
@@ -430,7 +431,7 @@ class SysNativeTier(NativeTier):
             if a:
                 if nxt.guest_pc == pc:  # (not an interrupt vector) chain to it from now on
                     chain = cpu._native_chain
-                    slot = 4 * ((pc >> 2) & slots)
+                    slot = 4 * chain_slot(pc)
                     chain[slot] = pc
                     chain[slot + 1] = cpu.tb_flags | cpu._native_gen << 32
                     chain[slot + 2] = a
