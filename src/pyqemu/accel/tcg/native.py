@@ -125,12 +125,6 @@ class _LLVM:
         """The digest that names the object code of ``ir`` (in this process and on disk)."""
         return hashlib.sha1(f"{self.identity}:{ir}".encode()).hexdigest()
 
-    def has_object(self, key: str) -> bool:
-        """Whether the object code ``key`` is loaded or on disk."""
-        if f"r_{key[:24]}" in self.compiled:
-            return True
-        return self.cache_dir is not None and (self.cache_dir / key[:2] / f"{key}.o").exists()
-
     def compile(self, ir: str | None, want_asm: bool = False, key: str | None = None
                 ) -> tuple[int, str, _Engine]:
         """Machine code for ``ir`` (one function named ``@region``): its address, its
