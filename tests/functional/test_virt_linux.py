@@ -74,13 +74,19 @@ class Console:
         out = self.expect(PROMPT, timeout).decode(errors="replace").replace("\r", "")
         # drop the echoed command line and busybox's cursor-position query
         out = re.sub(r"\x1b\[6n", "", out)
-        return out.split("\n", 1)[1] if "\n" in out else out
+        out = out.split("\n", 1)[1] if "\n" in out else out
+        # (the kernel's own messages, printed on the console meanwhile: "hrtimer: interrupt took ..."
+        # when a slow host delays a timer interrupt, are not the command's output)
+        return "\n".join(line for line in out.split("\n") if not KERNEL_LOG.match(line))
 
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
         os.close(self.master)
+
+
+KERNEL_LOG = re.compile(r"\[\s*\d+\.\d+\] ")
 
 
 def boot(kernel: Path, initrd: Path, smp: int) -> Console:
