@@ -79,8 +79,9 @@ class SysNativeTier(NativeTier):
         self._fill_callback = _FILL_FN(self._fill_from_native)  # (kept alive with the tier)
         self._fill_address = ctypes.cast(self._fill_callback, ctypes.c_void_p).value
         self.py_calls = 0  # helpers native code called (PY_CALLS)
-        self._py_call_fns = {number: HELPERS[name].func for name, number in PY_CALLS.items()
-                             if name in HELPERS}
+        # number -> (helper, how many of the call's arguments it takes after cpu)
+        self._py_call_fns = {number: (HELPERS[name].func, HELPERS[name].func.__code__.co_argcount - 1)
+                             for name, number in PY_CALLS.items() if name in HELPERS}
         self._key_slot = lay.off("key") // 8
         self._py_call_callback = _PYCALL_FN(self._py_call_from_native)
         self._py_call_address = ctypes.cast(self._py_call_callback, ctypes.c_void_p).value
@@ -91,8 +92,8 @@ class SysNativeTier(NativeTier):
         the vCPU's mappings (a TLBI of a code page): the state block's chain key follows."""
         try:
             cpu = self._cpu_of_state[state]
-            fn = self._py_call_fns[number]
-            fn(cpu, *args[:fn.__code__.co_argcount - 1])
+            fn, nargs = self._py_call_fns[number]
+            fn(cpu, *args[:nargs])
             cpu._native_state[0][self._key_slot] = cpu.tb_flags | cpu._native_gen << 32
             self.py_calls += 1
             return 0
