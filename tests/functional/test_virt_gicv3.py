@@ -60,7 +60,7 @@ def test_linux_gicv3_two_cpus(assets) -> None:  # noqa: F811
     con = boot_gicv3(exe, kernel, initrd)
     try:
         assert con.run("cat /sys/devices/system/cpu/online").strip().startswith("0-1")
-        dmesg = con.run("dmesg")
+        dmesg = con.run("dmesg", kernel_log=True)
         interrupts = con.run("cat /proc/interrupts")
         counts = interrupt_counts(interrupts)
         assert "arch_timer" in counts, interrupts
@@ -78,7 +78,7 @@ def test_linux_gicv3_two_cpus(assets) -> None:  # noqa: F811
         return
     ref = boot_gicv3("qemu-system-aarch64", kernel, initrd, "virt,gic-version=3,its=off")
     try:
-        ref_lines = gic_lines(ref.run("dmesg"))
+        ref_lines = gic_lines(ref.run("dmesg", kernel_log=True))
     finally:
         os.write(ref.master, b"poweroff -f\n")
         try:

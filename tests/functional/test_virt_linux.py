@@ -69,12 +69,15 @@ class Console:
         out, self.buf = self.buf[:i], self.buf[i:]
         return out
 
-    def run(self, command: str, timeout: float = 120) -> str:
+    def run(self, command: str, timeout: float = 120, kernel_log: bool = False) -> str:
+        """Run a shell command; its output, without the kernel's console messages unless `kernel_log`."""
         os.write(self.master, command.encode() + b"\n")
         out = self.expect(PROMPT, timeout).decode(errors="replace").replace("\r", "")
         # drop the echoed command line and busybox's cursor-position query
         out = re.sub(r"\x1b\[6n", "", out)
         out = out.split("\n", 1)[1] if "\n" in out else out
+        if kernel_log:      # dmesg: its output is kernel messages
+            return out
         # (the kernel's own messages, printed on the console meanwhile: "hrtimer: interrupt took ..."
         # when a slow host delays a timer interrupt, are not the command's output)
         return "\n".join(line for line in out.split("\n") if not KERNEL_LOG.match(line))
