@@ -19,7 +19,7 @@ from pyqemu.accel.tcg import cputlb
 from pyqemu.accel.tcg import pic as pic_mod
 from pyqemu.accel.tcg.cputlb import PROT_EXEC, PROT_READ, PROT_WRITE, SoftTLB
 from pyqemu.accel.tcg.excp import GuestException
-from pyqemu.accel.tcg.tb_sys import SMC_MISSES, SysTBCache
+from pyqemu.accel.tcg.tb_sys import SMC_MISSES, SMC_SEQUENTIAL, SysTBCache
 from pyqemu.target.arm import translate_a64
 from pyqemu.target.arm.cpu import ARMCPU
 
@@ -277,6 +277,18 @@ def test_store_to_a_code_page_drops_only_the_blocks_of_those_bytes(have_binutils
     for i in range(SMC_MISSES - tbs.smc_misses[page]):  # stores that hit no block (the
         assert page in cpu.tlb.code_pages                 # program's too): the page is given up
         cpu.tlb.st_slow(cpu, data, i, 8, 1)
+    assert page not in cpu.tlb.code_pages and page not in tbs.page_tbs and not start.valid
+
+
+def test_a_code_page_written_over_in_sequence_is_dropped_at_once(have_binutils, interp_calls) -> None:
+    cpu, board = run(SMC_PROGRAM, interp_calls)
+    tbs = cpu.tbs
+    page = RAM_BASE >> 12
+    start = tbs.tbs[(RAM_BASE, RAM_BASE, 1)]
+    fill = RAM_BASE + 0x600       # (between f and data: no block's bytes) a memset of the page
+    for i in range(SMC_SEQUENTIAL):
+        assert page in cpu.tlb.code_pages and start.valid
+        cpu.tlb.st_slow(cpu, fill + 8 * i, 0, 8, 1)
     assert page not in cpu.tlb.code_pages and page not in tbs.page_tbs and not start.valid
 
 

@@ -50,6 +50,9 @@ SYS_LOOP_BUDGET = 64
 # Stores to a page with translated code that hit none of its blocks before the whole page is
 # dropped (and stores to it are fast again): a page with data next to code.
 SMC_MISSES = 32
+# Stores to a code page in a row, each where the last one ended, before the whole page is dropped: a
+# page being filled or copied over (freed memory reused), not code patched in place.
+SMC_SEQUENTIAL = 8
 
 INTERP_CALLS = 32  # calls of a new block on the IR interpreter (tcg/interp.py) before it compiles
 
@@ -167,6 +170,7 @@ class SysTBCache:
         self.page_tbs: dict[int, set[Key]] = {}  # physical page -> blocks with code there
         self.slow_tbs: dict[Key, SysTB] = {}  # one-instruction replays with slow memory accesses
         self.smc_misses: dict[int, int] = {}  # code page -> stores to it that hit no block
+        self.smc_run: dict[int, tuple[int, int]] = {}  # code page -> (end of its last store, run)
         self._generations = 0
         self.ns["LOOP"] = range(SYS_LOOP_BUDGET)
         self.ns["LOOP_HOT"] = _same  # regions form from slice-end samples only
@@ -606,6 +610,7 @@ class SysTBCache:
             self.code_cache.forget_page(pa_page)
         keys = self.page_tbs.pop(pa_page, ())
         self.smc_misses.pop(pa_page, None)
+        self.smc_run.pop(pa_page, None)
         for key in keys:
             for table in (self.tbs, self.slow_tbs):
                 tb = table.get(key)
@@ -619,15 +624,19 @@ class SysTBCache:
         blocks (and regions) translated from those bytes (QEMU's
         tb_invalidate_phys_page_fast). The page stays write-protected while it has blocks;
         after SMC_MISSES stores that hit none of them (data next to code) the whole page
-        is dropped, so its data stores take the fast path again."""
+        is dropped, so its data stores take the fast path again; so is a page after
+        SMC_SEQUENTIAL stores that each start where the last one ended (memset, a copy)."""
         pa_page = pa >> PAGE_BITS
         if self.code_cache is not None:
             self.code_cache.forget_page(pa_page)  # its bytes change: a new digest
         keys = self.page_tbs.get(pa_page)
-        if not keys:
+        end = pa + size
+        last_end, run = self.smc_run.get(pa_page, (-1, 0))
+        run = run + 1 if pa == last_end else 1
+        if not keys or run >= SMC_SEQUENTIAL:
             self.invalidate_phys_page(pa_page)
             return
-        end = pa + size
+        self.smc_run[pa_page] = (end, run)
         hit = False
         for key in list(keys):
             for table in (self.tbs, self.slow_tbs):
@@ -664,3 +673,4 @@ class SysTBCache:
             cpu.asid_jcs.clear()
         self.page_tbs.clear()
         self.smc_misses.clear()
+        self.smc_run.clear()
