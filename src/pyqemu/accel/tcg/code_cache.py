@@ -5,7 +5,9 @@ dominates the start-up of short programs (a shell runs thousands of blocks
 once). Blocks never cross a guest page, so a block is identified by the
 digest of its code page's bytes and its pc: the same bytes at the same
 address always translate to the same code. Entries are stored per page
-digest as marshalled code objects under a directory named after the
+digest (each block's entry marshalled on its own, so that loading a page's file
+creates only bytes objects and a block's code object is made when that block is
+built) under a directory named after the
 translator's own source, so a changed translator never sees old entries (the
 directories of the last few other versions are kept, for installs that run
 alternately; older ones, and any unused for a day, are deleted).
@@ -27,7 +29,7 @@ from pathlib import Path
 from pyqemu.tcg.ir import HELPERS
 
 PAGE_SHIFT = 12
-_FORMAT = 1
+_FORMAT = 2  # 2: each block's entry marshalled on its own (decoded when used)
 MAX_ENTRIES = 4096  # blocks kept per page digest
 # Caches of other translator versions kept (another installed version may run alternately).
 KEEP_OTHER_TRANSLATORS = 3
@@ -153,6 +155,10 @@ class CodeCache:
         e = self._entries(digest).get(key)
         if e is None:
             return None
+        try:
+            e = marshal.loads(e)
+        except (ValueError, EOFError, TypeError):
+            return None
         helpers = {}
         for name in e[5]:
             h = HELPERS.get(name)
@@ -174,7 +180,8 @@ class CodeCache:
             return
         if group is not None:
             digest = f"{digest}-{_group(group)}"
-        self._entries(digest)[key] = (code, name, size, list(exits), list(linemap), list(helper_names))
+        self._entries(digest)[key] = marshal.dumps(
+            (code, name, size, list(exits), list(linemap), list(helper_names)))
         self.dirty.add(digest)
 
     def raw_at(self, page: int, key, group: str):
