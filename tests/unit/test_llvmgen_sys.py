@@ -28,6 +28,8 @@ from pyqemu.target.arm.trans_a64_system import sys_dc_zva, sys_read_sp_el0, sys_
 from pyqemu.tcg.ir import Block, Builder, Helper, Temp
 from pyqemu.tcg.llvmgen import (
     CPU_VALUE_SLOTS,
+    MISS_DONE,
+    MISS_SIZE_SHIFT,
     PY_CALL_ARGS,
     PY_CALLS,
     SYS_CHAIN_SLOTS,
@@ -223,7 +225,7 @@ def run_native(mem: Mem, region: Region, regs: list[int], image: bytes, *, budge
     k = _CALL(region.addr)(ctypes.addressof(buf))
     assert k in (0, 1)  # EXIT_JUMP, EXIT_FALLBACK
     out = [buf[2 * i] | (buf[2 * i + 1] << 64 if w > 64 else 0) for i, w in enumerate(WIDTHS)]
-    kind = buf[LAYOUT.off("misskind") // 8]
+    kind = buf[LAYOUT.off("misskind") // 8] & ((1 << MISS_SIZE_SHIFT) - 1)  # (without the size)
     miss = (buf[LAYOUT.off("miss") // 8], kind) if kind else None
     return Result("fallback" if k else "jump", buf[LAYOUT.pc_off // 8], out, bytes(mem.ram), miss,
                   buf[LAYOUT.icount_off // 8])
@@ -429,7 +431,7 @@ def test_fill_call_resolves_a_miss(mem, honest):
     def fill(state: int) -> int:
         at = LAYOUT.off("miss") // 8
         words = (ctypes.c_uint64 * (LAYOUT.size // 8)).from_address(state)
-        calls.append((words[at], words[at + 1]))
+        calls.append((words[at], words[at + 1] & ((1 << MISS_SIZE_SHIFT) - 1)))
         if honest:  # (as native_sys's fill: the miss is resolved)
             mem.native.refill(mem, 0, words[at])
             words[at + 1] = 0
@@ -455,6 +457,39 @@ def test_fill_call_resolves_a_miss(mem, honest):
         assert (r.kind, r.pc, r.miss) == ("fallback", 0x1004, None if honest else (va(6, 0x42), 1))
     finally:
         mem.native.refill(mem, 0, va(2))
+
+
+def test_fill_call_may_do_a_device_access_itself(mem):
+    """A plain load or store tells the fill function its size (and a store its value, in
+    ``mmio``); fill may do the access itself and return MISS_DONE: a load then takes the
+    value left in ``mmio``, a store writes nothing to RAM, and the region goes on."""
+    block, b = new_block(0)
+    b.insn_start(0x1000)
+    b.mov(G[2], b.ld(G[1], 2))
+    b.insn_start(0x1004)
+    b.st(b.add(G[1], 8, 64), G[3], 4)
+    b.insn_start(0x1008)
+    b.goto_tb(0x2000)
+    region = Region(block)
+    seen = []
+
+    def fill(state: int) -> int:
+        words = (ctypes.c_uint64 * (LAYOUT.size // 8)).from_address(state)
+        kind = words[LAYOUT.off("misskind") // 8]
+        size, kind = kind >> MISS_SIZE_SHIFT, kind & ((1 << MISS_SIZE_SHIFT) - 1)
+        slot = LAYOUT.off("mmio") // 8
+        seen.append((words[LAYOUT.off("miss") // 8], kind, size, words[slot] if kind == 2 else None))
+        if kind == 1:
+            words[slot] = 0xBEEF
+        words[LAYOUT.off("misskind") // 8] = 0
+        return MISS_DONE
+    callback = _FILL_FN(fill)
+    image = image_of(3)
+    device = va(UNMAPPED, 0x100)
+    r = run_native(mem, region, regs_with(g1=device, g3=0x1122334455667788), image, fill=callback)
+    assert seen == [(device, 1, 2, None), (device + 8, 2, 4, 0x1122334455667788)]  # (fill truncates)
+    assert (r.kind, r.pc, r.miss) == ("jump", 0x2000, None)
+    assert r.regs[2] == 0xBEEF and r.ram == image
 
 
 _PYCALL_FN = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, *[ctypes.c_uint64] * (1 + PY_CALL_ARGS))

@@ -435,6 +435,102 @@ def test_native_regions_of_kernel_half_code_are_position_independent(have_binuti
     assert compiled[0] == compiled[1] == compiled[2]  # (no new machine code after the first)
 
 
+COUNTER = 0x09000010
+
+
+class CountingBoard(Board):
+    """A device register at COUNTER that reads 1, 2, 3, ... (a read has a side effect)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.counter = 0
+
+    def read(self, pa: int, size: int) -> int:
+        super().read(pa, size)
+        if pa == COUNTER:
+            self.counter += 1
+            return self.counter
+        return 0
+
+
+MMIO_LOOP = """
+    .global _start
+_start:
+    ldr x0, =0x09000000            // UART data
+    ldr x3, =0x09000010            // COUNTER
+    mov x1, #0
+    mov x2, #40
+1:  ldrh w4, [x3]                  // 1, 2, 3, ...: each read exactly once
+    add x1, x1, x4
+    add w5, w4, #0x40
+    strb w5, [x0]                  // 'A', 'B', ...
+    subs x2, x2, #1
+    b.ne 1b
+    ldr x9, =0x09000100
+    str x1, [x9]
+2:  b 2b
+    .ltorg
+"""
+
+
+def test_native_code_does_device_accesses_without_leaving(have_binutils, tmp_path, monkeypatch) -> None:
+    """A load or store that misses the native TLB on a device page is done by the fill call
+    (the Python tier's device access), once, and native code goes on with its value."""
+    from pyqemu.accel.tcg.native_sys import SysNativeTier
+    from pyqemu.target.arm import native_helpers  # noqa: F401 - registers them
+    from pyqemu.target.arm.cpu import NREGS
+    monkeypatch.setenv("PYQEMU_CACHE_DIR", str(tmp_path))
+    board = CountingBoard()
+    image = baremetal.assemble(MMIO_LOOP, RAM_BASE)
+    board.view[:len(image)] = image
+    cpu = MiniSysCPU(board)
+    tier = cpu.tbs.native = SysNativeTier(cpu.tbs, NREGS, force=True)  # every block native
+    tier.attach(cpu)
+    cpu.pc = RAM_BASE
+    for _ in range(50):
+        cpu_exec_mod.cpu_exec_sys(cpu, 100)
+        if board.exit_value is not None:
+            break
+    assert board.exit_value == sum(range(1, 41))
+    assert board.counter == 40
+    assert bytes(board.uart) == bytes(range(0x41, 0x41 + 40))
+    assert [op for op, _pa, _size in board.mmio_log] == ["r", "w"] * 40 + ["w"]
+    assert tier.native_mmio >= 2 * 39  # (all but maybe the first pass, and the exit store)
+
+
+DOORBELL_PROGRAM = """
+    .global _start
+_start:
+    ldr x0, =0x09000020            // a device register whose write raises an interrupt line
+    mov x7, #0
+    str x7, [x0]
+1:  add x7, x7, #1
+    b 1b
+    .ltorg
+"""
+
+
+def test_a_device_access_that_raises_an_interrupt_ends_the_native_call(have_binutils, tmp_path,
+                                                                         monkeypatch) -> None:
+    from pyqemu.accel.tcg.native_sys import SYS_NATIVE_BUDGET, SysNativeTier
+    from pyqemu.target.arm.cpu import NREGS
+    monkeypatch.setenv("PYQEMU_CACHE_DIR", str(tmp_path))
+    board = Board()
+    image = baremetal.assemble(DOORBELL_PROGRAM, RAM_BASE)
+    board.view[:len(image)] = image
+    cpu = MiniSysCPU(board)
+    cpu.irq_lines = 0
+    board.write = lambda pa, size, value: setattr(cpu, "irq_lines", 1)
+    tier = cpu.tbs.native = SysNativeTier(cpu.tbs, NREGS, force=True)
+    tier.attach(cpu)
+    cpu.pc = RAM_BASE
+    cpu_exec_mod.cpu_exec_sys(cpu, 10)
+    assert cpu.irq_lines == 1 and tier.native_mmio == 1
+    assert cpu.regs[7] <= 2  # (not SYS_NATIVE_BUDGET turns of the loop: the slice ended)
+    cpu_exec_mod.cpu_exec_sys(cpu, 10)  # (without a new interrupt, the loop runs on)
+    assert cpu.regs[7] > SYS_NATIVE_BUDGET // 2
+
+
 HEAT_PROGRAM = """
     .global _start
 _start:

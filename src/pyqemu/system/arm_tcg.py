@@ -209,7 +209,8 @@ def report_counts(machine: Any) -> None:
         sys.stderr.write(f"native: {nat.regions} regions, compile {nat.compile_seconds:.3f} s, "
                          f"{nat.failed} failed, {nat.disk_hits} from disk, {nat.pic_regions} "
                          f"position-independent, {nat.remembered} remembered ({nat.warm_started} at once), "
-                         f"{nat.demoted} demoted, {nat.native_fills} TLB fills from native code"
+                         f"{nat.demoted} demoted, {nat.native_fills} TLB fills and {nat.native_mmio} device "
+                         f"accesses from native code"
                          f"{nat.retired_note()}\n")
     sys.stderr.flush()
 

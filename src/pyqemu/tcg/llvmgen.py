@@ -52,13 +52,17 @@ M64 = (1 << 64) - 1
 
 # The state block after the globals: 8-byte fields, in this order (StateLayout.off).
 STATE_FIELDS = ("pc", "icount", "budget", "lazyok", "base", "rpf", "wpf", "chain", "tlb", "key", "miss",
-                "misskind", "fill", "pycall")
+                "misskind", "fill", "pycall", "mmio")
 # Globals the system-mode wrapper copies into the state block only for regions that use them
 # (targets register theirs: the vector registers, which few regions touch). ``lazyok`` in the
 # state block says whether they were copied; a region that uses one checks it on entry and,
 # if not, leaves at once with ``misskind`` = MISS_LAZY (its own wrapper then copies them).
 LAZY_GLOBALS: set[int] = set()
 MISS_LAZY = 1 << 32
+# What the fill function returns (SoftMMU): the entry now holds the page, or the access was
+# done by the fill function itself (MMIO); 0: leave for the Python tier.
+MISS_FILLED, MISS_DONE = 1, 2
+MISS_SIZE_SHIFT = 16  # ``misskind`` bits 16 and up: the size of an access fill may do itself
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,11 @@ class SoftMMU:
     the address and ``1 + 2 * mmu_idx + is_store`` in the state block (``miss``,
     ``misskind``) and calls the function whose address is the state block's ``fill``
     (``i64 fill(ptr S)``); when that returns nonzero (it filled the entry: RAM, no fault),
-    the access goes on. Otherwise native code leaves before the instruction; the Python
+    the access goes on. A plain load or store (1, 2, 4 or 8 bytes) also puts its size in
+    ``misskind``'s bits 16 and up, and a store its value in ``mmio``: then ``fill`` may do
+    the access itself (MMIO) and return MISS_DONE; a load's value is then in ``mmio``, which
+    the instruction reads (a store writes it there, harmlessly) and goes on.
+    Otherwise native code leaves before the instruction; the Python
     tier runs it (filling the TLB, or doing MMIO, or raising the guest's fault) and the
     wrapper copies the Python TLB's entry, if any, into the native one. Chain-table entries carry a key
     (the vCPU's translation flags and mapping generation, ``key`` in the state block)."""
@@ -817,10 +825,12 @@ class LLVMGen:
     def _host(self, addr: str) -> str:
         return self.compute(f"getelementptr i8, ptr %base, i64 {addr}")
 
-    def _tlb_host(self, addr: str, m, store: bool) -> str:
+    def _tlb_host(self, addr: str, m, store: bool, mmio: str | None = None) -> str:
         """System mode: the host pointer for an access of ``m`` at ``addr`` through the native
         TLB (SoftMMU), or a fallback (recording the miss) when the entry does not match, the
-        access crosses its page end or is misaligned."""
+        access crosses its page end or is misaligned. ``mmio``: a plain access the fill
+        function may do itself (a load: "load"; a store: its value as an i64), whose
+        pointer is then the state block's ``mmio``."""
         ram = self.ram
         idx = self.block_mmu_idx if m.mmu_idx < 0 else m.mmu_idx
         nent = 1 << ram.tlb_bits
@@ -851,14 +861,26 @@ class LLVMGen:
         mp = self.compute(f"getelementptr i8, ptr %S, i64 {lay.off('miss')}")
         self.emit(f"store i64 {addr}, ptr {mp}, align 8")
         kp = self.compute(f"getelementptr i8, ptr %S, i64 {lay.off('misskind')}")
-        self.emit(f"store i64 {1 + 2 * idx + int(store)}, ptr {kp}, align 8")
+        kind = 1 + 2 * idx + int(store)
+        if mmio is not None:
+            kind |= m.size << MISS_SIZE_SHIFT
+            if store:
+                vp = self.compute(f"getelementptr i8, ptr %S, i64 {lay.off('mmio')}")
+                self.emit(f"store i64 {mmio}, ptr {vp}, align 8")
+        self.emit(f"store i64 {kind}, ptr {kp}, align 8")
         # The fill function (the state block's ``fill``: accel/tcg/native_sys.py) fills the
         # entry from the page tables if it can (RAM, no fault); then the access goes on here.
         fp = self.compute(f"getelementptr i8, ptr %S, i64 {lay.off('fill')}")
         fn = self.compute(f"load ptr, ptr {fp}, align 8")
         filled = self.compute(f"call i64 {fn}(ptr %S)")
         retry, fall = self.new_label("refilled"), self.new_label("fallback")
-        self.term(f"br i1 {self.compute(f'icmp ne i64 {filled}, 0')}, label %{retry}, label %{fall}")
+        done = join = None
+        if mmio is None:
+            self.term(f"br i1 {self.compute(f'icmp ne i64 {filled}, 0')}, label %{retry}, label %{fall}")
+        else:
+            done, join = self.new_label("mmio"), self.new_label("access")
+            self.term(f"switch i64 {filled}, label %{fall} [i64 {MISS_FILLED}, label %{retry} "
+                      f"i64 {MISS_DONE}, label %{done}]")
         self.label(retry)
         tag2 = self.compute(f"load i64, ptr {tp}, align 8")
         ok2 = self.compute(f"icmp eq i64 {tag2}, {page}")
@@ -871,18 +893,30 @@ class LLVMGen:
         ap = self.compute(f"getelementptr i8, ptr {e}, i64 16")
         addend = self.compute(f"load i64, ptr {ap}, align 8")
         h = self.compute(f"add i64 {addend}, {addr}")
-        return self.compute(f"inttoptr i64 {h} to ptr")
+        host = self.compute(f"inttoptr i64 {h} to ptr")
+        if done is None:
+            return host
+        self.term(f"br label %{join}")
+        self.label(done)  # (the fill function did the access: the value is in ``mmio``)
+        vp = self.compute(f"getelementptr i8, ptr %S, i64 {lay.off('mmio')}")
+        # (a device that raised an interrupt set the state block's budget to 0: spend ours)
+        sb, lb = self.compute("load i64, ptr %bp, align 8"), self.compute("load i64, ptr %budget")
+        less = self.compute(f"icmp slt i64 {sb}, {lb}")
+        self.emit(f"store i64 {self.compute(f'select i1 {less}, i64 {sb}, i64 {lb}')}, ptr %budget")
+        self.term(f"br label %{join}")
+        self.label(join)
+        return self.compute(f"phi ptr [{host}, %{fast}], [{vp}, %{done}]")
 
-    def _pointer(self, addr: str, m, store: bool) -> str:
+    def _pointer(self, addr: str, m, store: bool, mmio: str | None = None) -> str:
         if self.softmmu:
-            return self._tlb_host(addr, m, store)
+            return self._tlb_host(addr, m, store, mmio if m.size <= 8 else None)
         self._fast_check(addr, "wpf" if store else "rpf", m.align)
         return self._host(addr)
 
     def load(self, op: Op) -> None:
         m = op.aux
         addr = self.arg(op.args[0], "i64")
-        p = self._pointer(addr, m, False)
+        p = self._pointer(addr, m, False, "load")
         bits = m.size * 8
         v = self.compute(f"load i{bits}, ptr {p}, align 1")
         dt = _ty(op.dst.width)
@@ -902,7 +936,7 @@ class LLVMGen:
         bits = m.size * 8
         src = _ty(bits)
         v = self.arg(op.args[1], src)
-        p = self._pointer(addr, m, True)
+        p = self._pointer(addr, m, True, v if src == "i64" else None)
         if bits < (128 if src == "i128" else 64):
             v = self.compute(f"trunc {src} {v} to i{bits}")
         self.emit(f"store i{bits} {v}, ptr {p}, align 1")

@@ -29,13 +29,16 @@ from collections.abc import Callable
 from typing import Any
 
 from pyqemu.accel.tcg import native_regions
-from pyqemu.accel.tcg.cputlb import ACCESS_READ, ACCESS_WRITE, PAGE_BITS
+from pyqemu.accel.tcg.cputlb import ACCESS_READ, ACCESS_WRITE, PAGE_BITS, PhysFault
 from pyqemu.accel.tcg.native import _CALL, EXIT_HEAT, NATIVE_MEMBERS, NativeTier, _Worker
 from pyqemu.accel.tcg.native_tlb import TLB_BITS, NativeTLB
 from pyqemu.tcg.ir import HELPERS
 from pyqemu.tcg.llvmgen import (
     CPU_VALUE_SLOTS,
+    MISS_DONE,
+    MISS_FILLED,
     MISS_LAZY,
+    MISS_SIZE_SHIFT,
     PY_CALL_ARGS,
     PY_CALLS,
     SYS_CHAIN_SLOTS,
@@ -55,6 +58,7 @@ SYS_NATIVE_BUDGET = 1 << 12  # transitions per native call, and per vCPU slice
 DEMOTE_TRANSITIONS = 2
 DEMOTE_SCORE = 256
 M64 = (1 << 64) - 1
+KIND_MASK = (1 << MISS_SIZE_SHIFT) - 1  # (``misskind`` without an access's size)
 NATIVE_PIC = os.environ.get("PYQEMU_NATIVE_PIC", "1") != "0"
 
 
@@ -76,6 +80,8 @@ class SysNativeTier(NativeTier):
         self._cpu_of_state: dict[int, Any] = {}  # state block address -> vCPU
         lay = self.layout
         self._miss_slot, self._kind_slot = lay.off("miss") // 8, lay.off("misskind") // 8
+        self._mmio_slot, self._budget_slot = lay.off("mmio") // 8, lay.budget_off // 8
+        self.native_mmio = 0  # device accesses native code's fill call did itself
         self._fill_callback = _FILL_FN(self._fill_from_native)  # (kept alive with the tier)
         self._fill_address = ctypes.cast(self._fill_callback, ctypes.c_void_p).value
         self.py_calls = 0  # helpers native code called (PY_CALLS)
@@ -102,40 +108,75 @@ class SysNativeTier(NativeTier):
 
     def _fill_from_native(self, state: int) -> int:
         """Native code missed its TLB (the state block's ``miss``/``misskind``): fill the
-        entry as the Python tier would, without leaving native code; 1 if the native entry
-        now holds the page, 0 to leave (MMIO, a store to code, the guest's fault: the Python
-        tier runs the instruction). Never raises: it runs inside native code."""
+        entry as the Python tier would, without leaving native code (MISS_FILLED: the native
+        entry now holds the page), or do a device access there (MISS_DONE, see _mmio); 0 to
+        leave (a store to code, the guest's fault, an access fill may not do: the Python tier
+        runs the instruction). Never raises: it runs inside native code."""
         try:
             cpu = self._cpu_of_state[state]
             B = cpu._native_state[0]
             kind = B[self._kind_slot]
-            if not 0 < kind < MISS_LAZY:
+            size = kind >> MISS_SIZE_SHIFT
+            kind &= (1 << MISS_SIZE_SHIFT) - 1
+            if not 0 < kind or size >= MISS_LAZY >> MISS_SIZE_SHIFT:
                 return 0
             addr = B[self._miss_slot]
             mmu_idx, store = (kind - 1) >> 1, (kind - 1) & 1
             page = addr >> PAGE_BITS
             tlb = cpu.tlb
             nat = tlb.native
-            w = nat._word(mmu_idx, page) + store
-            nat.refill(tlb, mmu_idx, addr)  # (the Python TLB may hold it)
-            if nat.words[w] != page:
-                nofill = nat.nofill
-                if (kind, page) in nofill:
+            nofill = nat.nofill
+            access = ACCESS_WRITE if store else ACCESS_READ
+            if (kind, page) in nofill:  # (MMIO, ROM or code, when last looked at)
+                if not size:
                     return 0
                 try:
-                    tlb.fill(addr, ACCESS_WRITE if store else ACCESS_READ, mmu_idx)
+                    pa, view = tlb.fill(addr, access, mmu_idx)
                 except Exception:  # noqa: BLE001 - the guest's fault: the Python tier raises it
                     return 0
-                if nat.words[w] != page:  # MMIO, ROM or code (a hint only: may go stale)
-                    if len(nofill) >= NOFILL_PAGES:
-                        nofill.clear()
-                    nofill.add((kind, page))
-                    return 0
-            B[self._kind_slot] = 0
-            self.native_fills += 1
-            return 1
+            else:
+                w = nat._word(mmu_idx, page) + store
+                nat.refill(tlb, mmu_idx, addr)  # (the Python TLB may hold it)
+                if nat.words[w] != page:
+                    try:
+                        pa, view = tlb.fill(addr, access, mmu_idx)
+                    except Exception:  # noqa: BLE001 - the guest's fault: the Python tier raises it
+                        return 0
+                if nat.words[w] == page:
+                    B[self._kind_slot] = 0
+                    self.native_fills += 1
+                    return MISS_FILLED
+                if len(nofill) >= NOFILL_PAGES:  # (a hint only: may go stale)
+                    nofill.clear()
+                nofill.add((kind, page))
+            if not size or view is not None:
+                return 0
+            return self._mmio(cpu, B, addr, pa, size, store)
         except BaseException:  # noqa: BLE001 - nothing may unwind through native frames
             return 0
+
+    def _mmio(self, cpu: Any, B: ctypes.Array, addr: int, pa: int, size: int, store: int) -> int:
+        """Do native code's device access of ``size`` bytes at ``addr`` (physical ``pa``) as
+        the Python tier's slow path would: MISS_DONE, a load's value in the state block's
+        ``mmio``; 0 if it is for the Python tier (misaligned, a store to code, nothing
+        there: the guest's fault). A device that raised an interrupt or changed the memory
+        map ends the native call at its next block (budget 0) so that the vCPU sees it."""
+        if addr & (size - 1) or (store and pa >> PAGE_BITS in cpu.tlb.code_pages):
+            return 0
+        phys = cpu.tlb.phys
+        lines, gen = getattr(cpu, "irq_lines", 0), cpu._native_gen
+        try:
+            if store:
+                phys.write(pa, size, B[self._mmio_slot] & ((1 << (size * 8)) - 1))
+            else:
+                B[self._mmio_slot] = phys.read(pa, size)
+        except PhysFault:
+            return 0
+        B[self._kind_slot] = 0
+        self.native_mmio += 1
+        if getattr(cpu, "irq_lines", 0) & ~lines or cpu._native_gen != gen:
+            B[self._budget_slot] = 0
+        return MISS_DONE
 
     # --- vCPUs ------------------------------------------------------------------------------
     def attach(self, cpu: Any) -> None:
@@ -405,7 +446,8 @@ class SysNativeTier(NativeTier):
                 if kind:  # a native TLB miss: the Python tier runs the access, then copy its entry
                     p64(B, kind_off, 0)
                     nxt = fallback_at(cpu, pc)
-                    filled = cpu.tlb.native.refill(cpu.tlb, (kind - 1) >> 1, u64(B, miss_off)[0])
+                    mmu_idx = ((kind & KIND_MASK) - 1) >> 1
+                    filled = cpu.tlb.native.refill(cpu.tlb, mmu_idx, u64(B, miss_off)[0])
                     if filled == 1:  # (a slot in use by another page: maybe two pages thrash)
                         return nxt
                 else:
