@@ -127,7 +127,8 @@ def _session(emulator: str, bios: Path, iface: str, devices: list[str], images: 
                 assert re.search(rf"block # {RAW_BLOCK}, count 1 \.\.\. 1 blocks written: OK", got), got
                 raw_block = last[:512]
         status = u.poweroff()
-    assert status == 0
+        tail = u.p.out[-3000:].decode(errors="replace")
+    assert status == 0, tail
     return {"fatwrite": written, "raw_block": raw_block}
 
 

@@ -661,6 +661,7 @@ class _Worker:
         self.ready = False
         self.pending = 0
         self.interval = sys.getswitchinterval()
+        self.stopping = False
         self.thread = threading.Thread(target=self._run, name="pyqemu-llvm", daemon=True)
         self.thread.start()
 
@@ -676,10 +677,24 @@ class _Worker:
 
     def _run(self) -> None:
         while True:
-            tier, head, code, logging, install = self.jobs.get()
+            job = self.jobs.get()
+            if job is None or self.stopping:
+                return
+            tier, head, code, logging, install = job
             done = tier._compile(head, code, logging)
             self.results.append((tier, head, code, done, install))
             self.ready = True
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """At exit: drop the queued compilations and wait for the one running. The process
+        must not exit while this thread is inside LLVM (its static destructors run at exit:
+        the guest's poweroff ended in SIGSEGV)."""
+        self.stopping = True
+        self.jobs.put(None)
+        self.thread.join(timeout)
+        if self.pending:
+            self.pending = 0
+            sys.setswitchinterval(self.interval)
 
     def deliver(self) -> None:
         self.ready = False

@@ -305,7 +305,11 @@ class SysTBCache:
         return self.code_cache
 
     def save_code_cache(self) -> None:
-        """Write newly compiled blocks to the persistent cache (at exit)."""
+        """Write newly compiled blocks to the persistent cache (at exit); stop the native
+        tier's background compiler first."""
+        worker = getattr(self.native, "worker", None)
+        if worker is not None:
+            worker.stop()
         if self.code_cache is not None:
             self.code_cache.flush()
         native = sys.modules.get("pyqemu.accel.tcg.native")  # (only if the native tier ran)
