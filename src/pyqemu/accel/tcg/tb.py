@@ -10,6 +10,7 @@ stub that looks the target up again.
 from __future__ import annotations
 
 import bisect
+import heapq
 import os
 import time
 from collections import Counter
@@ -73,7 +74,10 @@ class TranslationBlock:
         """The most frequent targets of the block's computed jump, most frequent first."""
         tb = self.base or self
         seen = tb.g.get("_ij")
-        return [t for t, _n in seen.most_common(INDIRECT_TARGETS)] if seen else []
+        if not seen:
+            return []
+        counts = dict(seen)  # a snapshot: another guest thread may be counting a new target
+        return heapq.nlargest(INDIRECT_TARGETS, counts, key=counts.__getitem__)
 
 
 class TBCache:
