@@ -206,7 +206,7 @@ def run_python(mem: Mem, region: Region, regs: list[int], image: bytes, **cpu_kw
 
 def run_native(mem: Mem, region: Region, regs: list[int], image: bytes, *, budget: int = 1, key: int = 0,
                chain=_CHAIN, tlb: NativeTLB | None = None, fill=_NO_FILL, pycall=None,
-               **cpu_kw) -> Result:
+               chainfill=None, **cpu_kw) -> Result:
     """The region's native code; CpuValue slots filled as native_sys's wrapper fills them."""
     mem.ram[:] = image
     buf = (ctypes.c_uint64 * (LAYOUT.size // 8 + 2 * CPU_VALUE_SLOTS))()
@@ -215,7 +215,8 @@ def run_native(mem: Mem, region: Region, regs: list[int], image: bytes, *, budge
     for name, v in (("budget", budget), ("key", key), ("chain", ctypes.addressof(chain)),
                     ("tlb", (tlb or mem.native).address),
                     ("fill", ctypes.cast(fill, ctypes.c_void_p).value),
-                    ("pycall", ctypes.cast(pycall, ctypes.c_void_p).value if pycall else 0)):
+                    ("pycall", ctypes.cast(pycall, ctypes.c_void_p).value if pycall else 0),
+                    ("chainfill", ctypes.cast(chainfill, ctypes.c_void_p).value if chainfill else 0)):
         buf[LAYOUT.off(name) // 8] = v
     cpu = FakeCPU(mem, list(regs), region.head.mmu_idx, **cpu_kw)
     for slot, (cv, consts) in region.code.cpu_values.items():
@@ -708,6 +709,48 @@ def test_chain_matches_pc_and_key(mem):
     chain[slot + 2] = 0  # no function
     r = run_native(mem, ra, regs, image, budget=10, key=0x5_0000_0042, chain=chain)
     assert (r.kind, r.pc, r.regs[3]) == ("jump", 0x3000, regs[3])
+
+
+def test_chain_miss_asks_chainfill(mem):
+    """A chain entry for another pc or key makes native code ask the state block's
+    ``chainfill`` (the exit pc in the state block) for the region there: it tail-calls the
+    address returned and leaves on 0. A matching entry without a function, an empty budget
+    and a fallback exit do not ask."""
+    a, ba = new_block(0, 0x1000)
+    ba.insn_start(0x1000)
+    ba.mov(G[2], ba.add(G[2], 1, 64))
+    ba.goto_tb(0x3000)
+    c, bc = new_block(0, 0x3000)
+    bc.insn_start(0x3000)
+    bc.mov(G[3], 0x77)
+    bc.goto_tb(0x4000)
+    ra, rc = Region(a), Region(c)
+    chain = (ctypes.c_uint64 * (4 * SYS_CHAIN_SLOTS))()
+    slot = 4 * sys_chain_slot(0x3000)
+    asked: list[tuple[int, int]] = []
+    answer = {0x3000: rc.addr}  # (0x4000: no native code)
+
+    def chainfill(state: int) -> int:
+        words = (ctypes.c_uint64 * (LAYOUT.size // 8)).from_address(state)
+        pc = words[LAYOUT.pc_off // 8]
+        asked.append((pc, words[LAYOUT.off("key") // 8]))
+        return answer.get(pc, 0)
+    callback = _FILL_FN(chainfill)
+    regs = regs_with()
+    image = image_of(31)
+    chain[slot:slot + 3] = [0x3000, 0x4_0000_0042, rc.addr]  # another key's entry
+    r = run_native(mem, ra, regs, image, budget=10, key=0x5_0000_0042, chain=chain, chainfill=callback)
+    assert (r.kind, r.pc, r.regs[2], r.regs[3]) == ("jump", 0x4000, regs[2] + 1, 0x77)
+    assert asked == [(0x3000, 0x5_0000_0042), (0x4000, 0x5_0000_0042)]
+    answer.clear()  # no native code there: leave for the Python tier
+    r = run_native(mem, ra, regs, image, budget=10, key=0x5_0000_0042, chain=chain, chainfill=callback)
+    assert (r.kind, r.pc, r.regs[3]) == ("jump", 0x3000, regs[3]) and len(asked) == 3
+    asked.clear()
+    chain[slot:slot + 3] = [0x3000, 0x5_0000_0042, 0]  # known: no native code there
+    r = run_native(mem, ra, regs, image, budget=10, key=0x5_0000_0042, chain=chain, chainfill=callback)
+    chain[slot:slot + 3] = [0, 0, 0]
+    r2 = run_native(mem, ra, regs, image, budget=1, key=0x5_0000_0042, chain=chain, chainfill=callback)
+    assert (r.pc, r2.pc, asked) == (0x3000, 0x3000, [])
 
 
 # --- NativeTLB and its upkeep by SoftTLB ---------------------------------------------------------

@@ -210,7 +210,7 @@ def report_counts(machine: Any) -> None:
                          f"{nat.failed} failed, {nat.disk_hits} from disk, {nat.pic_regions} "
                          f"position-independent, {nat.remembered} remembered ({nat.warm_started} at once), "
                          f"{nat.demoted} demoted, {nat.native_fills} TLB fills and {nat.native_mmio} device "
-                         f"accesses from native code"
+                         f"accesses from native code, {nat.chain_fills} chains found from native code"
                          f"{nat.retired_note()}\n")
     sys.stderr.flush()
 

@@ -52,7 +52,7 @@ M64 = (1 << 64) - 1
 
 # The state block after the globals: 8-byte fields, in this order (StateLayout.off).
 STATE_FIELDS = ("pc", "icount", "budget", "lazyok", "base", "rpf", "wpf", "chain", "tlb", "key", "miss",
-                "misskind", "fill", "pycall", "mmio")
+                "misskind", "fill", "pycall", "mmio", "chainfill")
 # Globals the system-mode wrapper copies into the state block only for regions that use them
 # (targets register theirs: the vector registers, which few regions touch). ``lazyok`` in the
 # state block says whether they were copied; a region that uses one checks it on entry and,
@@ -479,7 +479,7 @@ class LLVMGen:
         tail += ["  %bl = load i64, ptr %budget", "  %bl1 = sub i64 %bl, 1",
                  "  store i64 %bl1, ptr %bp, align 8", "  %xc = load i32, ptr %xcode"]
         if self.ram.chain:
-            tail += _chain_tail(lay.off("key") if self.softmmu else None)
+            tail += _chain_tail(lay.off("key"), lay.off("chainfill")) if self.softmmu else _chain_tail()
         tail += ["  ret i32 %xc", "}"]
         decls = ["declare i64 @llvm.fshr.i64(i64, i64, i64)", "declare i32 @llvm.fshr.i32(i32, i32, i32)",
                  "declare i128 @llvm.fshr.i128(i128, i128, i128)",
@@ -960,11 +960,14 @@ class LLVMGen:
         self.exit(EXIT_JUMP, t)
 
 
-def _chain_tail(key_off: int | None = None) -> list[str]:
+def _chain_tail(key_off: int | None = None, chainfill_off: int | None = None) -> list[str]:
     """Exit-block code: on EXIT_JUMP with budget left, tail-call the native region that the
     chain table holds for the exit pc. User mode's entries are (pc, function address);
     system mode's (``key_off``: where the state block holds the current key) are (pc, key,
-    function address, padding) and only match under the same key."""
+    function address, padding) and only match under the same key. There, a slot that holds
+    another pc or key asks the state block's ``chainfill`` (``i64 chainfill(ptr S)``, the
+    exit pc in the state block's ``pc``) for the region at the exit pc, which it enters
+    into the slot: its address, or 0 to leave (no native code there)."""
     if key_off is None:
         shift, fn_at, keyed = 4, 8, []
         index = ["  %cs0 = lshr i64 %xpcv, 2", f"  %cs = and i64 %cs0, {CHAIN_SLOTS - 1}"]
@@ -982,13 +985,21 @@ def _chain_tail(key_off: int | None = None) -> list[str]:
             f"  %co = shl i64 %cs, {shift}",
             "  %ce = getelementptr i8, ptr %chain, i64 %co",
             "  %cpc = load i64, ptr %ce, align 8"]
-    call = ["  br i1 %hit, label %call, label %done",
+    miss = "done" if chainfill_off is None else "chainmiss"
+    call = [f"  br i1 %hit, label %call, label %{miss}",
             "call:", f"  %cfp = getelementptr i8, ptr %ce, i64 {fn_at}",
             "  %cf = load ptr, ptr %cfp, align 8",
             "  %cnull = icmp eq ptr %cf, null", "  br i1 %cnull, label %done, label %tail",
-            "tail:", "  %cr = musttail call i32 %cf(ptr %S)", "  ret i32 %cr",
-            "done:"]
-    return look + (keyed or ["  %hit = icmp eq i64 %cpc, %xpcv"]) + call
+            "tail:", "  %cr = musttail call i32 %cf(ptr %S)", "  ret i32 %cr"]
+    if chainfill_off is not None:
+        call += ["chainmiss:", f"  %cmp = getelementptr i8, ptr %S, i64 {chainfill_off}",
+                 "  %cmf = load ptr, ptr %cmp, align 8", "  %cmnull = icmp eq ptr %cmf, null",
+                 "  br i1 %cmnull, label %done, label %chainask",
+                 "chainask:", "  %cma = call i64 %cmf(ptr %S)", "  %cmz = icmp eq i64 %cma, 0",
+                 "  br i1 %cmz, label %done, label %tail2",
+                 "tail2:", "  %cmfn = inttoptr i64 %cma to ptr",
+                 "  %cr2 = musttail call i32 %cmfn(ptr %S)", "  ret i32 %cr2"]
+    return look + (keyed or ["  %hit = icmp eq i64 %cpc, %xpcv"]) + call + ["done:"]
 
 
 _ARITH = {"add", "sub", "mul", "and", "or", "xor", "andc", "orc", "eqv", "shl", "shr", "sar", "rotr",

@@ -60,6 +60,9 @@ DEMOTE_SCORE = 256
 M64 = (1 << 64) - 1
 KIND_MASK = (1 << MISS_SIZE_SHIFT) - 1  # (``misskind`` without an access's size)
 NATIVE_PIC = os.environ.get("PYQEMU_NATIVE_PIC", "1") != "0"
+# Chain-table misses ask Python for the region at the exit pc (_chain_from_native) instead
+# of leaving native code (PYQEMU_CHAIN_FILL=0: they leave, for comparisons).
+CHAIN_FILL = os.environ.get("PYQEMU_CHAIN_FILL", "1") != "0"
 
 
 class SysNativeTier(NativeTier):
@@ -91,6 +94,10 @@ class SysNativeTier(NativeTier):
         self._key_slot = lay.off("key") // 8
         self._py_call_callback = _PYCALL_FN(self._py_call_from_native)
         self._py_call_address = ctypes.cast(self._py_call_callback, ctypes.c_void_p).value
+        self.chain_fills = 0  # chain-table misses that found a native region without leaving
+        self._pc_slot = lay.pc_off // 8
+        self._chain_callback = _FILL_FN(self._chain_from_native)
+        self._chain_address = ctypes.cast(self._chain_callback, ctypes.c_void_p).value
 
     def _py_call_from_native(self, state: int, number: int, *args: int) -> int:
         """Native code calls helper ``number`` (llvmgen's PY_CALLS) with ``args``: 0 when it
@@ -105,6 +112,37 @@ class SysNativeTier(NativeTier):
             return 0
         except BaseException:  # noqa: BLE001 - nothing may unwind through native frames
             return 1
+
+    def _chain_from_native(self, state: int) -> int:
+        """Native code leaves for the exit pc in the state block and its chain-table slot
+        holds another pc or key (a new ASID's or mapping generation's, or a slot conflict):
+        look the block up as the Python tier's jump cache would, without translating, and
+        enter it in the slot. Returns a native region's address, else 0 (the slot then says
+        so, and native code leaves without asking again until the wrapper chains it)."""
+        try:
+            cpu = self._cpu_of_state[state]
+            B = cpu._native_state[0]
+            pc = B[self._pc_slot]
+            fn = cpu.jc_get(pc)
+            if fn is None:
+                cache = self.cache
+                flags = cpu.tb_flags
+                pa = cpu.tlb.translate_code(pc, cache.mmu_idx_of(flags))
+                tb = cache.tbs.get((pc, pa, flags))
+                if tb is None or not tb.valid:
+                    return 0
+                fn = cpu.jc[pc] = tb.fn
+            addr = getattr(fn, "native_addr", 0)
+            chain = cpu._native_chain
+            slot = 4 * sys_chain_slot(pc)
+            chain[slot] = pc
+            chain[slot + 1] = B[self._key_slot]
+            chain[slot + 2] = addr
+            if addr:
+                self.chain_fills += 1
+            return addr
+        except BaseException:  # noqa: BLE001 - nothing may unwind through native frames
+            return 0
 
     def _fill_from_native(self, state: int) -> int:
         """Native code missed its TLB (the state block's ``miss``/``misskind``): fill the
@@ -196,6 +234,8 @@ class SysNativeTier(NativeTier):
         buf[lay.off("chain") // 8] = ctypes.addressof(cpu._native_chain)
         buf[lay.off("fill") // 8] = self._fill_address
         buf[lay.off("pycall") // 8] = self._py_call_address
+        if CHAIN_FILL:
+            buf[lay.off("chainfill") // 8] = self._chain_address
         self._cpu_of_state[ctypes.addressof(buf)] = cpu
         st = cpu._native_state = (buf, ctypes.addressof(buf))
         return st
