@@ -397,6 +397,38 @@ def test_code_that_ran_once_is_compiled_and_cached_at_the_next_run(have_binutils
     assert translations[0] > 0 and translations[1] > 0 and translations[2] == 0
 
 
+FAULT_PROGRAM = """
+    .global _start
+_start:
+    adr x1, _start
+    mov x2, #5
+    movz x8, #1, lsl #48           // an address nothing maps
+    add x2, x2, #1
+    ldr x7, [x8]                   // faults: at _start + 16, x1 and x2 written back
+2:  b 2b
+"""
+
+
+def test_fault_in_a_cached_relocated_block_is_precise(have_binutils, tmp_path, monkeypatch) -> None:
+    """A block from the code cache (position-independent, at a new KASLR address) that
+    faults reports the faulting instruction's pc at that address, with the registers the
+    instructions before it wrote: its line map, stored apart and decoded only now, follows
+    the relocation."""
+    monkeypatch.setenv("PYQEMU_CACHE_DIR", str(tmp_path))
+    translated = []
+    for va, _board, cpu in kaslr_boots(FAULT_PROGRAM):
+        real_block_ir = cpu.tbs._block_ir
+        cpu.tbs._block_ir = lambda key, slow, f=real_block_ir: (translated.append(key[0]), f(key, slow))[1]
+        cpu.pc = va
+        with pytest.raises(GuestException) as fault:
+            cpu_exec_mod.cpu_exec_sys(cpu, 20)
+        assert (fault.value.pc, fault.value.addr) == (va + 16, 1 << 48)
+        assert (cpu.regs[1], cpu.regs[2]) == (va, 6)
+        cpu.tbs.save_code_cache()
+    first = 0xFFFF_A000_1234_5000  # (translated there and SHIFT below only: the rest came cached)
+    assert {pc >> 12 for pc in translated} == {first >> 12, (first - pic_mod.SHIFT) >> 12}
+
+
 NATIVE_PIC_PROGRAM = PIC_PROGRAM.replace("""
     ldr x9, =0x09000100""", """
     adr x4, 3f

@@ -29,10 +29,33 @@ from pathlib import Path
 from pyqemu.tcg.ir import HELPERS
 
 PAGE_SHIFT = 12
-_FORMAT = 2  # 2: each block's entry marshalled on its own (decoded when used)
+_FORMAT = 3  # 2: each block's entry marshalled on its own (decoded when used); 3: its line map too
 MAX_ENTRIES = 4096  # blocks kept per page digest
 # Caches of other translator versions kept (another installed version may run alternately).
 KEEP_OTHER_TRANSLATORS = 3
+
+
+class StoredLineMap:
+    """A cached block's fault metadata (pygen's ``LINEMAP``: line map, lines after the
+    write-back, written globals, counting), decoded when a fault in the block first needs
+    it: most blocks never fault, and decoding every block's map cost a warm Linux boot
+    ~0.2 s. ``base`` is added to the guest pcs (position-independent code: pic.py)."""
+
+    __slots__ = ("raw", "base", "_meta")
+
+    def __init__(self, raw: bytes, base: int = 0) -> None:
+        self.raw = raw
+        self.base = base
+        self._meta: tuple | None = None
+
+    def __iter__(self):
+        meta = self._meta
+        if meta is None:
+            lines, after, written, counted = marshal.loads(self.raw)
+            if self.base:
+                lines = [(ln, off + self.base, n) for ln, off, n in lines]
+            meta = self._meta = (lines, after, written, counted)
+        return iter(meta)
 
 
 def translator_digest(extra: str = "") -> str:
@@ -165,7 +188,7 @@ class CodeCache:
             if h is None:
                 return None
             helpers[name] = h
-        return e[0], e[1], e[2], e[3], e[4], helpers
+        return e[0], e[1], e[2], e[3], StoredLineMap(e[4]), helpers
 
     def known_at(self, page: int, group: int | str) -> bool:
         """Whether earlier runs cached blocks of ``page``'s bytes in ``group`` (system mode:
@@ -181,7 +204,7 @@ class CodeCache:
         if group is not None:
             digest = f"{digest}-{_group(group)}"
         self._entries(digest)[key] = marshal.dumps(
-            (code, name, size, list(exits), list(linemap), list(helper_names)))
+            (code, name, size, list(exits), marshal.dumps(tuple(linemap)), list(helper_names)))
         self.dirty.add(digest)
 
     def raw_at(self, page: int, key, group: str):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 # The second translation's distance below the first: whole pages (page-relative values keep
 # their offsets) but no larger power of two, so that a constant the translator masked out of
@@ -88,8 +89,8 @@ def _relocated_line(line: str, other: str, base: int) -> str | None:
     return "".join(ours)
 
 
-def relocate(exits, linemap, base: int) -> tuple[list[tuple[str, int]], tuple]:
-    """A cached PicCode's exits and line map for a block on the page at ``base``."""
-    lines, after, written, counted = linemap
-    return ([(slot, off + base) for slot, off in exits],
-            ([(ln, off + base, n) for ln, off, n in lines], after, written, counted))
+def relocate(exits, linemap, base: int) -> tuple[list[tuple[str, int]], Any]:
+    """A cached PicCode's exits and line map (a code_cache.StoredLineMap) for a block on the
+    page at ``base``."""
+    linemap.base = base
+    return [(slot, off + base) for slot, off in exits], linemap
