@@ -9,7 +9,9 @@ to be compiled to machine code, and then leave that code in every way there is:
 * smc_loop: the loop rewrites the function it calls (RWX, W^X with mprotect);
 * codepage_store: hot stores to the page of the running code (data, then an instruction);
 * syscall_loop: a system call every N iterations from a function the loop calls;
-* atomic_threads: four threads with __atomic builtins (LDXR/STXR, LDAXR/STLXR; LSE).
+* atomic_threads: four threads with __atomic builtins (LDXR/STXR, LDAXR/STLXR; LSE);
+* smc_threads: four threads rewrite their own functions on one shared code page while
+  the others translate and run code there (the process's translation cache is shared).
 
 Each program checks its own results and prints them; under pyqemu (PYQEMU_CACHE=0) its
 stdout and exit status must equal Debian qemu-aarch64's, ``native: N regions`` on stderr
@@ -44,6 +46,7 @@ PROGRAMS: dict[str, tuple[str, list[str]]] = {
     # ARMv8.0 without the outline-atomics helpers: exclusives inline in the loop.
     "atomic_threads-llsc": ("atomic_threads", ["-march=armv8-a", "-mno-outline-atomics"]),
     "atomic_threads-lse": ("atomic_threads", ["-march=armv8.1-a"]),
+    "smc_threads": ("smc_threads", []),
 }
 
 NATIVE_LINE = re.compile(rb"^native: (\d+) regions, compile [0-9.]+ s, (\d+) failed\b", re.M)

@@ -170,9 +170,11 @@ def _add_many(directory) -> None:
 
 
 def test_pic_relocates_only_constants_that_move_with_the_pc():
+    import marshal
     from types import SimpleNamespace
 
     from pyqemu.accel.tcg import pic
+    from pyqemu.accel.tcg.code_cache import StoredLineMap
 
     def gen(pc: int, extra: str = "") -> SimpleNamespace:
         src = f"def tb(cpu, R):\n    R[30] = {pc + 4:#x}; R[1] = 0xff & R[2]\n    return _j0{extra}\n"
@@ -182,8 +184,10 @@ def test_pic_relocates_only_constants_that_move_with_the_pc():
     code = pic.relocatable(gen(base + 0x10), gen(base + 0x10 - pic.SHIFT), base)
     assert code is not None and "(VB + 0x14)" in code.source and "0xff & R[2]" in code.source
     assert code.exits == [("_j0", 0x18)] and code.linemap[0] == [(2, 0x10, 0)]
-    exits, linemap = pic.relocate(code.exits, code.linemap, 0xFFFF_C000_0000_0000)
-    assert exits == [("_j0", 0xFFFF_C000_0000_0018)] and linemap[0] == [(2, 0xFFFF_C000_0000_0010, 0)]
+    stored = StoredLineMap(marshal.dumps(code.linemap))  # (as the code cache keeps it)
+    exits, linemap = pic.relocate(code.exits, stored, 0xFFFF_C000_0000_0000)
+    lines, _after, _written, _counting = linemap
+    assert exits == [("_j0", 0xFFFF_C000_0000_0018)] and lines == [(2, 0xFFFF_C000_0000_0010, 0)]
     ns = {"VB": 0xFFFF_C000_0000_0000, "_j0": None}
     exec(compile(code.source, "<pic>", "exec"), ns)  # noqa: S102
     regs = [0] * 32

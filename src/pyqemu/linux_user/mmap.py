@@ -654,13 +654,15 @@ class GuestMemory:
     def write(self, addr: int, data: bytes) -> None:
         if not self.check(addr, len(data), True):
             raise GuestException("segv", addr, True)
-        self._invalidate_if_code(addr, len(data))
-        self.mem[addr:addr + len(data)] = data
+        with self.lock:  # (one step for translating threads: see process.py's st_slow)
+            self._invalidate_if_code(addr, len(data))
+            self.mem[addr:addr + len(data)] = data
 
     def write_force(self, addr: int, data: bytes) -> None:
         """Write regardless of guest permissions (loader, signal frames)."""
-        self._invalidate_if_code(addr, len(data))
-        self.mem[addr:addr + len(data)] = data
+        with self.lock:
+            self._invalidate_if_code(addr, len(data))
+            self.mem[addr:addr + len(data)] = data
 
     def _invalidate_if_code(self, addr: int, length: int) -> None:
         if not self.code_pages or self.on_unmap is None:

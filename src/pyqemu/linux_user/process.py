@@ -269,7 +269,8 @@ class Process:
         self.count_insns = bool(os.environ.get("PYQEMU_COUNT_INSNS"))
         self.exited_insns = 0  # instructions of threads that called exit()
         self.tbs = TBCache(self._translate, ns, on_code_page=self._on_code_page,
-                           count_insns=self.count_insns, code_cache=self._code_cache())
+                           count_insns=self.count_insns, code_cache=self._code_cache(),
+                           lock=self.mem.lock)
         self.mem.on_unmap = self._code_unmapped
         self._enable_native()
         self.model_cpu: UserCPU | None = None
@@ -346,20 +347,27 @@ class Process:
         def unaligned(cpu, addr, write):
             raise GuestException("bus", addr, bool(write))
 
+        lock = mem.lock
+
         def st_slow(cpu, addr, val, size):
+            data = (val & ((1 << (size * 8)) - 1)).to_bytes(size, "little")
             page = addr >> PAGE_SHIFT
-            wp = mem.wp[page]
-            if wp == 0:
-                raise GuestException("segv", addr, True)
-            if wp == 2:
-                self._code_unmapped(page << PAGE_SHIFT, PAGE_SIZE)
             last = (addr + size - 1) >> PAGE_SHIFT
-            if last != page:
-                if mem.wp[last] == 0:
-                    raise GuestException("segv", (last << PAGE_SHIFT), True)
-                if mem.wp[last] == 2:
-                    self._code_unmapped(last << PAGE_SHIFT, PAGE_SIZE)
-            mem.mem[addr:addr + size] = (val & ((1 << (size * 8)) - 1)).to_bytes(size, "little")
+            # Dropping the page's translations and the store are one step for the other guest
+            # threads (translation holds the same lock): else one of them could translate the
+            # old bytes in between, and no store would ever drop that translation.
+            with lock:
+                wp = mem.wp[page]
+                if wp == 0:
+                    raise GuestException("segv", addr, True)
+                if wp == 2:
+                    self._code_unmapped(page << PAGE_SHIFT, PAGE_SIZE)
+                if last != page:
+                    if mem.wp[last] == 0:
+                        raise GuestException("segv", (last << PAGE_SHIFT), True)
+                    if mem.wp[last] == 2:
+                        self._code_unmapped(last << PAGE_SHIFT, PAGE_SIZE)
+                mem.mem[addr:addr + size] = data
 
         def ld_slow(cpu, addr, size, signed, mask):
             """A load the fast tables did not clear: maybe unmapped, maybe crossing a page."""

@@ -587,12 +587,13 @@ class NativeTier:
             cache.lookup(pc)
         except GuestException:
             return
-        tb = cache.tbs.get(pc)
-        if tb is None or tb.py_fn is not None:
-            return
-        members = select_members(pc, cache._succ, NATIVE_MEMBERS)
-        taken = {m: cache._succ(m) for m in members}
-        self.promote(tb, members, taken)
+        with cache.lock:  # (guest threads share the cache: tb.py)
+            tb = cache.tbs.get(pc)
+            if tb is None or tb.py_fn is not None:
+                return
+            members = select_members(pc, cache._succ, NATIVE_MEMBERS)
+            taken = {m: cache._succ(m) for m in members}
+            self.promote(tb, members, taken)
 
     def fallback(self, cpu, pc: int) -> Callable:
         """The Python tier's function for ``pc`` (not a native wrapper)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import heapq
 import os
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -92,8 +93,12 @@ class TBCache:
     def __init__(self, translate: Callable[[int], Block], namespace: dict,
                  on_code_page: Callable[[int], None] | None = None,
                  optimize: bool = True, count_insns: bool = False, code_cache=None,
-                 regions: bool = True) -> None:
+                 regions: bool = True, lock: threading.RLock | None = None) -> None:
         self.translate = translate
+        # Held while blocks are made, linked into regions or dropped: a user-mode process's
+        # threads share this cache (its guest memory's lock, so that the order of the two
+        # locks is always the same: translation reads guest memory, munmap drops code).
+        self.lock = lock or threading.RLock()
         self.ns = namespace
         self.on_code_page = on_code_page
         self.optimize = optimize
@@ -123,7 +128,8 @@ class TBCache:
     def lookup(self, pc: int) -> Callable:
         fn = self.jc.get(pc)
         if fn is None:
-            fn = self._build(pc).fn
+            with self.lock:
+                fn = self.jc.get(pc) or self._build(pc).fn
         return fn
 
     def _build(self, pc: int) -> TranslationBlock:
@@ -154,6 +160,11 @@ class TBCache:
 
     def _block_ir(self, pc: int) -> Block:
         """Translate and optimise the block at ``pc`` (logging -d op/op_opt)."""
+        if self.on_code_page is not None:
+            # Protected before its bytes are read: another thread's store from now on takes
+            # the slow path, which waits for this translation and then drops it. (Marked only
+            # when installed, a store between the read and the install was never seen.)
+            self.on_code_page(pc >> PAGE_SHIFT)
         try:
             block = self.translate(pc)
         except GuestException as e:  # the first instruction could not be fetched
@@ -192,6 +203,10 @@ class TBCache:
         return {t for t in tb.taken() | set(tb.indirect()) if t in self.tbs and self.tbs[t].valid}
 
     def _form_region(self, hot: TranslationBlock) -> None:
+        with self.lock:
+            self._form_region_locked(hot)
+
+    def _form_region_locked(self, hot: TranslationBlock) -> None:
         head = self.tbs.get(loop_header(hot.pc, self._succ))
         if head is None or head.heat < 0 and head is not hot:
             return  # that loop is a region already
@@ -270,7 +285,11 @@ class TBCache:
     def _stub(self, g: dict, slot: str, target: int) -> Callable:
         def find() -> TranslationBlock:
             tb = self.tbs.get(target)
-            return tb if tb is not None and tb.valid else self._build(target)
+            if tb is not None and tb.valid:
+                return tb
+            with self.lock:
+                tb = self.tbs.get(target)
+                return tb if tb is not None and tb.valid else self._build(target)
         return chain_stub(g, slot, target, find)
 
     # --- invalidation ---------------------------------------------------------
@@ -289,6 +308,10 @@ class TBCache:
 
     def invalidate_page(self, page: int) -> bool:
         """Drop every block with code on guest page `page`. True if any."""
+        with self.lock:
+            return self._invalidate_page_locked(page)
+
+    def _invalidate_page_locked(self, page: int) -> bool:
         if self.code_cache is not None:
             self.code_cache.forget_page(page)
         pcs = self.page_tbs.pop(page, None)
@@ -310,9 +333,10 @@ class TBCache:
             self.invalidate_page(page)
 
     def flush(self) -> None:
-        for tb in list(self.tbs.values()):
-            self._unlink(tb)
-        self.page_tbs.clear()
+        with self.lock:
+            for tb in list(self.tbs.values()):
+                self._unlink(tb)
+            self.page_tbs.clear()
 
     def pages_with_code(self) -> list[int]:
         return sorted(self.page_tbs)
