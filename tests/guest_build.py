@@ -21,6 +21,7 @@ import fcntl
 import functools
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -180,7 +181,8 @@ def build(program: str, variant: Variant, cache_dir: Path = CACHE_DIR) -> GuestB
 def _build_cached(name: str, src: Path, command: Callable[[Path], list[str]], cache_dir: Path) -> Path:
     """Run ``command(output path)`` unless ``cache_dir/name`` is up to date; return its path.
 
-    The cache key is the compiler's version line, the command and the source text.
+    The cache key is the compiler's version line, the command, the source text and the
+    text of the headers it includes from its own directory (``#include "name.h"``).
     """
     cache_dir.mkdir(parents=True, exist_ok=True)
     out = cache_dir / name
@@ -188,7 +190,12 @@ def _build_cached(name: str, src: Path, command: Callable[[Path], list[str]], ca
     h = hashlib.sha256()
     cmd = command(Path("OUT"))
     h.update("\0".join([_compiler_id(cmd[0]), *cmd[1:]]).encode())
-    h.update(src.read_bytes())
+    text = src.read_bytes()
+    h.update(text)
+    for header in re.findall(rb'^\s*#\s*include\s+"([^"]+)"', text, re.M):
+        local = src.parent / header.decode()
+        if local.exists():
+            h.update(local.read_bytes())
     key = h.hexdigest()
     # Serialise builds of the same binary across pytest-xdist workers.
     with open(cache_dir / f"{name}.lock", "w") as lock:

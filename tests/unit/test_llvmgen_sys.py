@@ -684,9 +684,9 @@ def test_dc_zva(mem, idx):
 
 # --- the chain table -----------------------------------------------------------------------------
 
-def test_chain_matches_pc_and_key(mem):
-    """At an exit, native code tail-calls the region that the chain entry (pc, key, function)
-    holds only if both the pc and the state block's key match."""
+def _chained_pair() -> tuple[Region, Region, ctypes.Array, int]:
+    """Region a (0x1000: x2 += 1, jump to 0x3000), region c (0x3000: x3 = 0x77, jump to
+    0x4000), an empty chain table and the index of 0x3000's entry in it."""
     a, ba = new_block(0, 0x1000)
     ba.insn_start(0x1000)
     ba.mov(G[2], ba.add(G[2], 1, 64))
@@ -695,9 +695,14 @@ def test_chain_matches_pc_and_key(mem):
     bc.insn_start(0x3000)
     bc.mov(G[3], 0x77)
     bc.goto_tb(0x4000)
-    ra, rc = Region(a), Region(c)
     chain = (ctypes.c_uint64 * (4 * SYS_CHAIN_SLOTS))()
-    slot = 4 * sys_chain_slot(0x3000)
+    return Region(a), Region(c), chain, 4 * sys_chain_slot(0x3000)
+
+
+def test_chain_matches_pc_and_key(mem):
+    """At an exit, native code tail-calls the region that the chain entry (pc, key, function)
+    holds only if both the pc and the state block's key match."""
+    ra, rc, chain, slot = _chained_pair()
     chain[slot:slot + 3] = [0x3000, 0x5_0000_0042, rc.addr]
     regs = regs_with()
     image = image_of(30)
@@ -714,19 +719,9 @@ def test_chain_matches_pc_and_key(mem):
 def test_chain_miss_asks_chainfill(mem):
     """A chain entry for another pc or key makes native code ask the state block's
     ``chainfill`` (the exit pc in the state block) for the region there: it tail-calls the
-    address returned and leaves on 0. A matching entry without a function, an empty budget
-    and a fallback exit do not ask."""
-    a, ba = new_block(0, 0x1000)
-    ba.insn_start(0x1000)
-    ba.mov(G[2], ba.add(G[2], 1, 64))
-    ba.goto_tb(0x3000)
-    c, bc = new_block(0, 0x3000)
-    bc.insn_start(0x3000)
-    bc.mov(G[3], 0x77)
-    bc.goto_tb(0x4000)
-    ra, rc = Region(a), Region(c)
-    chain = (ctypes.c_uint64 * (4 * SYS_CHAIN_SLOTS))()
-    slot = 4 * sys_chain_slot(0x3000)
+    address returned and leaves on 0. A matching entry without a function and an empty budget
+    do not ask."""
+    ra, rc, chain, slot = _chained_pair()
     asked: list[tuple[int, int]] = []
     answer = {0x3000: rc.addr}  # (0x4000: no native code)
 
