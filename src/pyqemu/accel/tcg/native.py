@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from pyqemu.accel.tcg.native_loader import CodeArena, Unsupported
 from pyqemu.tcg.ir import Temp
 from pyqemu.tcg.llvmgen import (
     CHAIN_SLOTS,
@@ -49,6 +50,8 @@ ENGINE_OBJECTS = 2048  # objects per MCJIT engine (an engine is freed when its c
 MAX_ENGINES = 8
 EXIT_HEAT = 32  # exits of native code to one pc before a native region is made there
 NATIVE_BUDGET = 1 << 16  # branches between member blocks and chained calls per call
+# Load objects with native_loader.py (MCJIT only for what it refuses); PYQEMU_NATIVE_LOADER=0: MCJIT
+USE_LOADER = os.environ.get("PYQEMU_NATIVE_LOADER", "1") != "0"
 COMPILE_SWITCH_INTERVAL = 0.0002  # seconds: the GIL switch interval while regions compile
 M64 = (1 << 64) - 1
 
@@ -216,26 +219,40 @@ _PASSES = {
 
 
 class _Engine:
-    """One MCJIT execution engine and the objects loaded into it."""
+    """A generation of loaded objects: in a :class:`CodeArena` (native_loader.py), or in an
+    MCJIT execution engine for an object the arena's loader does not handle."""
 
     def __init__(self, llvm, opt: int) -> None:
         self.llvm = llvm
-        # The engine owns the target machine it is given: each gets its own.
-        tm = llvm.Target.from_default_triple().create_target_machine(opt=opt, jit=True)
-        self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
+        self.opt = opt
+        self.arena = CodeArena() if USE_LOADER else None
+        self.engine = None  # (made at the first object the arena refuses)
         self.objects = 0
         self.live = 0  # regions using code of this engine
         self.names: list[str] = []
 
     def add(self, obj: bytes, name: str) -> int:
-        self.engine.add_object_file(self.llvm.ObjectFileRef.from_data(obj))
-        self.engine.finalize_object()
         self.objects += 1
         self.names.append(name)
+        if self.arena is not None:
+            try:
+                return self.arena.add(obj, name)
+            except Unsupported:
+                pass
+        llvm = self.llvm
+        if self.engine is None:
+            # The engine owns the target machine it is given: each gets its own.
+            tm = llvm.Target.from_default_triple().create_target_machine(opt=self.opt, jit=True)
+            self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
+        self.engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+        self.engine.finalize_object()
         return self.engine.get_function_address(name)
 
     def close(self) -> None:
-        self.engine.close()
+        if self.engine is not None:
+            self.engine.close()
+        if self.arena is not None:
+            self.arena.close()
 
 
 def _write_atomic(path: Path, data: bytes) -> bool:
