@@ -212,6 +212,27 @@ def test_tlbi_of_a_data_page_keeps_virtual_pc_caches() -> None:
     assert tlb.translate_code(0x10008, 1) == 0x40000008
 
 
+def test_device_pages_are_walked_once_until_a_tlbi() -> None:
+    """A polled device register (a console's flag register) must not cost a walk per access."""
+    board = Board()
+    dev = 0x09000                                 # pa page 0x9000000 >> 12: no RAM there
+    tlb, walks = _tlb_over(board, {0x100: (dev, True), 0x200: (dev, False)})
+    for _ in range(3):
+        tlb.ld_slow(None, 0x100018, 4, 0, 0xFFFFFFFF, 1)
+        tlb.st_slow(None, 0x100000, 0x41, 1, 1)
+    assert walks == [0x100, 0x100]                # one walk for reads, one for writes
+    assert ("w", 0x9000000, 1) in board.mmio_log and ("r", 0x9000018, 4) in board.mmio_log
+    assert len(board.mmio_log) == 6               # every access still reaches the device
+    tlb.flush_page(0x100000)                      # TLBI VA: walk again
+    tlb.ld_slow(None, 0x100018, 4, 0, 0xFFFFFFFF, 1)
+    tlb.flush()
+    tlb.ld_slow(None, 0x100018, 4, 0, 0xFFFFFFFF, 1)
+    assert walks == [0x100, 0x100, 0x100, 0x100]
+    for _ in range(2):                            # an ASID's own (nG) mapping: walked each time
+        tlb.ld_slow(None, 0x200000, 4, 0, 0xFFFFFFFF, 1)
+    assert walks[4:] == [0x200, 0x200]
+
+
 def test_memory_map_changes_flush_only_when_a_ram_range_goes() -> None:
     """A flash leaving read-array mode must drop cached views of it; going back needs no flush."""
     from pyqemu.accel.tcg.cputlb import AddressSpacePhys

@@ -32,6 +32,7 @@ None`` (a 4 KiB view of RAM, or of ROM for reads; None for MMIO), and
 """
 from __future__ import annotations
 
+import contextlib
 import struct
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -124,6 +125,12 @@ class SoftTLB:
         self.read: list[dict[int, memoryview]] = [{} for _ in range(nb_mmu_idx)]
         self.write: list[dict[int, memoryview]] = [{} for _ in range(nb_mmu_idx)]
         self.exec: list[dict[int, int]] = [{} for _ in range(nb_mmu_idx)]  # va page -> pa page
+        # Global translations to pages with no RAM view (devices): va page -> pa page, at
+        # 2 * mmu_idx + is_store. A device access still goes through the slow path, but
+        # without a page-table walk each time (a console's register, polled per character).
+        self.io: list[dict[int, int]] = [{} for _ in range(2 * nb_mmu_idx)]
+        with contextlib.suppress(AttributeError):  # (RAM that replaced a device: ram_page now)
+            phys.on_ram_added.append(lambda: [d.clear() for d in self.io])
         # pa page -> [(mmu_idx, va page)] of write entries, to revoke them when code appears there
         self._writers: dict[int, set[tuple[int, int]]] = {}
         self.code_pages: set[int] = set()  # physical pages holding translated code
@@ -153,6 +160,10 @@ class SoftTLB:
     # --- filling ------------------------------------------------------------------------
     def fill(self, va: int, access: int, mmu_idx: int) -> tuple[int, memoryview | None]:
         """Translate ``va``; install its page when it is RAM. Returns (pa, view or None)."""
+        if access != ACCESS_EXEC:
+            io_page = self.io[2 * mmu_idx + access].get(va >> PAGE_BITS)
+            if io_page is not None:
+                return io_page << PAGE_BITS | (va & PAGE_MASK), None
         pa, prot = self.translate(va, access, mmu_idx)
         self.fills += 1
         va_page = va >> PAGE_BITS
@@ -177,6 +188,8 @@ class SoftTLB:
             self.write[mmu_idx].pop(va_page, None)
         if prot & PROT_GLOBAL:
             self._ng.pop(key, None)
+            if access != ACCESS_EXEC and self.phys.ram_page(pa_page, False) is None:
+                self.io[2 * mmu_idx + access][va_page] = pa_page
         else:
             self._ng[key] = wpa
         if access == ACCESS_WRITE:
@@ -216,7 +229,7 @@ class SoftTLB:
     # --- flushing -----------------------------------------------------------------------
     def flush(self) -> None:
         """Forget every translation of every ASID (TLBI ALL, translation-regime changes)."""
-        for d in (*self.read, *self.write, *self.exec):
+        for d in (*self.read, *self.write, *self.exec, *self.io):
             d.clear()
         self._writers.clear()
         self._ng.clear()
@@ -235,6 +248,8 @@ class SoftTLB:
             self.write[idx].pop(va_page, None)
             if self.exec[idx].pop(va_page, None) is not None:
                 code = True
+            self.io[2 * idx].pop(va_page, None)
+            self.io[2 * idx + 1].pop(va_page, None)
             if self.native is not None:
                 self.native.drop_everywhere(idx, va_page)
             key = (idx, va_page)
@@ -408,6 +423,7 @@ class AddressSpacePhys:
         self.space = space
         self._memtx_error = MemTxError
         self.on_map_change: list[Callable[[], None]] = []
+        self.on_ram_added: list[Callable[[], None]] = []
         self._ram_map, self._ram_objs = self._ram_ranges()
         self._views: dict[int, memoryview | None] = {}  # pa_page << 1 | write -> ram_page's answer
         space.listeners.append(self._map_changed)
@@ -428,6 +444,9 @@ class AddressSpacePhys:
         old = self._ram_map
         self._ram_map, self._ram_objs = self._ram_ranges()
         if old <= self._ram_map:
+            if old != self._ram_map:  # (device pages that became RAM: soft TLBs' io entries)
+                for fn in self.on_ram_added:
+                    fn()
             return
         for fn in self.on_map_change:
             fn()
