@@ -21,10 +21,14 @@ and an OS loading a program over old code).
 
 Entries are tagged by address space the way a hardware TLB is: a fill whose
 answer carries ``PROT_GLOBAL`` holds for every ASID; the others belong to the
-current ASID. :meth:`SoftTLB.switch_asid` puts the current ASID's entries aside
-and brings back the new one's, so a context switch keeps the kernel's (global)
-entries and neither process pays for page walks again. TLBI by VA, by ASID
-and ALL reach the entries put aside as well.
+current ASID. Each ASID has dictionaries of its own (:class:`_Space`), and
+:meth:`SoftTLB.switch_asid` swaps them (rebinding the vCPU's ``TR<i>``/``TW<i>``)
+rather than copying entries: a KPTI kernel (non-global kernel mappings) switches
+ASID twice per system call, with thousands of entries on each side. Global
+translations are also remembered apart (``_global``), so an address space that
+first touches a global page, or a device page (which no dictionary holds),
+needs no page-table walk. TLBI by VA, by ASID and ALL reach the address spaces
+put aside as well.
 
 The physical side is an object with ``ram_page(pa_page, write) -> memoryview |
 None`` (a 4 KiB view of RAM, or of ROM for reads; None for MMIO), and
@@ -32,7 +36,6 @@ None`` (a 4 KiB view of RAM, or of ROM for reads; None for MMIO), and
 """
 from __future__ import annotations
 
-import contextlib
 import struct
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -104,6 +107,37 @@ def struct_namespace() -> dict[str, Any]:
     return ns
 
 
+_PROT_OF = (PROT_READ, PROT_WRITE, PROT_EXEC)  # the permission an access (ACCESS_*) needs
+
+
+class _Space:
+    """One address space's entries in a soft TLB: the running ASID's, or one put aside."""
+
+    __slots__ = ("read", "write", "exec", "own_code")
+
+    def __init__(self, nb_mmu_idx: int) -> None:
+        self.read: list[dict[int, memoryview]] = [{} for _ in range(nb_mmu_idx)]
+        self.write: list[dict[int, memoryview]] = [{} for _ in range(nb_mmu_idx)]
+        self.exec: list[dict[int, int]] = [{} for _ in range(nb_mmu_idx)]
+        self.own_code: set[int] = set()  # va pages of its non-global code translations
+
+    def clear(self) -> None:
+        for d in (*self.read, *self.write, *self.exec):
+            d.clear()
+        self.own_code = set()
+
+    def drop(self, va_page: int) -> bool:
+        """Forget ``va_page`` in every regime; whether it had a code translation."""
+        code = False
+        for r, w, x in zip(self.read, self.write, self.exec, strict=True):
+            r.pop(va_page, None)
+            w.pop(va_page, None)
+            if x.pop(va_page, None) is not None:
+                code = True
+        self.own_code.discard(va_page)
+        return code
+
+
 class SoftTLB:
     """The TLB of one vCPU: ``nb_mmu_idx`` translation regimes (e.g. EL0, EL1).
 
@@ -122,29 +156,26 @@ class SoftTLB:
         self.phys = phys
         self.translate = translate
         self.nb_mmu_idx = nb_mmu_idx
-        self.read: list[dict[int, memoryview]] = [{} for _ in range(nb_mmu_idx)]
-        self.write: list[dict[int, memoryview]] = [{} for _ in range(nb_mmu_idx)]
-        self.exec: list[dict[int, int]] = [{} for _ in range(nb_mmu_idx)]  # va page -> pa page
-        # Global translations to pages with no RAM view (devices): va page -> pa page, at
-        # 2 * mmu_idx + is_store. A device access still goes through the slow path, but
-        # without a page-table walk each time (a console's register, polled per character).
-        self.io: list[dict[int, int]] = [{} for _ in range(2 * nb_mmu_idx)]
-        with contextlib.suppress(AttributeError):  # (RAM that replaced a device: ram_page now)
-            phys.on_ram_added.append(lambda: [d.clear() for d in self.io])
-        # pa page -> [(mmu_idx, va page)] of write entries, to revoke them when code appears there
-        self._writers: dict[int, set[tuple[int, int]]] = {}
+        self._space = _Space(nb_mmu_idx)  # the current ASID's entries (and global ones)
+        self.read: list[dict[int, memoryview]] = self._space.read
+        self.write: list[dict[int, memoryview]] = self._space.write
+        self.exec: list[dict[int, int]] = self._space.exec  # va page -> pa page
+        self._spaces: dict[int, _Space] = {}  # asid -> its entries, put aside (oldest first)
+        # (mmu_idx, va page) -> (pa page, prot) of every global translation made: a fill in
+        # another address space, or of a device page (no entry to keep), needs no walk
+        self._global: dict[tuple[int, int], tuple[int, int]] = {}
+        # pa page -> {(asid, mmu_idx, va page)} of write entries, to revoke them when code
+        # appears there (in the address space that holds them)
+        self._writers: dict[int, set[tuple[int, int, int]]] = {}
         self.code_pages: set[int] = set()  # physical pages holding translated code
         self.on_flush: list[Callable[[int | None], None]] = []
         # (old ASID, new ASID, whether the old one's own entries held code, whether the new
         # one's were brought back): hooks that keep virtual-pc caches per address space
         self.on_asid_switch: list[Callable[[int, int, bool, bool], None]] = []
         self.on_code_write: Callable[[int, int], None] = lambda pa, size: None
-        self.fills = 0
+        self.fills = 0  # page-table walks
         self.asid = 0
-        # (mmu_idx, va page) -> pa page of the write entry (-1: none) of the current ASID's
-        # own (non-global) entries; asid -> the same entries put aside: (read, write, exec, pa)
-        self._ng: dict[tuple[int, int], int] = {}
-        self._saved: dict[int, dict[tuple[int, int], tuple[Any, Any, Any, int]]] = {}
+        self._owner: Any = None  # the vCPU whose TR<i>/TW<i> read this TLB
         # The native tier's mirror of the read/write entries (accel/tcg/native_tlb.py), if any:
         # whatever leaves the dictionaries leaves it too.
         self.native: Any = None
@@ -153,23 +184,33 @@ class SoftTLB:
     def bind(self, cpu: Any) -> None:
         """Give ``cpu`` the ``TR<i>``/``TW<i>`` attributes blocks load, and make it this TLB's owner."""
         cpu.tlb = self
-        for i in range(self.nb_mmu_idx):
-            setattr(cpu, f"TR{i}", self.read[i].get)
-            setattr(cpu, f"TW{i}", self.write[i].get)
+        self._owner = cpu
+        self._bind_space()
+
+    def _bind_space(self) -> None:
+        cpu = self._owner
+        if cpu is not None:
+            for i in range(self.nb_mmu_idx):
+                setattr(cpu, f"TR{i}", self.read[i].get)
+                setattr(cpu, f"TW{i}", self.write[i].get)
 
     # --- filling ------------------------------------------------------------------------
     def fill(self, va: int, access: int, mmu_idx: int) -> tuple[int, memoryview | None]:
         """Translate ``va``; install its page when it is RAM. Returns (pa, view or None)."""
-        if access != ACCESS_EXEC:
-            io_page = self.io[2 * mmu_idx + access].get(va >> PAGE_BITS)
-            if io_page is not None:
-                return io_page << PAGE_BITS | (va & PAGE_MASK), None
-        pa, prot = self.translate(va, access, mmu_idx)
-        self.fills += 1
         va_page = va >> PAGE_BITS
-        pa_page = pa >> PAGE_BITS
         key = (mmu_idx, va_page)
-        wpa = -1
+        known = self._global.get(key)
+        if known is not None and known[1] & _PROT_OF[access]:
+            pa_page, prot = known
+            pa = pa_page << PAGE_BITS | (va & PAGE_MASK)
+        else:
+            pa, prot = self.translate(va, access, mmu_idx)
+            self.fills += 1
+            pa_page = pa >> PAGE_BITS
+            if prot & PROT_GLOBAL:
+                self._global[key] = (pa_page, prot)
+            elif known is not None:
+                del self._global[key]
         if self.native is not None:
             self.native.drop(mmu_idx, va_page)
         # (the new translation replaces both entries of the page)
@@ -182,34 +223,34 @@ class SoftTLB:
             if prot & PROT_WRITE and pa_page not in self.code_pages else None
         if wview is not None:
             self.write[mmu_idx][va_page] = wview
-            self._writers.setdefault(pa_page, set()).add(key)
-            wpa = pa_page
+            self._writers.setdefault(pa_page, set()).add((self.asid, mmu_idx, va_page))
         else:
             self.write[mmu_idx].pop(va_page, None)
-        if prot & PROT_GLOBAL:
-            self._ng.pop(key, None)
-            if access != ACCESS_EXEC and self.phys.ram_page(pa_page, False) is None:
-                self.io[2 * mmu_idx + access][va_page] = pa_page
-        else:
-            self._ng[key] = wpa
         if access == ACCESS_WRITE:
-            view = self.write[mmu_idx].get(va_page)
+            view = wview
         if view is not None and self.native is not None:  # (native code would miss it next)
             self.native.refill(self, mmu_idx, va)
         return pa, view
 
     def translate_code(self, va: int, mmu_idx: int) -> int:
         """Physical address of the instruction at ``va`` (raises the guest's instruction abort)."""
-        pa_page = self.exec[mmu_idx].get(va >> PAGE_BITS)
+        va_page = va >> PAGE_BITS
+        pa_page = self.exec[mmu_idx].get(va_page)
         if pa_page is None:
-            pa, prot = self.translate(va, ACCESS_EXEC, mmu_idx)
-            pa_page = pa >> PAGE_BITS
-            self.exec[mmu_idx][va >> PAGE_BITS] = pa_page
-            key = (mmu_idx, va >> PAGE_BITS)
-            if prot & PROT_GLOBAL:
-                self._ng.pop(key, None)
+            key = (mmu_idx, va_page)
+            known = self._global.get(key)
+            if known is not None and known[1] & PROT_EXEC:
+                pa_page = known[0]
             else:
-                self._ng.setdefault(key, -1)
+                pa, prot = self.translate(va, ACCESS_EXEC, mmu_idx)
+                self.fills += 1
+                pa_page = pa >> PAGE_BITS
+                if prot & PROT_GLOBAL:
+                    self._global[key] = (pa_page, prot)
+                else:
+                    self._global.pop(key, None)
+                    self._space.own_code.add(va_page)
+            self.exec[mmu_idx][va_page] = pa_page
         return pa_page << PAGE_BITS | (va & PAGE_MASK)
 
     def protect_code_page(self, pa_page: int) -> None:
@@ -218,8 +259,10 @@ class SoftTLB:
             return
         self.code_pages.add(pa_page)
         native = self.native
-        for idx, va_page in self._writers.pop(pa_page, ()):
-            self.write[idx].pop(va_page, None)
+        for asid, idx, va_page in self._writers.pop(pa_page, ()):
+            space = self._space if asid == self.asid else self._spaces.get(asid)
+            if space is not None:
+                space.write[idx].pop(va_page, None)
             if native is not None:  # (and the tables of ASIDs put aside: their entries are)
                 native.drop_everywhere(idx, va_page)
 
@@ -229,11 +272,10 @@ class SoftTLB:
     # --- flushing -----------------------------------------------------------------------
     def flush(self) -> None:
         """Forget every translation of every ASID (TLBI ALL, translation-regime changes)."""
-        for d in (*self.read, *self.write, *self.exec, *self.io):
-            d.clear()
+        self._space.clear()
+        self._spaces.clear()
+        self._global.clear()
         self._writers.clear()
-        self._ng.clear()
-        self._saved.clear()
         if self.native is not None:
             self.native.clear()
         for hook in self.on_flush:
@@ -242,101 +284,69 @@ class SoftTLB:
     def flush_page(self, va: int) -> None:
         """Forget the translations of the page holding ``va`` in every regime and ASID (TLBI VA*)."""
         va_page = (va & 0xFFFFFFFFFFFFFFFF) >> PAGE_BITS
-        code = False
+        code = self._space.drop(va_page)
+        for space in self._spaces.values():
+            if space.drop(va_page):
+                code = True  # (an address space put aside translated code there)
+        native = self.native
         for idx in range(self.nb_mmu_idx):
-            self.read[idx].pop(va_page, None)
-            self.write[idx].pop(va_page, None)
-            if self.exec[idx].pop(va_page, None) is not None:
-                code = True
-            self.io[2 * idx].pop(va_page, None)
-            self.io[2 * idx + 1].pop(va_page, None)
-            if self.native is not None:
-                self.native.drop_everywhere(idx, va_page)
-            key = (idx, va_page)
-            self._ng.pop(key, None)
-            for saved in self._saved.values():
-                entry = saved.pop(key, None)
-                if entry is not None and entry[2] is not None:
-                    code = True  # (an address space put aside translated code there)
+            self._global.pop((idx, va_page), None)
+            if native is not None:
+                native.drop_everywhere(idx, va_page)
         if code:  # only code translations have virtual-pc caches to drop (a data page is the common case)
             for hook in self.on_flush:
                 hook(va_page)
 
     def flush_asid(self, asid: int) -> None:
-        """Forget the non-global translations of ``asid`` (TLBI ASIDE1)."""
-        self._saved.pop(asid, None)
-        if asid == self.asid:
+        """Forget the non-global translations of ``asid`` (TLBI ASIDE1). (The global ones
+        that address space holds go too: they come back from ``_global`` without a walk.)"""
+        if asid != self.asid:
+            self._spaces.pop(asid, None)
             if self.native is not None:
-                self.native.clear_running()
-            self._code_gone(self._stash())
-        elif self.native is not None:
-            self.native.forget(asid)
+                self.native.forget(asid)
+            return
+        if self.native is not None:
+            self.native.clear_running()
+        own_code = self._space.own_code
+        self._space.clear()  # (in place: the vCPU's TR<i>/TW<i> stay bound to it)
+        self._code_gone(own_code)
 
     def switch_asid(self, asid: int) -> None:
-        """The current ASID is now ``asid``: put the old one's entries aside, bring back the new one's."""
+        """The current ASID is now ``asid``: put the old one's entries aside, bring back the
+        new one's (the dictionaries are swapped, not copied: a KPTI kernel switches at every
+        exception from user space, with thousands of entries on each side)."""
         old = self.asid
         if asid == old:
             return
-        stashed = self._stash()
         native = self.native
-        if stashed is not None:
-            self._saved[old] = stashed
-            if len(self._saved) > MAX_SAVED_ASIDS:
-                evicted = next(iter(self._saved))
-                del self._saved[evicted]
-                if native is not None:
-                    native.forget(evicted)
+        gone = self._space
+        self._spaces[old] = gone
+        if len(self._spaces) > MAX_SAVED_ASIDS:
+            evicted = next(iter(self._spaces))
+            del self._spaces[evicted]
+            if native is not None:
+                native.forget(evicted)
         if native is not None:  # (native code reads the new ASID's own table: native_tlb.py)
             native.switch(old, asid)
-            if stashed is None:
-                native.forget(old)  # (it has no entries of its own to come back to)
+        space = self._spaces.pop(asid, None)
+        restored = space is not None
+        if space is None:
+            space = _Space(self.nb_mmu_idx)
         self.asid = asid
-        saved = self._saved.pop(asid, None)
-        if saved:
-            self._restore(saved)
+        self._space = space
+        self.read, self.write, self.exec = space.read, space.write, space.exec
+        self._bind_space()
         if self.on_asid_switch:
-            had_code = stashed is not None and any(e[2] is not None for e in stashed.values())
             for hook in self.on_asid_switch:
-                hook(old, asid, had_code, bool(saved))
+                hook(old, asid, bool(gone.own_code), restored)
         else:
-            self._code_gone(stashed)  # the old ASID's code pages are gone from this context
+            self._code_gone(gone.own_code)  # the old ASID's code pages are gone from this context
 
-    def _code_gone(self, stashed: dict[tuple[int, int], tuple[Any, Any, Any, int]] | None) -> None:
-        """Tell the hooks about each page whose code translation was taken out."""
-        if not stashed:
-            return
-        pages = {va_page for (_idx, va_page), entry in stashed.items() if entry[2] is not None}
+    def _code_gone(self, pages: set[int]) -> None:
+        """Tell the hooks about each page whose (non-global) code translation was taken out."""
         for va_page in pages:
             for hook in self.on_flush:
                 hook(va_page)
-
-    def _stash(self) -> dict[tuple[int, int], tuple[Any, Any, Any, int]] | None:
-        """Take the current ASID's own entries out of the dictionaries (None: it has none)."""
-        if not self._ng:
-            return None
-        out = {}
-        read, write, exe = self.read, self.write, self.exec
-        for key, wpa in self._ng.items():  # (the native mirror keeps a table per ASID)
-            idx, va_page = key
-            out[key] = (read[idx].pop(va_page, None), write[idx].pop(va_page, None),
-                        exe[idx].pop(va_page, None), wpa)
-        self._ng = {}
-        return out
-
-    def _restore(self, saved: dict[tuple[int, int], tuple[Any, Any, Any, int]]) -> None:
-        code_pages = self.code_pages
-        for key, (r, w, x, wpa) in saved.items():
-            idx, va_page = key
-            if r is not None:
-                self.read[idx][va_page] = r
-            if w is not None and wpa not in code_pages:  # code may have appeared there meanwhile
-                self.write[idx][va_page] = w
-                self._writers.setdefault(wpa, set()).add(key)
-            else:
-                wpa = -1
-            if x is not None:
-                self.exec[idx][va_page] = x
-            self._ng[key] = wpa
 
     # --- slow paths -----------------------------------------------------------------------
     def ld_slow(self, cpu: Any, addr: int, size: int, signed: int, mask: int, mmu_idx: int) -> int:
@@ -423,7 +433,6 @@ class AddressSpacePhys:
         self.space = space
         self._memtx_error = MemTxError
         self.on_map_change: list[Callable[[], None]] = []
-        self.on_ram_added: list[Callable[[], None]] = []
         self._ram_map, self._ram_objs = self._ram_ranges()
         self._views: dict[int, memoryview | None] = {}  # pa_page << 1 | write -> ram_page's answer
         space.listeners.append(self._map_changed)
@@ -444,9 +453,6 @@ class AddressSpacePhys:
         old = self._ram_map
         self._ram_map, self._ram_objs = self._ram_ranges()
         if old <= self._ram_map:
-            if old != self._ram_map:  # (device pages that became RAM: soft TLBs' io entries)
-                for fn in self.on_ram_added:
-                    fn()
             return
         for fn in self.on_map_change:
             fn()
