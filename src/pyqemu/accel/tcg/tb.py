@@ -342,16 +342,36 @@ class TBCache:
         return sorted(self.page_tbs)
 
 
-def chain_stub(g: dict, slot: str, pc: int, find: Callable[[], TranslationBlock]) -> Callable:
-    """What a jump slot holds until first taken: ``find()`` the target block (translating
-    it if needed), patch the slot to call it directly, and record the link for unlinking."""
-    def stub(cpu, R):
-        tb = find()
+class ChainStub:
+    """What a jump slot holds until first taken: find the target block (translating it if
+    needed), patch the slot to call it directly, and record the link for unlinking. (An
+    object rather than a closure: a block's exits cost one small allocation each.)"""
+
+    __slots__ = ("g", "slot", "guest_pc")
+    is_stub = True
+
+    def target(self) -> TranslationBlock:
+        raise NotImplementedError
+
+    def __call__(self, cpu, R):
+        tb = self.target()
+        g, slot = self.g, self.slot
         g[slot] = tb.fn
         tb.incoming.append((g, slot))
         return tb.fn
-    stub.guest_pc = pc
-    stub.is_stub = True
+
+
+class _FindStub(ChainStub):
+    __slots__ = ("find",)
+
+    def target(self) -> TranslationBlock:
+        return self.find()
+
+
+def chain_stub(g: dict, slot: str, pc: int, find: Callable[[], TranslationBlock]) -> Callable:
+    """The stub of jump slot ``slot`` in ``g`` to ``pc``, whose block ``find()`` returns."""
+    stub = _FindStub()
+    stub.g, stub.slot, stub.guest_pc, stub.find = g, slot, pc, find
     return stub
 
 

@@ -24,6 +24,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from pyqemu.accel.tcg import pic as pic_mod
@@ -32,8 +33,8 @@ from pyqemu.accel.tcg.excp import GuestException
 from pyqemu.accel.tcg.tb import (
     REGION_HEAT,
     REGION_MEMBERS,
+    ChainStub,
     TranslationBlock,
-    chain_stub,
     sample_for_regions,
 )
 from pyqemu.tcg import optimize as tcg_optimize
@@ -143,6 +144,19 @@ def set_flags(cpu: Any, flags: int) -> None:
         jc = cpu.jcs[flags] = {}
     cpu.jc = jc
     cpu.jc_get = jc.get
+
+
+class _SysStub(ChainStub):
+    """A jump slot's stub: the block at ``key`` (made if missing) is the target."""
+
+    __slots__ = ("cache", "key")
+
+    def __init__(self, cache: SysTBCache, g: dict, slot: str, key: Key) -> None:
+        self.cache, self.g, self.slot, self.key, self.guest_pc = cache, g, slot, key, key[0]
+
+    def target(self) -> SysTB:
+        tb = self.cache.tbs.get(self.key)
+        return tb if tb is not None and tb.valid else self.cache._build(self.key)
 
 
 class SysTBCache:
@@ -462,36 +476,34 @@ class SysTBCache:
         for h in gen.helpers.values():
             g[h.name] = h.func
         g["LINEMAP"] = gen.linemap
-        g["_ij"] = Counter()
         if not slow and self.native is not None:  # (a block that counts its calls: BLOCK_HEAT)
-            heat = g["HEAT"] = [self.block_heat]
-            g["HOT"] = self._hot_block(tb, heat, isinstance(gen, _Cached))
+            heat = g["HEAT"] = [self.block_heat, False]
+            g["HOT"] = partial(self._hot, tb, heat, isinstance(gen, _Cached))
         for slot, target in gen.exits:
-            g[slot] = self._stub(g, slot, target, delta, flags)
+            g[slot] = _SysStub(self, g, slot, (target, target + delta, flags))
         exec(code, g)  # noqa: S102 - our own generated code
         fn = g[gen.name]
+        if "_ij" in fn.__code__.co_names:  # (a computed jump counts its targets: regions)
+            g["_ij"] = Counter()
         fn.guest_pc = pc
         fn.tb = tb
         tb.fn, tb.g, tb.linemap = fn, g, gen.linemap
         tb.exits = list(gen.exits)
         return self.install(tb, slow)
 
-    def _hot_block(self, tb: SysTB, heat: list[int], ran_before: bool) -> Callable[[Any], None]:
-        """The HOT function of compiled block ``tb`` (whose call countdown is ``heat``). At
-        BLOCK_HEAT calls, a native region headed there comes only from the code cache (no
-        translation or compilation: cheap); at COLD_HEAT_FACTOR times that, it is compiled."""
-        again = [False]
-
-        def hot(cpu: Any) -> None:
-            native = self.native
-            if native is None or not tb.valid or cpu.tb_flags != tb.key[2]:
-                return
-            if again[0]:
-                native.hot_exit_at(cpu, tb.pc)
-            elif not native.hot_exit_at(cpu, tb.pc, remembered_only=True):
-                again[0] = True
-                heat[0] = self.block_heat * ((WARM_HEAT_FACTOR if ran_before else COLD_HEAT_FACTOR) - 1)
-        return hot
+    def _hot(self, tb: SysTB, heat: list, ran_before: bool, cpu: Any) -> None:
+        """The HOT function of compiled block ``tb`` (bound with functools.partial; ``heat``:
+        its call countdown, and whether it was hot before). At BLOCK_HEAT calls, a native
+        region headed there comes only from the code cache (no translation or compilation:
+        cheap); at COLD_HEAT_FACTOR times that, it is compiled."""
+        native = self.native
+        if native is None or not tb.valid or cpu.tb_flags != tb.key[2]:
+            return
+        if heat[1]:
+            native.hot_exit_at(cpu, tb.pc)
+        elif not native.hot_exit_at(cpu, tb.pc, remembered_only=True):
+            heat[1] = True
+            heat[0] = self.block_heat * ((WARM_HEAT_FACTOR if ran_before else COLD_HEAT_FACTOR) - 1)
 
     def install(self, tb: SysTB, slow: bool = False) -> SysTB:
         """Make ``tb`` (ready to run) the block at ``tb.key``, replacing the one there."""
@@ -579,12 +591,7 @@ class SysTBCache:
             self.native.promote(tb, list(members), taken, blocks)  # (the same IR, not again)
 
     def _stub(self, g: dict, slot: str, target: int, delta: int, flags: int) -> Callable:
-        key = (target, target + delta, flags)
-
-        def find() -> SysTB:
-            tb = self.tbs.get(key)
-            return tb if tb is not None and tb.valid else self._build(key)
-        return chain_stub(g, slot, target, find)
+        return _SysStub(self, g, slot, (target, target + delta, flags))
 
     # --- invalidation -------------------------------------------------------------------
     def _unlink(self, tb: SysTB) -> None:
