@@ -31,6 +31,7 @@ from pyqemu.tcg.llvmgen import (
     MISS_DONE,
     MISS_SIZE_SHIFT,
     PY_CALL_ARGS,
+    PY_CALL_RESULTS,
     PY_CALLS,
     SYS_CHAIN_SLOTS,
     SoftMMU,
@@ -540,6 +541,52 @@ def test_python_call_from_native_code(mem, answer):
         assert (r.kind, r.pc) == ("fallback", 0x1004)
         assert r.ram == image
     assert r.regs[2] == 2
+
+
+def _read_reg(cpu, packed: int) -> int:
+    raise AssertionError("only called through the test's pycall function")
+
+
+READ = Helper(_read_reg, "h_test_read")
+
+
+def test_python_call_with_a_result(mem):
+    """A PY_CALL_RESULTS helper (a timer read): its value comes back through ``mmio``, for
+    the arguments its predicate accepts; other arguments keep the instruction off native."""
+    PY_CALLS["h_test_read"] = 78
+    PY_CALL_RESULTS["h_test_read"] = lambda args: args[1] == 0x1234
+    try:
+        block, b = new_block(0)
+        b.insn_start(0x1000)
+        b.mov(G[2], b.call(READ, CPU, 0x1234))
+        b.insn_start(0x1004)
+        b.mov(G[3], b.add(G[2], 1, 64))
+        b.insn_start(0x1008)
+        b.goto_tb(0x2000)
+        region = Region(block)
+        other, b2 = new_block(0)
+        b2.insn_start(0x1000)
+        b2.mov(G[4], b2.add(G[4], 1, 64))
+        b2.insn_start(0x1004)
+        b2.mov(G[2], b2.call(READ, CPU, 0x999))
+        b2.insn_start(0x1008)
+        b2.goto_tb(0x2000)
+        refused = Region(other)
+    finally:
+        del PY_CALLS["h_test_read"], PY_CALL_RESULTS["h_test_read"]
+    assert region.code.fallbacks == 0 and refused.code.fallbacks == 1
+    calls = []
+
+    def pycall(state, number, *args):
+        calls.append((number, *args))
+        words = (ctypes.c_uint64 * (LAYOUT.size // 8)).from_address(state)
+        words[LAYOUT.off("mmio") // 8] = 0xFEDCBA9876543210
+        return 0
+    callback = _PYCALL_FN(pycall)
+    r = run_native(mem, region, regs_with(), image_of(1), pycall=callback)
+    assert calls == [(78, 0x1234, 0, 0, 0)]
+    assert (r.kind, r.pc) == ("jump", 0x2000)
+    assert r.regs[2] == 0xFEDCBA9876543210 and r.regs[3] == 0xFEDCBA9876543211
 
 
 def test_two_mmu_indexes(mem):

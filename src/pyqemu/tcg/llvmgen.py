@@ -195,10 +195,15 @@ LEAVE_IF_NONZERO: dict[str, int] = {}
 # Helpers that system-mode native code calls back into Python for (the state block's
 # ``pycall``: ``i64 pycall(ptr S, i64 number, i64 a0, .. a3)`` runs ``helper(cpu, a0, ..)``),
 # by name -> a number that never changes (it is in the IR text, so in cached object code).
-# Only void helpers that read no guest register, change none, and may run twice: a nonzero
-# answer (the helper raised) makes the instruction run again on the Python tier.
+# Only helpers that read no guest register, change none, and may run twice (void, or in
+# PY_CALL_RESULTS): a nonzero answer (the helper raised) makes the instruction run again on
+# the Python tier.
 PY_CALLS: dict[str, int] = {}
 PY_CALL_ARGS = 4
+# PY_CALLS helpers with a result (read from the state block's ``mmio`` after the call): by
+# name -> which calls may (their IR arguments): reads with no side effects whose value native
+# code does not hold (a timer's counter: Linux's sched_clock and delay loops read it).
+PY_CALL_RESULTS: dict[str, Callable[[list], bool]] = {}
 
 
 def _cpu_value_slot(op: Op) -> int | None:
@@ -254,7 +259,10 @@ def supported(op: Op) -> bool:
         if name in ZERO_BLOCK or name in LEAVE_IF_NONZERO:
             return op.dst is None
         if name in PY_CALLS:
-            return op.dst is None and 1 <= len(op.args) <= PY_CALL_ARGS + 1 and _is_cpu(op.args[0]) and all(
+            if op.dst is not None and (op.dst.width > 64 or name not in PY_CALL_RESULTS
+                                       or not PY_CALL_RESULTS[name](op.args)):
+                return False
+            return 1 <= len(op.args) <= PY_CALL_ARGS + 1 and _is_cpu(op.args[0]) and all(
                 isinstance(a, int) and 0 <= a <= M64 or isinstance(a, Temp) and a.width <= 64
                 and not _is_cpu(a) for a in op.args[1:])
         h = NATIVE_HELPERS.get(op.aux.name)
@@ -822,6 +830,9 @@ class LLVMGen:
         r = self.compute(f"call i64 {fn}(ptr %S, i64 {PY_CALLS[op.aux.name]}, "
                          + ", ".join(f"i64 {a}" for a in args) + ")")
         self.guard(self.compute(f"icmp eq i64 {r}, 0"))
+        if op.dst is not None:  # (PY_CALL_RESULTS: the value is in ``mmio``)
+            vp = self.compute(f"getelementptr i8, ptr %S, i64 {self.layout.off('mmio')}")
+            self.define(op.dst, self.compute(f"load i64, ptr {vp}, align 8"), "i64")
 
     def _host(self, addr: str) -> str:
         return self.compute(f"getelementptr i8, ptr %base, i64 {addr}")

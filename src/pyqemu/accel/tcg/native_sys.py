@@ -106,8 +106,11 @@ class SysNativeTier(NativeTier):
         try:
             cpu = self._cpu_of_state[state]
             fn, nargs = self._py_call_fns[number]
-            fn(cpu, *args[:nargs])
-            cpu._native_state[0][self._key_slot] = cpu.tb_flags | cpu._native_gen << 32
+            value = fn(cpu, *args[:nargs])
+            B = cpu._native_state[0]
+            if value is not None:  # (PY_CALL_RESULTS)
+                B[self._mmio_slot] = value & M64
+            B[self._key_slot] = cpu.tb_flags | cpu._native_gen << 32
             self.py_calls += 1
             return 0
         except BaseException:  # noqa: BLE001 - nothing may unwind through native frames

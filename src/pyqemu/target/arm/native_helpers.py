@@ -7,6 +7,7 @@ from pyqemu.target.arm import cpu as C
 from pyqemu.tcg.llvmgen import (
     LAZY_GLOBALS,
     LEAVE_IF_NONZERO,
+    PY_CALL_RESULTS,
     PY_CALLS,
     STORE_EXCLUSIVE,
     ZERO_BLOCK,
@@ -229,4 +230,19 @@ LEAVE_IF_NONZERO["h_sys_daif_unmasked"] = 1
 # TLBI: a Python call from native code (the TLB and the walk cache are Python's); Linux's
 # text patching runs one per patched instruction (43,000 at boot).
 PY_CALLS["h_sys_tlbi"] = 1
+
+
+def _sysreg_key(op0: int, op1: int, crn: int, crm: int, op2: int) -> int:
+    """The packed encoding sys_reg_read receives (trans_a64_system._packed)."""
+    return op0 << 14 | op1 << 11 | crn << 7 | crm << 3 | op2
+
+
+# MRS of the generic timer's counters and timers (CNTPCT/CNTVCT, CNTP_*/CNTV_* TVAL, CTL,
+# CVAL): reads with no side effect whose value native code does not hold. Linux's
+# sched_clock and delay loops read the counter (a block starting with that MRS was never
+# native: 8,000 exits from native code per boot).
+TIMER_READS = frozenset([_sysreg_key(3, 3, 14, 0, 1), _sysreg_key(3, 3, 14, 0, 2)]
+                        + [_sysreg_key(3, 3, 14, crm, op2) for crm in (2, 3) for op2 in (0, 1, 2)])
+PY_CALLS["h_sys_reg_read"] = 2
+PY_CALL_RESULTS["h_sys_reg_read"] = lambda args: len(args) == 2 and args[1] in TIMER_READS
 LAZY_GLOBALS.update(range(C.REG_V0, C.REG_V0 + 32))  # (system mode copies them only when used)
