@@ -467,6 +467,38 @@ def test_native_regions_of_kernel_half_code_are_position_independent(have_binuti
     assert compiled[0] == compiled[1] == compiled[2]  # (no new machine code after the first)
 
 
+def test_native_regions_of_early_boot_code_are_remembered_at_their_address(have_binutils, tmp_path,
+                                                                          monkeypatch) -> None:
+    """Privileged code outside the kernel half (a kernel's early boot, MMU off or
+    identity-mapped) is compiled for its address; the next run at that address finds its
+    regions in the code cache and loads their objects without translating them again."""
+    from pyqemu.accel.tcg.native_sys import SysNativeTier
+    from pyqemu.target.arm import native_helpers  # noqa: F401 - registers them
+    from pyqemu.target.arm.cpu import NREGS
+    monkeypatch.setenv("PYQEMU_CACHE_DIR", str(tmp_path))
+    image = baremetal.assemble(NATIVE_PIC_PROGRAM, 0)
+    va = 0x4123_4000
+    made, generated = [], []
+    for _ in range(3):
+        board = Board()
+        board.view[:len(image)] = image
+        cpu = KernelHalfCPU(board, va)
+        tier = cpu.tbs.native = SysNativeTier(cpu.tbs, NREGS, force=True)
+        tier.attach(cpu)
+        real_generate = tier.generate
+        count = []
+        tier.generate = lambda *a, f=real_generate, c=count, **k: (c.append(1), f(*a, **k))[1]
+        cpu.pc = va
+        cpu_exec_mod.cpu_exec_sys(cpu, 20)
+        assert board.exit_value == va and cpu.regs[1:4] == [va, va, va + 12]
+        made.append((tier.pic_regions, tier.remembered, tier.regions))
+        generated.append(len(count))
+        cpu.tbs.save_code_cache()
+    n = made[0][2]
+    assert n >= 3 and made == [(0, 0, n), (0, n, n), (0, n, n)]
+    assert generated[0] == n and generated[1:] == [0, 0]
+
+
 COUNTER = 0x09000010
 
 

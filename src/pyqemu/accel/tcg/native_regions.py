@@ -21,8 +21,15 @@ from typing import Any
 from pyqemu.tcg.ir import Temp
 from pyqemu.tcg.llvmgen import CPU_VALUES, NativeCode
 
-GROUP = "native"  # the code cache group of region entries
+GROUP = "native"  # the code cache group of position-independent region entries
 PAGE = 0xFFF
+
+
+def group(pc: int, pic: bool) -> str:
+    """The code cache group of regions headed at ``pc``: position-dependent ones (code that
+    is not in the kernel half: a kernel's early boot with the MMU off or identity-mapped)
+    apply only at the virtual page they were made for."""
+    return GROUP if pic else f"{GROUP}-{pc >> 12:x}"
 
 
 def shape(key: tuple[int, int, int], members: list[int], taken: dict[int, set[int]] | None,
@@ -44,22 +51,24 @@ def head(key: tuple[int, int, int]) -> tuple:
 
 
 def entry(code: NativeCode, object_key: str, sizes: dict[int, int], llvm_id: str) -> tuple:
-    """What the code cache keeps of a compiled position-independent region."""
+    """What the code cache keeps of a compiled region (position-independent or not)."""
     return (object_key, llvm_id,
             tuple((g.name, g.gidx, g.width) for g in code.used),
             tuple((g.name, g.gidx, g.width) for g in code.written),
             tuple((pc & PAGE, sizes[pc]) for pc in code.members),
             code.fallbacks, tuple(code.helpers),
-            tuple((slot, cv.name, consts) for slot, (cv, consts) in sorted(code.cpu_values.items())))
+            tuple((slot, cv.name, consts) for slot, (cv, consts) in sorted(code.cpu_values.items())),
+            bool(code.pic))
 
 
 def code_of(e: Any, head: int, llvm_id: str) -> tuple[NativeCode, dict[int, int]] | None:
     """The NativeCode (no IR: ``object_key`` names the object) and member sizes of a cached
     entry for a region headed at virtual ``head``; None if it does not apply here."""
     try:
-        object_key, made_by, used, written, members, fallbacks, helpers, cpu_values = e
+        object_key, made_by, used, written, members, fallbacks, helpers, cpu_values, *rest = e
     except (TypeError, ValueError):
         return None
+    pic = bool(rest[0]) if rest else True  # (entries of earlier versions: position-independent)
     if made_by != llvm_id:
         return None
     values = {}
@@ -72,5 +81,5 @@ def code_of(e: Any, head: int, llvm_id: str) -> tuple[NativeCode, dict[int, int]
     sizes = {base + off: size for off, size in members}
     code = NativeCode(None, "region", [Temp(n, i, w) for n, i, w in used],  # type: ignore[arg-type]
                       [Temp(n, i, w) for n, i, w in written], sorted(sizes), fallbacks,
-                      list(helpers), values, pic=True, object_key=object_key)
+                      list(helpers), values, pic=pic, object_key=object_key)
     return code, sizes

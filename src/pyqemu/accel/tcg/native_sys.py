@@ -264,15 +264,17 @@ class SysNativeTier(NativeTier):
                 indirect[pc] = other.indirect()
         # Kernel-half code (KASLR) is compiled position-independent; a region of the same
         # shape found in the code cache needs no translation (accel/tcg/native_regions.py).
-        pic = pc0 >> 63 and cache.pic and NATIVE_PIC and self.llvm.cache_dir is not None
-        store = cache._persistent_cache() if pic and not log.enabled("out_asm") else None
+        # Other privileged code (early boot) is remembered for its virtual page.
+        pic = bool(pc0 >> 63) and cache.pic and NATIVE_PIC and self.llvm.cache_dir is not None
+        group = native_regions.group(pc0, pic)
+        store = cache._persistent_cache() if self._remembers(key) and not log.enabled("out_asm") else None
         shape = None if store is None else native_regions.shape(key, members, taken, indirect)
-        remembered = None if shape is None else self._remembered(store, pa0, shape, pc0)
+        remembered = None if shape is None else self._remembered(store, pa0, shape, pc0, group)
         if remembered is not None:
             code, sizes = remembered
             ok = self._submit(tb, code, sizes, delta)
             if ok:
-                self._note_head(store, key, shape)
+                self._note_head(store, key, shape, group)
         elif remembered_only:
             return False
         else:
@@ -287,47 +289,57 @@ class SysNativeTier(NativeTier):
                 ok = False
             else:
                 sizes = {pc: b.size for pc, b in blocks.items()}
-                if code.pic and shape is not None:
+                remember = shape is not None and bool(code.pic) == pic  # (kernel half: if relocatable)
+                if remember:
                     code.object_key = self.llvm.object_key(code.ir)
-                    store.put_raw_at(pa0 >> PAGE_BITS, shape, native_regions.GROUP,
+                    store.put_raw_at(pa0 >> PAGE_BITS, shape, group,
                                      native_regions.entry(code, code.object_key, sizes, self.llvm.identity))
                 ok = self._submit(tb, code, sizes, delta)
-                if ok and code.pic and shape is not None:
-                    self._note_head(store, key, shape)
+                if ok and remember:
+                    self._note_head(store, key, shape, group)
         # (the CPU thread's share: with a background compiler, only making the IR)
         cache.translate_seconds += time.perf_counter() - t0
         return ok
 
+    def _remembers(self, key: tuple[int, int, int]) -> bool:
+        """Whether regions headed at ``key`` are remembered in the code cache: kernel-half
+        code (position-independent), and other code of privileged levels (position-dependent:
+        a kernel's early boot; processes' code moves with their address space layout)."""
+        cache = self.cache
+        return bool(cache.pic and NATIVE_PIC and self.llvm.cache_dir is not None
+                    and (key[0] >> 63 or cache.mmu_idx_of(key[2]) != 0))
+
     @staticmethod
-    def _note_head(store, key: tuple[int, int, int], shape: tuple) -> None:
+    def _note_head(store, key: tuple[int, int, int], shape: tuple, group: str) -> None:
         """Remember that a region of ``shape`` is headed at ``key`` (for :meth:`warm_start`)."""
         page, head = key[1] >> PAGE_BITS, native_regions.head(key)
-        if store.raw_at(page, head, native_regions.GROUP) != shape:
-            store.put_raw_at(page, head, native_regions.GROUP, shape)
+        if store.raw_at(page, head, group) != shape:
+            store.put_raw_at(page, head, group, shape)
 
     def warm_start(self, tb):
-        """Block ``tb`` (kernel-half code) was just made: if an earlier run installed a
-        native region headed there, load it now (no translation, the object is on disk)
-        rather than after BLOCK_HEAT calls of Python code. Returns the block now at
-        ``tb``'s key (the native region, or ``tb``)."""
+        """Block ``tb`` (of code whose regions are remembered: :meth:`_remembers`) was just
+        made: if an earlier run installed a native region headed there, load it now (no
+        translation, the object is on disk) rather than after BLOCK_HEAT calls of Python
+        code. Returns the block now at ``tb``'s key (the native region, or ``tb``)."""
         key = tb.key
         store = self.cache.code_cache
-        if store is None or key in self.inflight or not NATIVE_PIC or self.llvm.cache_dir is None:
+        if store is None or key in self.inflight or not self._remembers(key):
             return tb
         pa0 = key[1]
-        shape = store.raw_at(pa0 >> PAGE_BITS, native_regions.head(key), native_regions.GROUP)
+        group = native_regions.group(key[0], bool(key[0] >> 63))
+        shape = store.raw_at(pa0 >> PAGE_BITS, native_regions.head(key), group)
         if shape is None:
             return tb
-        found = self._remembered(store, pa0, shape, key[0])
+        found = self._remembered(store, pa0, shape, key[0], group)
         if found is not None:
             self.warm_started += 1
             self._submit(tb, found[0], found[1], pa0 - key[0])
         now = self.cache.tbs.get(key)
         return now if now is not None and now.valid else tb
 
-    def _remembered(self, store, pa0: int, shape: tuple, head: int):
+    def _remembered(self, store, pa0: int, shape: tuple, head: int, group: str):
         """The cached region of this shape on ``pa0``'s page whose object is still there."""
-        e = store.raw_at(pa0 >> PAGE_BITS, shape, native_regions.GROUP)
+        e = store.raw_at(pa0 >> PAGE_BITS, shape, group)
         if e is None:
             return None
         found = native_regions.code_of(e, head, self.llvm.identity)

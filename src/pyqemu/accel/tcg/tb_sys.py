@@ -354,7 +354,7 @@ class SysTBCache:
                 tb = SysTB(pc, size)
                 tb.key = key
                 tb = self._link(tb, code, _Cached(name, exits, linemap, helpers), slow, base)
-                if pic and not slow and self.native is not None:
+                if cache is not None and not slow and self.native is not None:
                     tb = self.native.warm_start(tb)
                 return tb
         try:
@@ -371,7 +371,7 @@ class SysTBCache:
         else:
             tb = self._compile(key, block, slow, cache)
         self.translate_seconds += time.perf_counter() - t0
-        if pic and not slow and self.native is not None:
+        if cache is not None and not slow and self.native is not None:
             tb = self.native.warm_start(tb)
         if forced and not slow:
             self.native.promote(tb, [pc], None, {pc: block})
