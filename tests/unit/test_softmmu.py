@@ -343,10 +343,10 @@ class KernelHalfCPU(MiniSysCPU):
         return super()._walk(va, access, mmu_idx)
 
 
-def kaslr_boots(source: str):
+def kaslr_boots(source: str, addresses=(0xFFFF_A000_1234_5000, 0xFFFF_8000_0800_0000, 0xFFFF_D000_0000_3000)):
     """(virtual address, board, CPU) for ``source`` run at three kernel-half addresses."""
     image = baremetal.assemble(source, 0)
-    for va in (0xFFFF_A000_1234_5000, 0xFFFF_8000_0800_0000, 0xFFFF_D000_0000_3000):
+    for va in addresses:
         board = Board()
         board.view[:len(image)] = image
         yield va, board, KernelHalfCPU(board, va)
@@ -372,6 +372,25 @@ def test_kernel_half_code_is_cached_position_independent(have_binutils, tmp_path
         assert {pc >> 12 for pc in translated} == {first >> 12, (first - pic_mod.SHIFT) >> 12}
     else:
         assert {pc >> 12 for pc in translated} == {0xFFFF_A000_1234_5, 0xFFFF_8000_0800_0, 0xFFFF_D000_0000_3}
+
+
+def test_code_of_a_process_at_a_new_address_is_cached_position_independent(have_binutils, tmp_path,
+                                                                          monkeypatch) -> None:
+    """A position-independent executable moves at every run (ASLR) as a KASLR kernel does:
+    code at a high address is cached without it too; code low enough that the second
+    translation cannot go SHIFT below stays cached by address."""
+    monkeypatch.setenv("PYQEMU_CACHE_DIR", str(tmp_path))
+    translated = []
+    user = (0xAAAA_C123_4000, 0xAAAB_0000_0000, 0xFFFF_E000_1000)
+    for va, board, cpu in kaslr_boots(PIC_PROGRAM, user + (0x4000_0000, 0x4000_0000)):
+        real_block_ir = cpu.tbs._block_ir
+        cpu.tbs._block_ir = lambda key, slow, f=real_block_ir: (translated.append(key[0]), f(key, slow))[1]
+        cpu.pc = va
+        cpu_exec_mod.cpu_exec_sys(cpu, 20)
+        assert board.exit_value == va and (cpu.regs[2], cpu.regs[3]) == (va, va + 12)
+        cpu.tbs.save_code_cache()
+    assert {pc >> 12 for pc in translated} == {user[0] >> 12, (user[0] - pic_mod.SHIFT) >> 12, 0x40000}
+    assert sum(pc >> 12 == 0x40000 for pc in translated) == sum(pc >> 12 == user[0] >> 12 for pc in translated)
 
 
 def test_code_that_ran_once_is_compiled_and_cached_at_the_next_run(have_binutils, tmp_path,

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pyqemu.accel.tcg import native_regions
+from pyqemu.accel.tcg import pic as pic_mod
 from pyqemu.accel.tcg.cputlb import ACCESS_READ, ACCESS_WRITE, PAGE_BITS, PhysFault
 from pyqemu.accel.tcg.native import _CALL, EXIT_HEAT, NATIVE_MEMBERS, NativeTier, _Worker
 from pyqemu.accel.tcg.native_tlb import TLB_BITS, NativeTLB
@@ -262,10 +263,10 @@ class SysNativeTier(NativeTier):
             other = cache.tbs.get((pc, pc + delta, flags))
             if other is not None:
                 indirect[pc] = other.indirect()
-        # Kernel-half code (KASLR) is compiled position-independent; a region of the same
-        # shape found in the code cache needs no translation (accel/tcg/native_regions.py).
+        # Code at high addresses (KASLR, ASLR) is compiled position-independent; a region of
+        # the same shape found in the code cache needs no translation (native_regions.py).
         # Other privileged code (early boot) is remembered for its virtual page.
-        pic = bool(pc0 >> 63) and cache.pic and NATIVE_PIC and self.llvm.cache_dir is not None
+        pic = self._pic(pc0)
         group = native_regions.group(pc0, pic)
         store = cache._persistent_cache() if self._remembers(key) and not log.enabled("out_asm") else None
         shape = None if store is None else native_regions.shape(key, members, taken, indirect)
@@ -301,13 +302,17 @@ class SysNativeTier(NativeTier):
         cache.translate_seconds += time.perf_counter() - t0
         return ok
 
+    def _pic(self, pc: int) -> bool:
+        """Whether regions headed at ``pc`` are compiled position-independent (when they can)."""
+        return pic_mod.eligible(pc) and self.cache.pic and NATIVE_PIC and self.llvm.cache_dir is not None
+
     def _remembers(self, key: tuple[int, int, int]) -> bool:
-        """Whether regions headed at ``key`` are remembered in the code cache: kernel-half
-        code (position-independent), and other code of privileged levels (position-dependent:
-        a kernel's early boot; processes' code moves with their address space layout)."""
+        """Whether regions headed at ``key`` are remembered in the code cache: code at high
+        addresses (position-independent: a kernel's KASLR, a process's ASLR), and other code
+        of privileged levels (position-dependent: a kernel's early boot, a boot loader)."""
         cache = self.cache
         return bool(cache.pic and NATIVE_PIC and self.llvm.cache_dir is not None
-                    and (key[0] >> 63 or cache.mmu_idx_of(key[2]) != 0))
+                    and (pic_mod.eligible(key[0]) or cache.mmu_idx_of(key[2]) != 0))
 
     @staticmethod
     def _note_head(store, key: tuple[int, int, int], shape: tuple, group: str) -> None:
@@ -326,7 +331,7 @@ class SysNativeTier(NativeTier):
         if store is None or key in self.inflight or not self._remembers(key):
             return tb
         pa0 = key[1]
-        group = native_regions.group(key[0], bool(key[0] >> 63))
+        group = native_regions.group(key[0], self._pic(key[0]))
         shape = store.raw_at(pa0 >> PAGE_BITS, native_regions.head(key), group)
         if shape is None:
             return tb

@@ -27,6 +27,13 @@ from typing import Any
 # the pc (pc & ~0xffffffff, say) differs by something else and is caught.
 SHIFT = 0x1_2345_6000
 GROUP = "pic"  # the code cache group of position-independent entries
+
+
+def eligible(pc: int) -> bool:
+    """Whether code at ``pc`` is cached position-independent: a kernel's (KASLR) and a
+    process's (ASLR: a position-independent executable or library at a new address in every
+    run) at any address the second translation, SHIFT lower, can use."""
+    return pc >= SHIFT
 _LITERAL = re.compile(r"\b(0x[0-9a-f]+|[0-9]+)\b")
 
 

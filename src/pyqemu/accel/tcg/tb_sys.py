@@ -336,8 +336,8 @@ class SysTBCache:
         page = pa >> PAGE_BITS
         forced = self.native is not None and self.native.force  # (needs every block's IR)
         cache = None if slow or forced or _logging() else self._persistent_cache()
-        # Kernel-half code is cached position-independent (accel/tcg/pic.py: KASLR).
-        pic = cache is not None and self.pic and pc >> 63
+        # Code at high addresses is cached position-independent (accel/tcg/pic.py: KASLR, ASLR).
+        pic = cache is not None and self.pic and pic_mod.eligible(pc)
         group = pic_mod.GROUP if pic else pc >> PAGE_BITS
         if cache is not None:
             hit = base = None
@@ -407,7 +407,7 @@ class SysTBCache:
         tb = SysTB(pc, block.size)
         tb.key = key
         pic = self._position_independent(key, block, gen) if cache is not None and self.pic \
-            and pc >> 63 and not slow else None
+            and pic_mod.eligible(pc) and not slow else None
         code = compile(gen.source if pic is None else pic.source, f"<tb {pc:#x}>", "exec")
         tb = self._link(tb, code, gen, slow, None if pic is None else pc & ~PAGE_MASK)
         if pic is not None:  # (cached without the virtual address: pic.py)
