@@ -198,19 +198,8 @@ class SoftTLB:
     def fill(self, va: int, access: int, mmu_idx: int) -> tuple[int, memoryview | None]:
         """Translate ``va``; install its page when it is RAM. Returns (pa, view or None)."""
         va_page = va >> PAGE_BITS
-        key = (mmu_idx, va_page)
-        known = self._global.get(key)
-        if known is not None and known[1] & _PROT_OF[access]:
-            pa_page, prot = known
-            pa = pa_page << PAGE_BITS | (va & PAGE_MASK)
-        else:
-            pa, prot = self.translate(va, access, mmu_idx)
-            self.fills += 1
-            pa_page = pa >> PAGE_BITS
-            if prot & PROT_GLOBAL:
-                self._global[key] = (pa_page, prot)
-            elif known is not None:
-                del self._global[key]
+        pa_page, prot = self._translation(va, access, mmu_idx)
+        pa = pa_page << PAGE_BITS | (va & PAGE_MASK)
         if self.native is not None:
             self.native.drop(mmu_idx, va_page)
         # (the new translation replaces both entries of the page)
@@ -237,21 +226,27 @@ class SoftTLB:
         va_page = va >> PAGE_BITS
         pa_page = self.exec[mmu_idx].get(va_page)
         if pa_page is None:
-            key = (mmu_idx, va_page)
-            known = self._global.get(key)
-            if known is not None and known[1] & PROT_EXEC:
-                pa_page = known[0]
-            else:
-                pa, prot = self.translate(va, ACCESS_EXEC, mmu_idx)
-                self.fills += 1
-                pa_page = pa >> PAGE_BITS
-                if prot & PROT_GLOBAL:
-                    self._global[key] = (pa_page, prot)
-                else:
-                    self._global.pop(key, None)
-                    self._space.own_code.add(va_page)
+            pa_page, prot = self._translation(va, ACCESS_EXEC, mmu_idx)
+            if not prot & PROT_GLOBAL:
+                self._space.own_code.add(va_page)
             self.exec[mmu_idx][va_page] = pa_page
         return pa_page << PAGE_BITS | (va & PAGE_MASK)
+
+    def _translation(self, va: int, access: int, mmu_idx: int) -> tuple[int, int]:
+        """(pa page, prot) of ``va``: a remembered global translation that allows ``access``,
+        else a page-table walk (which raises the guest's fault)."""
+        key = (mmu_idx, va >> PAGE_BITS)
+        known = self._global.get(key)
+        if known is not None and known[1] & _PROT_OF[access]:
+            return known
+        pa, prot = self.translate(va, access, mmu_idx)
+        self.fills += 1
+        if prot & PROT_GLOBAL:
+            known = self._global[key] = (pa >> PAGE_BITS, prot)
+            return known
+        if known is not None:
+            del self._global[key]
+        return pa >> PAGE_BITS, prot
 
     def protect_code_page(self, pa_page: int) -> None:
         """Translated code now lives on ``pa_page``: stores to it must take the slow path."""
