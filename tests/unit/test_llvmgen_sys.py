@@ -461,6 +461,44 @@ def test_fill_call_resolves_a_miss(mem, honest):
         mem.native.refill(mem, 0, va(2))
 
 
+def test_two_pages_of_one_set_both_hit(mem):
+    """Two pages whose TLB set is the same (a copy from one to the other) both stay in the
+    native TLB, one in each way: loads and stores alternating between them run natively
+    without a fill call, through each way's own addend."""
+    alias = (va(2) ^ ALIAS) >> 12  # (page 2's set, another tag)
+    assert mem.native._word(0, alias) == mem.native._word(0, va(2) >> 12)
+    mem.read[0][alias] = mem.write[0][alias] = mem.pages[7]
+    block, b = new_block(0)
+    for i in range(3):
+        b.insn_start(0x1000 + 8 * i)
+        t = b.ld(b.add(G[0], 8 * i, 64), 8)
+        b.insn_start(0x1004 + 8 * i)
+        b.st(b.add(G[1], 8 * i, 64), t, 8)
+    b.insn_start(0x1020)
+    b.goto_tb(0x2000)
+    region = Region(block)
+    calls = []
+
+    def fill(state: int) -> int:
+        calls.append(state)
+        return 0
+    callback = _FILL_FN(fill)
+    image = image_of(11)
+    try:
+        assert mem.native.refill(mem, 0, va(2)) and mem.native.refill(mem, 0, alias << 12) == 1
+        regs = regs_with(g0=va(2, 0x200), g1=(alias << 12) + 0x300)
+        r = run_native(mem, region, regs, image, fill=callback)
+        assert (r.kind, r.pc, calls) == ("jump", 0x2000, [])
+        assert r.ram[pa(7, 0x300):pa(7, 0x318)] == image[pa(2, 0x200):pa(2, 0x218)]
+        r = run_native(mem, region, regs_with(g0=(alias << 12) + 0x40, g1=va(2, 0x80)), image, fill=callback)
+        assert (r.kind, r.pc, calls) == ("jump", 0x2000, [])
+        assert r.ram[pa(2, 0x80):pa(2, 0x98)] == image[pa(7, 0x40):pa(7, 0x58)]
+    finally:
+        del mem.read[0][alias], mem.write[0][alias]
+        mem.native.drop(0, alias)
+        mem.native.refill(mem, 0, va(2))
+
+
 def test_fill_call_may_do_a_device_access_itself(mem):
     """A plain load or store tells the fill function its size (and a store its value, in
     ``mmio``); fill may do the access itself and return MISS_DONE: a load then takes the
@@ -798,8 +836,11 @@ def test_chain_miss_asks_chainfill(mem):
 # --- NativeTLB and its upkeep by SoftTLB ---------------------------------------------------------
 
 def _entry(t: NativeTLB, idx: int, page: int) -> tuple[int, int, int]:
-    w = t._word(idx, page)
-    return t.words[w], t.words[w + 1], t.words[w + 2]
+    """The entry of ``page`` in either way of its set (all ones: in neither)."""
+    for w in (t._word(idx, page), t._word(idx, page) + 4):
+        if page in (t.words[w], t.words[w + 1]):
+            return t.words[w], t.words[w + 1], t.words[w + 2]
+    return M64, M64, M64
 
 
 def _host(view: memoryview) -> int:
@@ -827,19 +868,37 @@ def test_native_tlb_refill_drop_clear(mem):
     assert _entry(t, 0, p0)[:2] == (p0, M64) and _entry(t, 0, p0)[2] == (_host(mem.pages[1]) - va(0)) & M64
     same = _tlb({p0: mem.pages[1]}, {p0: memoryview(mem.ram)[4096:8192]})  # other views, the same memory
     assert t.refill(same, 0, va(0)) and _entry(t, 0, p0)[:2] == (p0, p0)
-    assert not t.refill(_tlb({p0: memoryview(bytes(4096))}, {}), 0, va(0))  # not addressable
+    assert not t.refill(_tlb({p0: memoryview(bytes(4096))}, {}), 0, va(0))  # not addressable: dropped
+    assert _entry(t, 0, p0)[:2] == (M64, M64)
+    assert t.refill(same, 0, va(0))
     assert t._word(0, p0 + (1 << BITS)) != t._word(0, p0)  # (pages 1 << BITS apart: other slots)
-    other = next(q for q in range(p0 + 1, p0 + (1 << 2 * BITS)) if t._word(0, q) == t._word(0, p0))
-    t.drop(0, other)  # another page in the slot: kept
-    assert _entry(t, 0, p0)[0] == p0
-    assert t.refill(_tlb({other: mem.pages[7]}, {}), 0, other << 12) == REFILL_EVICTED
-    assert _entry(t, 0, p0)[:2] == (other, M64)  # the slot's earlier page is gone
+    other, third = [q for q in range(p0 + 1, p0 + (1 << 2 * BITS)) if t._word(0, q) == t._word(0, p0)][:2]
+    t.drop(0, other)  # another page of the set: kept
+    before = _entry(t, 0, p0)
+    assert before[0] == p0
+    assert t.refill(_tlb({other: mem.pages[7]}, {}), 0, other << 12) == 1  # p0 to the second way
+    w = t._word(0, p0)
+    assert (t.words[w], t.words[w + 4], t.words[w + 5]) == (other, p0, p0)
+    assert _entry(t, 0, p0) == before
+    assert t.refill(_tlb({third: mem.pages[6]}, {}), 0, third << 12) == REFILL_EVICTED
+    assert _entry(t, 0, p0)[:2] == (M64, M64)  # three pages in the set: the oldest is gone
+    assert (t.words[w], t.words[w + 4]) == (third, other)
     assert t.refill(mem, 0, va(0))
+    assert (t.words[w], t.words[w + 4]) == (p0, third)
+    t.drop(0, third)
+    assert _entry(t, 0, third)[:2] == (M64, M64) and t.words[w] == p0 and t.words[w + 4] == M64
     t.drop(0, p0)
     assert _entry(t, 0, p0)[:2] == (M64, M64) and _entry(t, 0, p4)[0] == p4
     assert t.refill(mem, 1, va(0))
     t.clear()
     assert not t.installed and all(w == M64 for w in t.words[0::4]) and all(w == M64 for w in t.words[1::4])
+    t = NativeTLB(2, BITS)  # a TLBI of a page: every MMU index, both ways, the nofill hints
+    assert t.refill(mem, 0, va(0)) and t.refill(mem, 1, va(0))
+    assert t.refill(_tlb({other: mem.pages[7]}, {}), 0, other << 12) == 1  # (p0: second way)
+    t.nofill.update({(3, p0), (1, other)})
+    t.drop_page(p0)
+    assert _entry(t, 0, p0)[:2] == _entry(t, 1, p0)[:2] == (M64, M64) and _entry(t, 0, other)[0] == other
+    assert t.nofill == {(1, other)} and len(t.installed) == 1
     big = NativeTLB(2, 7)
     many = _tlb({p0 + k: mem.pages[0] for k in range(100)}, {})
     for k in range(100):

@@ -112,8 +112,10 @@ class GuestRAM:
     chain: int = 0  # host address of the chain table (0: no chaining)
 
 
-# A native soft-TLB entry (accel/tcg/native_tlb.py): read tag, write tag, addend, padding.
+# A native soft-TLB entry (accel/tcg/native_tlb.py): read tag, write tag, addend, padding;
+# a set holds TLB_WAYS of them (one 64-byte cache line).
 TLB_ENTRY = 32
+TLB_WAYS = 2
 
 
 @dataclass(frozen=True)
@@ -845,15 +847,16 @@ class LLVMGen:
         pointer is then the state block's ``mmio``."""
         ram = self.ram
         idx = self.block_mmu_idx if m.mmu_idx < 0 else m.mmu_idx
-        nent = 1 << ram.tlb_bits
+        nsets = 1 << ram.tlb_bits
         page = self.compute(f"lshr i64 {addr}, 12")
         folded = self.compute(f"lshr i64 {page}, {ram.tlb_bits}")  # (native_tlb.py: NativeTLB._word)
-        slot = self.compute(f"and i64 {self.compute(f'xor i64 {page}, {folded}')}, {nent - 1}")
-        off = self.compute(f"shl i64 {slot}, 5")
+        slot = self.compute(f"and i64 {self.compute(f'xor i64 {page}, {folded}')}, {nsets - 1}")
+        off = self.compute(f"shl i64 {slot}, {(TLB_ENTRY * TLB_WAYS).bit_length() - 1}")
         if idx:
-            off = self.compute(f"add i64 {off}, {idx * nent * TLB_ENTRY}")
+            off = self.compute(f"add i64 {off}, {idx * nsets * TLB_ENTRY * TLB_WAYS}")
         e = self.compute(f"getelementptr i8, ptr %tlb, i64 {off}")
-        tp = self.compute(f"getelementptr i8, ptr {e}, i64 8") if store else e
+        tag_at = 8 if store else 0
+        tp = self.compute(f"getelementptr i8, ptr {e}, i64 {tag_at}") if store else e
         tag = self.compute(f"load i64, ptr {tp}, align 8")
         ok = self.compute(f"icmp eq i64 {tag}, {page}")
         checks = ""  # (what the address alone decides: inside the page, aligned)
@@ -866,8 +869,19 @@ class LLVMGen:
             checks = self.compute(f"and i1 {checks}, {alok}") if checks else alok
         if checks:
             ok = self.compute(f"and i1 {ok}, {checks}")
-        fast, slow = self.new_label("fast"), self.new_label("miss")
-        self.term(f"br i1 {ok}, label %{fast}, label %{slow}, !prof !0")
+        fast, way1, slow = self.new_label("fast"), self.new_label("way1"), self.new_label("miss")
+        way0 = self.new_label("way0")
+        self.label(way0)  # (named: a predecessor in the phi below)
+        self.term(f"br i1 {ok}, label %{fast}, label %{way1}, !prof !0")
+        # The set's second way (the entry the last refill of this set moved aside).
+        self.label(way1)
+        e1 = self.compute(f"getelementptr i8, ptr {e}, i64 {TLB_ENTRY}")
+        tp1 = self.compute(f"getelementptr i8, ptr {e1}, i64 {tag_at}")
+        tag1 = self.compute(f"load i64, ptr {tp1}, align 8")
+        ok1 = self.compute(f"icmp eq i64 {tag1}, {page}")
+        if checks:
+            ok1 = self.compute(f"and i1 {ok1}, {checks}")
+        self.term(f"br i1 {ok1}, label %{fast}, label %{slow}")
         self.label(slow)
         lay = self.layout
         mp = self.compute(f"getelementptr i8, ptr %S, i64 {lay.off('miss')}")
@@ -881,7 +895,8 @@ class LLVMGen:
                 self.emit(f"store i64 {mmio}, ptr {vp}, align 8")
         self.emit(f"store i64 {kind}, ptr {kp}, align 8")
         # The fill function (the state block's ``fill``: accel/tcg/native_sys.py) fills the
-        # entry from the page tables if it can (RAM, no fault); then the access goes on here.
+        # entry from the page tables if it can (RAM, no fault) into the set's first way; then
+        # the access goes on here.
         fp = self.compute(f"getelementptr i8, ptr %S, i64 {lay.off('fill')}")
         fn = self.compute(f"load ptr, ptr {fp}, align 8")
         filled = self.compute(f"call i64 {fn}(ptr %S)")
@@ -902,7 +917,8 @@ class LLVMGen:
         self.label(fall)
         self.fallback()
         self.label(fast)
-        ap = self.compute(f"getelementptr i8, ptr {e}, i64 16")
+        hit = self.compute(f"phi ptr [{e}, %{way0}], [{e1}, %{way1}], [{e}, %{retry}]")
+        ap = self.compute(f"getelementptr i8, ptr {hit}, i64 16")
         addend = self.compute(f"load i64, ptr {ap}, align 8")
         h = self.compute(f"add i64 {addend}, {addr}")
         host = self.compute(f"inttoptr i64 {h} to ptr")

@@ -200,8 +200,6 @@ class SoftTLB:
         va_page = va >> PAGE_BITS
         pa_page, prot = self._translation(va, access, mmu_idx)
         pa = pa_page << PAGE_BITS | (va & PAGE_MASK)
-        if self.native is not None:
-            self.native.drop(mmu_idx, va_page)
         # (the new translation replaces both entries of the page)
         view = self.phys.ram_page(pa_page, False) if prot & PROT_READ else None
         if view is not None:
@@ -215,11 +213,9 @@ class SoftTLB:
             self._writers.setdefault(pa_page, set()).add((self.asid, mmu_idx, va_page))
         else:
             self.write[mmu_idx].pop(va_page, None)
-        if access == ACCESS_WRITE:
-            view = wview
-        if view is not None and self.native is not None:  # (native code would miss it next)
-            self.native.refill(self, mmu_idx, va)
-        return pa, view
+        if self.native is not None:  # (native code would miss it next)
+            self.native.install(mmu_idx, va_page, view, wview)
+        return pa, wview if access == ACCESS_WRITE else view
 
     def translate_code(self, va: int, mmu_idx: int) -> int:
         """Physical address of the instruction at ``va`` (raises the guest's instruction abort)."""
@@ -283,11 +279,10 @@ class SoftTLB:
         for space in self._spaces.values():
             if space.drop(va_page):
                 code = True  # (an address space put aside translated code there)
-        native = self.native
         for idx in range(self.nb_mmu_idx):
             self._global.pop((idx, va_page), None)
-            if native is not None:
-                native.drop_everywhere(idx, va_page)
+        if self.native is not None:
+            self.native.drop_page(va_page)
         if code:  # only code translations have virtual-pc caches to drop (a data page is the common case)
             for hook in self.on_flush:
                 hook(va_page)
