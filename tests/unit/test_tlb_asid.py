@@ -313,3 +313,38 @@ def test_jump_caches_are_kept_per_address_space() -> None:
     tlb.flush_page(0x10000)                       # TLBI VA while ASID 0 is aside
     tlb.switch_asid(0)
     assert cpu.jc_get(0x10000) is None and cpu._native_gen != gen0
+
+
+def test_upper_half_translations_are_shared_by_asids_with_the_same_tables() -> None:
+    """A KPTI kernel maps itself non-global: an ASID that has not run the kernel's page yet
+    takes the translation another ASID walked, as long as both read the same upper-half tables
+    (``upper_tables``). A TLBI by VA, a full flush, other tables, or a TLBI of that ASID
+    (only that one) walk again; lower-half (user) pages are never shared."""
+    board = Board()
+    kernel, user = 0xFFFF800000010, 0x10
+    maps = {kernel: (0x40000, False), user: (0x40001, False)}
+    tlb, walks = _tlb_over(board, maps)
+    tlb.upper_tables = ("swapper", 0)
+
+    def touch(asid: int, *pages: int) -> None:
+        tlb.switch_asid(asid)
+        for page in pages:
+            tlb.ld_slow(None, page << 12, 8, 0, (1 << 64) - 1, 1)
+    touch(1, kernel, user)
+    touch(2, kernel, user)
+    assert walks == [kernel, user, user]          # (the kernel page: no walk in ASID 2)
+    assert tlb.read[1].get(kernel) is not None
+    tlb.flush_asid(3)                             # TLBI ASIDE1 of ASID 3: its copies go
+    touch(4, kernel)
+    touch(3, kernel)
+    assert walks[3:] == [kernel]                  # ASID 4 still shares it, ASID 3 walks
+    tlb.flush_page(kernel << 12)
+    touch(5, kernel)
+    tlb.upper_tables = ("other", 0)               # another TTBR1 table (a trampoline)
+    touch(6, kernel)
+    tlb.upper_tables = None                       # (the MMU off: nothing is shared)
+    touch(7, kernel)
+    tlb.upper_tables = ("swapper", 0)
+    tlb.flush()
+    touch(8, kernel)
+    assert walks[4:] == [kernel] * 4

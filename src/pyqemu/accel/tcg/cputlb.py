@@ -164,6 +164,17 @@ class SoftTLB:
         # (mmu_idx, va page) -> (pa page, prot) of every global translation made: a fill in
         # another address space, or of a device page (no entry to keep), needs no walk
         self._global: dict[tuple[int, int], tuple[int, int]] = {}
+        # Upper-half (va bit 63) translations that are not global but come from tables every
+        # ASID shares: a KPTI kernel maps itself nG, so each process walked the kernel's pages
+        # afresh (64,000 of a Linux boot's walks). ``upper_tables`` (set by the CPU: what
+        # identifies the upper half's tables and how they are read, None: no sharing) keys
+        # them: (mmu_idx, va page) -> (upper_tables, pa page, prot, generation). A TLBI by
+        # ASID hides the older ones from that ASID only (``_asid_floor``), as hardware would
+        # drop only that ASID's copies.
+        self.upper_tables: Any = None
+        self._shared: dict[tuple[int, int], tuple[Any, int, int, int]] = {}
+        self._shared_gen = 0
+        self._asid_floor: dict[int, int] = {}
         # pa page -> {(asid, mmu_idx, va page)} of write entries, to revoke them when code
         # appears there (in the address space that holds them)
         self._writers: dict[int, set[tuple[int, int, int]]] = {}
@@ -235,6 +246,12 @@ class SoftTLB:
         known = self._global.get(key)
         if known is not None and known[1] & _PROT_OF[access]:
             return known
+        upper = va >> 63 and self.upper_tables is not None
+        if upper:
+            shared = self._shared.get(key)
+            if shared is not None and shared[0] == self.upper_tables and shared[2] & _PROT_OF[access] \
+                    and shared[3] >= self._asid_floor.get(self.asid, 0):
+                return shared[1], shared[2]
         pa, prot = self.translate(va, access, mmu_idx)
         self.fills += 1
         if prot & PROT_GLOBAL:
@@ -242,6 +259,8 @@ class SoftTLB:
             return known
         if known is not None:
             del self._global[key]
+        if upper:
+            self._shared[key] = (self.upper_tables, pa >> PAGE_BITS, prot, self._shared_gen)
         return pa >> PAGE_BITS, prot
 
     def protect_code_page(self, pa_page: int) -> None:
@@ -266,6 +285,8 @@ class SoftTLB:
         self._space.clear()
         self._spaces.clear()
         self._global.clear()
+        self._shared.clear()
+        self._asid_floor.clear()
         self._writers.clear()
         if self.native is not None:
             self.native.clear()
@@ -281,6 +302,7 @@ class SoftTLB:
                 code = True  # (an address space put aside translated code there)
         for idx in range(self.nb_mmu_idx):
             self._global.pop((idx, va_page), None)
+            self._shared.pop((idx, va_page), None)
         if self.native is not None:
             self.native.drop_page(va_page)
         if code:  # only code translations have virtual-pc caches to drop (a data page is the common case)
@@ -290,6 +312,9 @@ class SoftTLB:
     def flush_asid(self, asid: int) -> None:
         """Forget the non-global translations of ``asid`` (TLBI ASIDE1). (The global ones
         that address space holds go too: they come back from ``_global`` without a walk.)"""
+        if self._shared:  # (shared upper-half translations made so far: not for this ASID)
+            self._shared_gen += 1
+            self._asid_floor[asid] = self._shared_gen
         if asid != self.asid:
             self._spaces.pop(asid, None)
             if self.native is not None:

@@ -129,6 +129,7 @@ class ARMSysCPU(C.ARMCPU):
         self.halted = False
         self.tlb.flush()
         self.tlb.switch_asid(self.current_asid())
+        self.tlb.upper_tables = self._upper_tables()
         self.update_flags()
 
     @property
@@ -177,6 +178,7 @@ class ARMSysCPU(C.ARMCPU):
         if va_page is None:  # a full flush (also what a memory-map change causes)
             self._desc_pages.clear()
             self.walk_cache.clear()
+            self.tlb.upper_tables = self._upper_tables()
 
     def mmu_regs(self) -> mmu.MMURegs:
         regs = self._mmu_regs
@@ -186,6 +188,16 @@ class ARMSysCPU(C.ARMCPU):
                 sctlr=sr["SCTLR_EL1"], tcr=sr["TCR_EL1"], ttbr0=sr["TTBR0_EL1"], ttbr1=sr["TTBR1_EL1"],
                 mair=sr["MAIR_EL1"], el=1, pan=False, uao=False, pa_bits=self.pa_bits())
         return regs
+
+    def _upper_tables(self) -> tuple[int, int, int] | None:
+        """What the upper half's translations depend on besides the tables' contents and the
+        MMU index (SoftTLB.upper_tables): TTBR1_EL1's table address (not its ASID), TCR_EL1,
+        SCTLR_EL1; None with the MMU off."""
+        sr = self.sr
+        sctlr = sr["SCTLR_EL1"]
+        if not sctlr & mmu.SCTLR_M:
+            return None
+        return sr["TTBR1_EL1"] & ((1 << 48) - 2), sr["TCR_EL1"], sctlr
 
     def current_asid(self) -> int:
         """The ASID the EL1&0 regime translates with (TCR_EL1.A1 picks the TTBR, .AS the width)."""
@@ -386,6 +398,7 @@ class ARMSysCPU(C.ARMCPU):
             self._mmu_regs = None
             self._walk_regs.clear()
             self._walkers.clear()
+            self.tlb.upper_tables = self._upper_tables()
         if fx & cpregs.FX_TLB_FLUSH:
             self.tlb.flush()
         if fx & (cpregs.FX_TLB_FLUSH | cpregs.FX_ASID):  # TTBRx.ASID, TCR.A1 or TCR.AS
