@@ -226,3 +226,22 @@ def test_native_pic_turns_pc_literals_into_offsets_from_the_entry_page():
                                      region(head - SHIFT, f", !n {(head - SHIFT) >> 12}"), head, 1536) is None
     # nothing pc-derived: nothing to relocate (the code is compiled as it is)
     assert native_pic.relocatable_ir(region(head), region(head), head, 1536) is None
+
+
+def test_blocks_are_kept_as_their_function_code(tmp_path) -> None:
+    """A block's module code (one ``def``) is cached as the function's own code object, which
+    ``define`` turns into the function without running a module; other module code is kept
+    whole and run."""
+    from pyqemu.accel.tcg.code_cache import CodeCache, define
+
+    cache = CodeCache(tmp_path, "test", lambda page: b"\x01" * 4096)
+    block = compile("def tb_1000(cpu, R):\n    return R[0] + K\n", "<tb 0x1000>", "exec")
+    other = compile("K2 = 5\ndef tb_1004(cpu, R):\n    return K2\n", "<tb 0x1004>", "exec")
+    cache.put_at(1, 0x1000, block, "tb_1000", 4, [], [], [])
+    cache.put_at(1, 0x1004, other, "tb_1004", 4, [], [], [])
+    cache.flush()
+    again = CodeCache(tmp_path, "test", lambda page: b"\x01" * 4096)
+    code, name, *_ = again.get_at(1, 0x1000)
+    assert code.co_name == "tb_1000" and define(code, {"K": 2}, name)(None, [40]) == 42
+    code, name, *_ = again.get_at(1, 0x1004)
+    assert code.co_name == "<module>" and define(code, {}, name)(None, []) == 5

@@ -669,3 +669,58 @@ def test_a_compiled_block_called_often_enough_asks_the_native_tier_for_a_region(
     assert cold < 2000
     for pc in (f, RAM_BASE + 8):
         assert [(x0, cached) for p, x0, cached in tier.hot if p == pc] == [(1951, True), (2001 - cold, False)]
+
+
+LOOP_PROGRAM = """
+    .global _start
+_start:
+    mov x0, #1000
+1:  subs x0, x0, #1
+    b.ne 1b
+    ldr x9, =0x09000100
+    str x1, [x9]
+2:  b 2b
+    .ltorg
+"""
+
+
+def test_a_loop_on_the_python_tier_installs_finished_native_code_before_the_slice_ends(have_binutils) -> None:
+    """A looping block that ran its LOOP budget installs what the background compiler has
+    finished (its own native region, say) at once, not at the end of a slice that may hold
+    64 times as many iterations."""
+    from pyqemu.accel.tcg.tb_sys import SYS_LOOP_BUDGET
+
+    class Worker:
+        ready = True
+
+        def __init__(self) -> None:
+            self.delivered: list[int] = []
+
+        def deliver(self) -> None:
+            self.delivered.append(cpu.regs[0])  # (the loop's counter, written back)
+            self.ready = len(self.delivered) < 2
+
+    class Tier:
+        force = False
+
+        def __init__(self) -> None:
+            self.worker, self.exit_heat = Worker(), {}
+
+        def hot_exit_at(self, cpu, pc: int, remembered_only: bool = False) -> bool:
+            return False
+
+        def promote(self, *args, **kwargs) -> bool:
+            return False
+
+    board = Board()
+    image = baremetal.assemble(LOOP_PROGRAM, RAM_BASE)
+    board.view[:len(image)] = image
+    cpu = MiniSysCPU(board)
+    tier = cpu.tbs.native = Tier()
+    cpu.tbs.regions = False
+    cpu.pc = RAM_BASE
+    cpu_exec_mod.cpu_exec_sys(cpu, 6)  # (the first block, jump stubs, calls of the loop)
+    # delivered while the loop ran (each time its LOOP budget ran out), until nothing was ready
+    first = 999 - SYS_LOOP_BUDGET
+    assert tier.worker.delivered == [first, first - SYS_LOOP_BUDGET]
+    assert cpu.regs[0] == first - 2 * SYS_LOOP_BUDGET  # (the slice went on)

@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
+from pyqemu.accel.tcg.code_cache import define
 from pyqemu.accel.tcg.excp import GuestException
 from pyqemu.tcg import optimize as tcg_optimize
 from pyqemu.tcg.ir import Block
@@ -273,8 +274,7 @@ class TBCache:
         g["_ij"] = Counter()
         for slot, target in exits:
             g[slot] = self._stub(g, slot, target)
-        exec(code, g)  # noqa: S102 - our own generated code
-        fn = g[name]
+        fn = define(code, g, name)
         fn.guest_pc = tb.pc
         fn.tb = tb
         tb.fn = fn

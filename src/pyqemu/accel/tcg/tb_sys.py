@@ -28,6 +28,7 @@ from functools import partial
 from typing import Any
 
 from pyqemu.accel.tcg import pic as pic_mod
+from pyqemu.accel.tcg.code_cache import define
 from pyqemu.accel.tcg.cputlb import MAX_SAVED_ASIDS, PAGE_BITS, PAGE_MASK, SoftTLB
 from pyqemu.accel.tcg.excp import GuestException
 from pyqemu.accel.tcg.tb import (
@@ -85,10 +86,6 @@ Key = tuple[int, int, int]  # (virtual pc, physical pc, flags)
 def _logging() -> bool:
     """-d in_asm/op/op_opt/out_asm want fresh translations, not cached ones."""
     return log.enabled("in_asm") or log.enabled("op") or log.enabled("op_opt") or log.enabled("out_asm")
-
-
-def _same(fn: Callable) -> Callable:
-    return fn
 
 
 class _Cached:
@@ -187,7 +184,7 @@ class SysTBCache:
         self.smc_run: dict[int, tuple[int, int]] = {}  # code page -> (end of its last store, run)
         self._generations = 0
         self.ns["LOOP"] = range(SYS_LOOP_BUDGET)
-        self.ns["LOOP_HOT"] = _same  # regions form from slice-end samples only
+        self.ns["LOOP_HOT"] = self._loop_hot  # (regions form from slice-end samples only)
         self.count = 0
         self.translate_seconds = 0.0  # translating, optimising, generating, compiling
         # Regions of hot blocks on one page (sample()); PYQEMU_REGION_HEAT=0 turns them off.
@@ -481,8 +478,7 @@ class SysTBCache:
             g["HOT"] = partial(self._hot, tb, heat, isinstance(gen, _Cached))
         for slot, target in gen.exits:
             g[slot] = _SysStub(self, g, slot, (target, target + delta, flags))
-        exec(code, g)  # noqa: S102 - our own generated code
-        fn = g[gen.name]
+        fn = define(code, g, gen.name)
         if "_ij" in fn.__code__.co_names:  # (a computed jump counts its targets: regions)
             g["_ij"] = Counter()
         fn.guest_pc = pc
@@ -490,6 +486,17 @@ class SysTBCache:
         tb.fn, tb.g, tb.linemap = fn, g, gen.linemap
         tb.exits = list(gen.exits)
         return self.install(tb, slow)
+
+    def _loop_hot(self, fn: Callable) -> Callable:
+        """A looping block or region ran its LOOP budget (``fn``: where it goes on): install
+        what the background compiler finished meanwhile (else only at the slice's end: a loop
+        can run 64 times a slice's blocks, and Linux's relocation loop stayed on the Python
+        tier for 140 ms with its native region ready). Code installed over the running
+        block comes from the same bytes, so ``fn`` may still run once more."""
+        native = self.native
+        if native is not None and native.worker is not None and native.worker.ready:
+            native.worker.deliver()
+        return fn
 
     def _hot(self, tb: SysTB, heat: list, ran_before: bool, cpu: Any) -> None:
         """The HOT function of compiled block ``tb`` (bound with functools.partial; ``heat``:
