@@ -895,10 +895,10 @@ def test_native_tlb_refill_drop_clear(mem):
     t = NativeTLB(2, BITS)  # a TLBI of a page: every MMU index, both ways, the nofill hints
     assert t.refill(mem, 0, va(0)) and t.refill(mem, 1, va(0))
     assert t.refill(_tlb({other: mem.pages[7]}, {}), 0, other << 12) == 1  # (p0: second way)
-    t.nofill.update({(3, p0), (1, other)})
+    t.nofill.update({(3, p0): (0, 9), (1, other): (0, 9)})
     t.drop_page(p0)
     assert _entry(t, 0, p0)[:2] == _entry(t, 1, p0)[:2] == (M64, M64) and _entry(t, 0, other)[0] == other
-    assert t.nofill == {(1, other)} and len(t.installed) == 1
+    assert t.nofill == {(1, other): (0, 9)} and len(t.installed) == 1
     big = NativeTLB(2, 7)
     many = _tlb({p0 + k: mem.pages[0] for k in range(100)}, {})
     for k in range(100):

@@ -724,3 +724,52 @@ def test_a_loop_on_the_python_tier_installs_finished_native_code_before_the_slic
     first = 999 - SYS_LOOP_BUDGET
     assert tier.worker.delivered == [first, first - SYS_LOOP_BUDGET]
     assert cpu.regs[0] == first - 2 * SYS_LOOP_BUDGET  # (the slice went on)
+
+
+POLL_PROGRAM = """
+    .global _start
+_start:
+    ldr x0, =0x09000018            // a device register, polled from native code
+    mov x7, #0
+1:  ldr w1, [x0]
+    add x7, x7, #1
+    cmp x7, #40
+    b.ne 1b
+2:  b 2b
+    .ltorg
+"""
+
+
+def test_native_device_accesses_walk_once_per_asid_until_a_tlbi(have_binutils, tmp_path, monkeypatch) -> None:
+    """Native code's device accesses remember the device's physical page per ASID: a polled
+    register costs one table walk, not one per access; another ASID, or a TLBI of the page,
+    walks again."""
+    from pyqemu.accel.tcg.native_sys import SysNativeTier
+    from pyqemu.target.arm.cpu import NREGS
+    monkeypatch.setenv("PYQEMU_CACHE_DIR", str(tmp_path))
+    board = Board()
+    image = baremetal.assemble(POLL_PROGRAM, RAM_BASE)
+    board.view[:len(image)] = image
+    cpu = MiniSysCPU(board)
+    walks: list[int] = []
+    walk = cpu._walk
+    cpu.tlb.translate = lambda va, access, idx: (walks.append(va >> 12), walk(va, access, idx))[1]
+    tier = cpu.tbs.native = SysNativeTier(cpu.tbs, NREGS, force=True)
+    tier.attach(cpu)
+
+    def poll() -> None:
+        board.mmio_log.clear()
+        cpu.pc, cpu.regs[7] = RAM_BASE, 0
+        while cpu.regs[7] < 40:
+            cpu_exec_mod.cpu_exec_sys(cpu, 10)
+        assert board.mmio_log == [("r", 0x09000018, 4)] * 40
+    poll()
+    assert walks.count(0x9000) == 1 and tier.native_mmio >= 39
+    poll()
+    assert walks.count(0x9000) == 1
+    cpu.tlb.switch_asid(3)
+    poll()
+    assert walks.count(0x9000) == 2
+    cpu.tlb.flush_page(0x09000000)
+    poll()
+    assert walks.count(0x9000) == 3

@@ -152,6 +152,7 @@ class CodeCache:
     def __init__(self, directory: Path, variant: str,
                  page_bytes: Callable[[int], bytes | None]) -> None:
         self.dir = directory / translator_digest(variant)
+        self._dir_name = str(self.dir)
         self.page_bytes = page_bytes
         self.digests: dict[int, str | None] = {}  # guest page -> digest (None: not cacheable)
         self.loaded: dict[str, dict] = {}  # digest -> {pc: entry}
@@ -173,7 +174,8 @@ class CodeCache:
         if ent is None:
             ent = {}
             try:
-                ent = marshal.loads((self.dir / digest[:2] / digest).read_bytes())
+                with open(f"{self._dir_name}/{digest[:2]}/{digest}", "rb", buffering=0) as f:
+                    ent = marshal.loads(f.read())  # (pathlib cost more than the read)
             except (OSError, ValueError, EOFError, TypeError):
                 ent = {}
             self.loaded[digest] = ent

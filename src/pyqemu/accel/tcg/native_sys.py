@@ -30,7 +30,7 @@ from typing import Any
 
 from pyqemu.accel.tcg import native_regions
 from pyqemu.accel.tcg import pic as pic_mod
-from pyqemu.accel.tcg.cputlb import ACCESS_READ, ACCESS_WRITE, PAGE_BITS, PhysFault
+from pyqemu.accel.tcg.cputlb import ACCESS_READ, ACCESS_WRITE, PAGE_BITS, PAGE_MASK, PhysFault
 from pyqemu.accel.tcg.native import _CALL, EXIT_HEAT, NATIVE_MEMBERS, NativeTier, _Worker
 from pyqemu.accel.tcg.native_tlb import TLB_BITS, NativeTLB
 from pyqemu.tcg.ir import HELPERS
@@ -169,13 +169,18 @@ class SysNativeTier(NativeTier):
             nat = tlb.native
             nofill = nat.nofill
             access = ACCESS_WRITE if store else ACCESS_READ
-            if (kind, page) in nofill:  # (MMIO, ROM or code, when last looked at)
+            hint = nofill.get((kind, page))
+            if hint is not None:  # (MMIO, ROM or code, when last looked at)
                 if not size:
                     return 0
-                try:
-                    pa, view = tlb.fill(addr, access, mmu_idx)
-                except Exception:  # noqa: BLE001 - the guest's fault: the Python tier raises it
-                    return 0
+                if hint[0] == tlb.asid:  # (its translation then: no TLBI of it since)
+                    pa, view = hint[1] << PAGE_BITS | (addr & PAGE_MASK), None
+                else:
+                    try:
+                        pa, view = tlb.fill(addr, access, mmu_idx)
+                    except Exception:  # noqa: BLE001 - the guest's fault: the Python tier raises it
+                        return 0
+                    nofill[(kind, page)] = self._hint(tlb, mmu_idx, page, pa)
             else:
                 w = nat._word(mmu_idx, page) + store
                 nat.refill(tlb, mmu_idx, addr)  # (the Python TLB may hold it)
@@ -188,14 +193,23 @@ class SysNativeTier(NativeTier):
                     B[self._kind_slot] = 0
                     self.native_fills += 1
                     return MISS_FILLED
-                if len(nofill) >= NOFILL_PAGES:  # (a hint only: may go stale)
+                if len(nofill) >= NOFILL_PAGES:
                     nofill.clear()
-                nofill.add((kind, page))
+                nofill[(kind, page)] = self._hint(tlb, mmu_idx, page, pa)
             if not size or view is not None:
                 return 0
             return self._mmio(cpu, B, addr, pa, size, store)
         except BaseException:  # noqa: BLE001 - nothing may unwind through native frames
             return 0
+
+    @staticmethod
+    def _hint(tlb: Any, mmu_idx: int, page: int, pa: int) -> tuple[int, int]:
+        """NativeTLB.nofill's value for a page whose fill gave native code no entry: (ASID,
+        physical page) for a device's page (no RAM entry at all), else (-1, 0) (ROM, a page
+        with code: fill again each time, in case that changed)."""
+        if tlb.read[mmu_idx].get(page) is None and tlb.write[mmu_idx].get(page) is None:
+            return tlb.asid, pa >> PAGE_BITS
+        return -1, 0
 
     def _mmio(self, cpu: Any, B: ctypes.Array, addr: int, pa: int, size: int, store: int) -> int:
         """Do native code's device access of ``size`` bytes at ``addr`` (physical ``pa``) as

@@ -66,10 +66,11 @@ class NativeTLB:
         # asid -> (words, address, installed) of the address spaces that are not running
         self.saved: dict[int, tuple[ctypes.Array, int, set[int]]] = {}
         self.on_switch: list[Callable[[int], None]] = []  # gets the new table's address
-        # (1 + 2 * mmu_idx + is_store, page) of misses whose fill gave no entry (MMIO, ROM, a
-        # store to code): native code's fill call skips them until a TLBI of the page. (A hint:
-        # a stale one only costs an exit to the Python tier, which fills its TLB.)
-        self.nofill: set[tuple[int, int]] = set()
+        # (1 + 2 * mmu_idx + is_store, page) -> (ASID, physical page) of misses whose fill gave
+        # no entry (MMIO, ROM, a store to code): native code's fill call does not fill again, and
+        # a device access in that ASID goes to that physical page, until a TLBI of the page or
+        # the ASID, or a flush (the console's registers: 29,000 accesses in a Linux boot).
+        self.nofill: dict[tuple[int, int], tuple[int, int]] = {}
         # id(view) -> (view, its host address): the soft TLB hands out the same views again
         # (AddressSpacePhys keeps them); holding the view keeps its id from being reused.
         self._hosts: dict[int, tuple[memoryview, int | None]] = {}
@@ -98,8 +99,8 @@ class NativeTLB:
         for words, _address, installed in self.saved.values():
             self._drop(words, installed, w, va_page)
         if self.nofill:
-            self.nofill.discard((1 + 2 * mmu_idx, va_page))
-            self.nofill.discard((2 + 2 * mmu_idx, va_page))
+            self.nofill.pop((1 + 2 * mmu_idx, va_page), None)
+            self.nofill.pop((2 + 2 * mmu_idx, va_page), None)
 
     def drop_page(self, va_page: int) -> None:
         """Forget ``va_page`` in every MMU index of every ASID's table (a TLBI of the page).
@@ -120,7 +121,7 @@ class NativeTLB:
         nofill = self.nofill
         if nofill:
             for kind in range(1, 2 * (self.size // 8 // stride) + 1):
-                nofill.discard((kind, va_page))
+                nofill.pop((kind, va_page), None)
 
     @staticmethod
     def _drop(words: ctypes.Array, installed: set[int], way0: int, va_page: int) -> None:
@@ -145,10 +146,12 @@ class NativeTLB:
         else:
             ctypes.memset(self.address, 0xFF, self.size)
         installed.clear()
+        self.nofill.clear()  # (a TLBI of the ASID: its device translations go too)
 
     def forget(self, asid: int) -> None:
         """Drop the table of ``asid`` (not running: its entries were flushed or evicted)."""
         self.saved.pop(asid, None)
+        self.nofill.clear()
 
     def switch(self, old: int, new: int) -> None:
         """ASID ``new`` runs now: keep ``old``'s table, use ``new``'s (empty if it has none)."""

@@ -4,15 +4,20 @@ A TLB fill (accel/tcg/cputlb.py) needs only the output address and the
 permissions of one 4 KiB page. :func:`make_walker` builds, for one set of
 translation registers, a function that computes exactly those for the common
 case (MMU on, 4 KiB granule, little-endian tables, a page descriptor at level
-3, no fault) and answers None for everything else, which then takes the general
-:func:`mmu.translate` (faults, blocks, 16/64 KiB granules, MMU off, big-endian
-tables).
+3 or a 2 MiB block at level 2, no fault) and answers None for everything else,
+which then takes the general :func:`mmu.translate` (faults, 1 GiB blocks, 16/64
+KiB granules, MMU off, big-endian tables). (A kernel's linear map of RAM is made
+of 2 MiB blocks: 14,700 of a Linux boot's walks took the general walk.)
 
 Like a real MMU's walk cache, the walker keeps the table descriptors above the
-last level: per translation root (the TTBR's value with its ASID, the ASID in
-use, TCR) and 2 MiB of address space, the address of the level-3 table and the
-hierarchical attributes (APTable, PXNTable, UXNTable) gathered on the way, so a
-fill reads one descriptor instead of four. The architecture lets an MMU cache
+last level: per translation root (the TTBR's table address, which half, TCR)
+and 2 MiB of address space, the address of the level-3 table (or of the level-2
+block descriptor, the leaf, which is read at every walk) and the hierarchical
+attributes (APTable, PXNTable, UXNTable) gathered on the way, so a fill reads
+one descriptor instead of four. The ASID is not part of the key: every ASID
+that uses the same tables (a KPTI kernel's half, all processes) shares what was
+read, and the cache is cleared at every TLBI that could follow a change of a
+table descriptor, whichever ASID it names. The architecture lets an MMU cache
 those (Arm ARM D8.13 "Translation Lookaside Buffers": walk caches) and requires
 software to invalidate them with a TLBI that is not last-level-only (TLBI VAE1,
 VAAE1, ASIDE1, VMALLE1) after changing a table descriptor; the owner clears the
@@ -28,6 +33,7 @@ from pyqemu.target.arm import mmu
 
 M64 = mmu.M64
 _ADDR = ((1 << 48) - 1) & ~0xFFF  # output address bits [47:12]
+_BLOCK_ADDR = ((1 << 48) - 1) & ~0x1FFFFF  # a level-2 block's output address bits [47:21]
 _R, _W, _X = mmu.PROT_R, mmu.PROT_W, mmu.PROT_X
 PROT_GLOBAL = 8  # (accel/tcg/cputlb.py's: the translation holds for every ASID)
 MAX_ROOTS = 64  # translation roots the cache keeps tables for before it starts again
@@ -37,12 +43,13 @@ _NEED = (_R, _W, _X)
 
 
 class WalkCache:
-    """Cached level-3 table addresses, per translation root and 2 MiB of addresses."""
+    """Cached level-3 table addresses (or level-2 block descriptor addresses), per
+    translation root and 2 MiB of addresses."""
 
     def __init__(self) -> None:
-        self.roots: dict[tuple, dict[int, tuple[int, int, int, int]]] = {}
+        self.roots: dict[tuple, dict[int, tuple[int, int, int, int, bool]]] = {}
 
-    def of_root(self, key: tuple) -> dict[int, tuple[int, int, int, int]]:
+    def of_root(self, key: tuple) -> dict[int, tuple[int, int, int, int, bool]]:
         """The tables cached for root ``key`` (walkers look it up at every miss, so that
         :meth:`clear` reaches everything they use)."""
         d = self.roots.get(key)
@@ -68,7 +75,6 @@ def make_walker(regs: mmu.MMURegs, read_desc: Callable[[int], int | None],
     if not regs.sctlr & mmu.SCTLR_M or regs.sctlr & mmu.SCTLR_EE:
         return None
     oa_bits = mmu.output_bits(regs)
-    asid = mmu.asid_of(regs)
     halves: list[tuple | None] = []
     for upper in (False, True):
         for is_exec in (False, True):
@@ -81,7 +87,7 @@ def make_walker(regs: mmu.MMURegs, read_desc: Callable[[int], int | None],
             inputsize = 64 - tsz
             ones = (1 << (top + 1 - inputsize)) - 1
             start = 4 - -(-(inputsize - 12) // 9)
-            halves.append((inputsize, ones if upper else 0, ones, start, base, (ttbr, asid, upper, regs.tcr),
+            halves.append((inputsize, ones if upper else 0, ones, start, base, (base, upper, regs.tcr),
                            (1 << (inputsize - 21)) - 1))
     roots = cache.roots
     wxn = bool(regs.sctlr & mmu.SCTLR_WXN)
@@ -104,19 +110,33 @@ def make_walker(regs: mmu.MMURegs, read_desc: Callable[[int], int | None],
             for level in range(start, 3):
                 shift = 39 - 9 * level
                 bits = min(9, inputsize - shift)
-                desc = read_desc(table | ((va >> shift) & ((1 << bits) - 1)) << 3)
-                if desc is None or desc & 3 != 3 or (desc & _ADDR) >> oa_bits:
-                    return None  # (a fault, a block, a bad address: the general walk)
+                slot = table | ((va >> shift) & ((1 << bits) - 1)) << 3
+                desc = read_desc(slot)
+                if desc is None or (desc & _ADDR) >> oa_bits:
+                    return None  # (a fault, a bad address: the general walk)
+                if desc & 3 != 3:
+                    if level == 2 and desc & 3 == 1:  # a 2 MiB block: its descriptor is the leaf
+                        hit = (slot, ap_t, pxn_t, uxn_t, True)
+                        break
+                    return None  # (an invalid entry, a 1 GiB block)
                 ap_t |= desc >> 61 & 3
                 pxn_t |= desc >> 59 & 1
                 uxn_t |= desc >> 60 & 1
                 table = desc & _ADDR
-            hit = cache.of_root(root)[region] = (table, ap_t, pxn_t, uxn_t)
-        table, ap_t, pxn_t, uxn_t = hit
-        desc = read_desc(table | (va >> 9 & 0xFF8))
-        if desc is None or desc & 3 != 3 or not desc >> 10 & 1:
-            return None
-        out = desc & _ADDR
+            else:
+                hit = (table, ap_t, pxn_t, uxn_t, False)
+            cache.of_root(root)[region] = hit
+        table, ap_t, pxn_t, uxn_t, block = hit
+        if block:
+            desc = read_desc(table)
+            if desc is None or desc & 3 != 1 or not desc >> 10 & 1:
+                return None
+            out = (desc & _BLOCK_ADDR) | (va & 0x1FF000)
+        else:
+            desc = read_desc(table | (va >> 9 & 0xFF8))
+            if desc is None or desc & 3 != 3 or not desc >> 10 & 1:
+                return None
+            out = desc & _ADDR
         if out >> oa_bits:
             return None
         ap = (desc >> 6 & 3) | (ap_t & 2)
