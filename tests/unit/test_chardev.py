@@ -383,3 +383,37 @@ def test_mon_stdio_mux_in_a_pty(tmp_path):
     assert termios.tcgetattr(slave) == before
     os.close(master)
     os.close(slave)
+
+
+def test_output_written_during_a_vcpu_slice_goes_out_when_it_ends(loop, tmp_path, monkeypatch):
+    """A guest UART writes one character at a time: what a vCPU slice writes leaves in one
+    write when the slice ends (not one system call per character); output from anywhere
+    else is written at once."""
+    base = str(tmp_path / "p")
+    os.mkfifo(base + ".in")
+    os.mkfifo(base + ".out")
+    c = chardev_new({"backend": "pipe", "id": "p0", "path": base})
+    rd = os.open(base + ".out", os.O_RDONLY | os.O_NONBLOCK)
+    writes = []
+    real_write = os.write
+    monkeypatch.setattr(os, "write", lambda fd, data: (writes.append(bytes(data)), real_write(fd, data))[1])
+    seen_in_slice = []
+
+    def runner(budget):
+        if seen_in_slice:
+            return False
+        for ch in b"hello":
+            c.write(bytes([ch]))
+        try:
+            seen_in_slice.append(os.read(rd, 10))
+        except BlockingIOError:
+            seen_in_slice.append(b"")
+        return False  # (the vCPU halts)
+    loop.set_vcpu_runner(runner)
+    loop.runstate.vm_start()
+    assert loop.run_until(lambda: seen_in_slice, 2)
+    assert seen_in_slice == [b""] and writes == [b"hello"]
+    assert os.read(rd, 10) == b"hello"
+    c.write(b"!")  # (not in a slice)
+    assert os.read(rd, 10) == b"!" and writes == [b"hello", b"!"]
+    os.close(rd)

@@ -16,6 +16,7 @@ import errno
 import os
 import stat
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -217,6 +218,7 @@ class FdChardev(Chardev):
         self.fd_in: int | None = None
         self.fd_out: int | None = None
         self._outbuf = bytearray()
+        self._slice_out = bytearray()  # written during a vCPU slice: one write when it ends
         self._reading = False
         self._writing = False
         self.drop_when_closed = True
@@ -235,6 +237,24 @@ class FdChardev(Chardev):
         total = len(data)
         if self.fd_out is None:
             return total if self.drop_when_closed else 0
+        loop = self.loop
+        if loop.slice_thread == threading.get_ident():
+            # A guest's UART writes a character at a time: one system call per character was
+            # 2% of a Linux boot. The slice's output goes out in one write when it ends.
+            if not self._slice_out:
+                loop.after_slice(self._end_of_slice)
+            self._slice_out += data
+            return total
+        return self._write_now(data)
+
+    def _end_of_slice(self) -> None:
+        data = bytes(self._slice_out)
+        self._slice_out.clear()
+        if data and self.fd_out is not None:
+            self._write_now(data)
+
+    def _write_now(self, data: bytes) -> int:
+        total = len(data)
         if not self._outbuf:
             try:
                 n = os.write(self.fd_out, data)
@@ -252,6 +272,7 @@ class FdChardev(Chardev):
 
     def flush(self) -> None:
         """Block until queued output is written (used at exit)."""
+        self._end_of_slice()
         if self.fd_out is None:
             return
         os.set_blocking(self.fd_out, True)

@@ -159,6 +159,9 @@ class MainLoop:
         self.clocks = Clocks()
         self.runstate = runstate or rs_mod.current()
         self.slice_insns = slice_insns
+        # the thread running a vCPU slice (0: none); callbacks to run when it ends (after_slice)
+        self.slice_thread = 0
+        self._after_slice: list[Callable[[], None]] = []
         self._thread_id = threading.get_ident()
         self._heaps: dict[ClockType, list[tuple[int, int, int, Timer]]] = {c: [] for c in ClockType}
         self._seq = itertools.count()
@@ -331,6 +334,10 @@ class MainLoop:
     def new_bh(self, cb: Callable[[], None]) -> BH:
         return BH(self, cb)
 
+    def after_slice(self, cb: Callable[[], None]) -> None:
+        """Run ``cb`` when the running vCPU slice ends (the loop thread, inside a slice)."""
+        self._after_slice.append(cb)
+
     def call_soon(self, cb: Callable[[], None]) -> None:
         """Run cb in the loop thread soon; safe from any thread."""
         self._call_threadsafe(lambda: self._dispatch(cb))
@@ -392,7 +399,13 @@ class MainLoop:
             d = self.deadline_ns(ClockType.VIRTUAL)
             if d >= 0:
                 budget = max(1, min(budget, self.clocks.ns_to_insns(d)))
-        busy = self._runner(budget)
+        self.slice_thread = threading.get_ident()
+        try:
+            busy = self._runner(budget)
+        finally:
+            self.slice_thread = 0
+            while self._after_slice:
+                self._dispatch(self._after_slice.pop(0))
         if icount:
             self.run_timers()
         if busy:
