@@ -487,11 +487,13 @@ def test_native_regions_of_kernel_half_code_are_position_independent(have_binuti
     assert compiled[0] == compiled[1] == compiled[2]  # (no new machine code after the first)
 
 
+@pytest.mark.parametrize("mmu_idx", [1, 0])
 def test_native_regions_of_early_boot_code_are_remembered_at_their_address(have_binutils, tmp_path,
-                                                                          monkeypatch) -> None:
-    """Privileged code outside the kernel half (a kernel's early boot, MMU off or
-    identity-mapped) is compiled for its address; the next run at that address finds its
-    regions in the code cache and loads their objects without translating them again."""
+                                                                          monkeypatch, mmu_idx) -> None:
+    """Code outside the kernel half (a kernel's early boot, MMU off or identity-mapped; a
+    program that is not position-independent) is compiled for its address; the next run at
+    that address finds its regions in the code cache and loads their objects without
+    translating them again."""
     from pyqemu.accel.tcg.native_sys import SysNativeTier
     from pyqemu.target.arm import native_helpers  # noqa: F401 - registers them
     from pyqemu.target.arm.cpu import NREGS
@@ -503,6 +505,7 @@ def test_native_regions_of_early_boot_code_are_remembered_at_their_address(have_
         board = Board()
         board.view[:len(image)] = image
         cpu = KernelHalfCPU(board, va)
+        cpu.tbs.mmu_idx_of = lambda flags, i=mmu_idx: i
         tier = cpu.tbs.native = SysNativeTier(cpu.tbs, NREGS, force=True)
         tier.attach(cpu)
         real_generate = tier.generate

@@ -29,8 +29,9 @@ _CASE = re.compile(r"i64 (-?\d+), label (%[\w.]+)")
 def relocatable_ir(ir: str, shifted: str, head: int, pc_off: int) -> str | None:
     """``ir`` (the LLVM IR of a region headed at ``head``) made position-independent by
     comparison with ``shifted`` (the same region generated SHIFT lower); None if they
-    differ in anything but pc-derived literals. ``pc_off``: where the state block holds
-    the entry pc."""
+    differ in anything but pc-derived literals; ``ir`` itself if they do not differ (no
+    pc-derived literal: a leaf function that returns, say). ``pc_off``: where the state
+    block holds the entry pc."""
     base = head & ~0xFFF
     ours, theirs = ir.split("\n"), shifted.split("\n")
     if len(ours) != len(theirs):
@@ -60,7 +61,9 @@ def relocatable_ir(ir: str, shifted: str, head: int, pc_off: int) -> str | None:
         pre, line, n = fixed
         out += pre
         out.append(line)
-    return "\n".join(out) if changed else None
+    # (Unchanged IR is position-independent as it is: such regions, 130 in a Linux boot, were
+    # not remembered by shape and were made again at every boot.)
+    return "\n".join(out) if changed else ir
 
 
 def _relocated_line(line: str, other: str, n: int, base: int) -> tuple[list[str], str, int] | None:

@@ -323,10 +323,10 @@ class SysNativeTier(NativeTier):
     def _remembers(self, key: tuple[int, int, int]) -> bool:
         """Whether regions headed at ``key`` are remembered in the code cache: code at high
         addresses (position-independent: a kernel's KASLR, a process's ASLR), and other code
-        of privileged levels (position-dependent: a kernel's early boot, a boot loader)."""
+        (position-dependent, for its virtual page: a kernel's early boot, a boot loader, a
+        program that is not position-independent)."""
         cache = self.cache
-        return bool(cache.pic and NATIVE_PIC and self.llvm.cache_dir is not None
-                    and (pic_mod.eligible(key[0]) or cache.mmu_idx_of(key[2]) != 0))
+        return bool(cache.pic and NATIVE_PIC and self.llvm.cache_dir is not None)
 
     @staticmethod
     def _note_head(store, key: tuple[int, int, int], shape: tuple, group: str) -> None:
