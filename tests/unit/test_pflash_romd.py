@@ -22,6 +22,7 @@ def test_read_array_reset_in_read_array_mode_leaves_the_map_alone() -> None:
     try:
         changes: list[bool] = []
         space.listeners.append(lambda _space: changes.append(flash.mem.romd_mode))
+        rendered = space.flatview
         space.store(0, 0xFF, 4)                          # read array while reading the array
         assert changes == [] and space.load(0, 4) == 0x44332211
         space.store(0, 0x98, 4)                          # CFI query: the device answers reads
@@ -29,5 +30,6 @@ def test_read_array_reset_in_read_array_mode_leaves_the_map_alone() -> None:
         assert space.load(0x10 * 4, 4) == 0x00510051     # 'Q' from both 16-bit chips
         space.store(0, 0xFF, 4)                          # back to the array
         assert changes == [False, True] and space.load(0, 4) == 0x44332211
+        assert space.flatview is rendered                # (the ranges are the same: no re-render)
     finally:
         space.destroy()
