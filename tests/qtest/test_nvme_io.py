@@ -181,17 +181,24 @@ def test_discard_ignore_keeps_clusters(make, tmp_path: Path) -> None:  # noqa: A
     assert [(m["start"], m["length"]) for m in mapping if m["data"]] == [(1 << 20, 1 << 17)]
 
 
-@pytest.mark.parametrize("make", ["pyqemu"], indirect=True)   # checks pyqemu itself
-def test_flush_reaches_fdatasync(make, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001, F811
+def _image_syncs(monkeypatch, path: Path) -> list[int]:  # noqa: ANN001
+    """The fds of ``path`` that os.fdatasync is called on from now on (only the image's: a
+    finalizer may sync another file meanwhile)."""
     calls: list[int] = []
     real = os.fdatasync
-    path = new_image(tmp_path, "raw")
 
-    def fdatasync(fd: int) -> None:  # (only the image's: a finalizer may sync another file)
+    def fdatasync(fd: int) -> None:
         if os.path.realpath(f"/proc/self/fd/{fd}") == os.path.realpath(path):
             calls.append(fd)
         real(fd)
     monkeypatch.setattr(os, "fdatasync", fdatasync)
+    return calls
+
+
+@pytest.mark.parametrize("make", ["pyqemu"], indirect=True)   # checks pyqemu itself
+def test_flush_reaches_fdatasync(make, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001, F811
+    path = new_image(tmp_path, "raw")
+    calls = _image_syncs(monkeypatch, path)
     d = up(make, path)
     assert d.write(1, 1, 0, pattern(4096, 1)).status == 0
     assert calls == []                                           # write-back cache: no sync yet
@@ -208,15 +215,8 @@ def test_flush_reaches_fdatasync(make, tmp_path: Path, monkeypatch) -> None:  # 
 
 @pytest.mark.parametrize("make", ["pyqemu"], indirect=True)   # checks pyqemu itself
 def test_writethrough_drive_syncs_each_write(make, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001, F811
-    calls: list[int] = []
-    real = os.fdatasync
     path = new_image(tmp_path, "raw")
-
-    def fdatasync(fd: int) -> None:  # (only the image's: a finalizer may sync another file)
-        if os.path.realpath(f"/proc/self/fd/{fd}") == os.path.realpath(path):
-            calls.append(fd)
-        real(fd)
-    monkeypatch.setattr(os, "fdatasync", fdatasync)
+    calls = _image_syncs(monkeypatch, path)
     d = up(make, path, opts={"cache": "writethrough"})
     assert d.write(1, 1, 0, pattern(1024, 1)).status == 0
     assert d.cmd(1, 0x08, nsid=1, cdw={10: 8, 12: 0}).status == 0
