@@ -618,6 +618,25 @@ def test_a_device_access_that_raises_an_interrupt_ends_the_native_call(have_binu
     assert cpu.regs[7] > SYS_NATIVE_BUDGET // 2
 
 
+class FakeTier:
+    """The native tier's side of the TB cache's protocol, recording what it is asked (never
+    compiling anything); ``worker``: a stand-in for its background compiler, or None."""
+
+    force = False
+
+    def __init__(self, worker=None) -> None:  # noqa: ANN001
+        self.worker = worker
+        self.exit_heat: dict[int, int] = {}
+        self.hot: list[tuple[int, int, bool]] = []
+
+    def hot_exit_at(self, cpu, pc: int, remembered_only: bool = False) -> bool:  # noqa: ANN001
+        self.hot.append((pc, cpu.regs[0], remembered_only))
+        return False
+
+    def promote(self, *args, **kwargs) -> bool:  # noqa: ANN002, ANN003
+        return False
+
+
 HEAT_PROGRAM = """
     .global _start
 _start:
@@ -640,25 +659,11 @@ def test_a_compiled_block_called_often_enough_asks_the_native_tier_for_a_region(
     asks for one to be compiled COLD_HEAT_FACTOR times later."""
     from pyqemu.accel.tcg.tb_sys import COLD_HEAT_FACTOR
 
-    class Tier:  # the native tier's side of the protocol, recording what it is asked
-        force, worker = False, None
-
-        def __init__(self) -> None:
-            self.exit_heat: dict[int, int] = {}
-            self.hot: list[tuple[int, int, bool]] = []
-
-        def hot_exit_at(self, cpu, pc: int, remembered_only: bool = False) -> bool:
-            self.hot.append((pc, cpu.regs[0], remembered_only))
-            return False
-
-        def promote(self, *args, **kwargs) -> bool:
-            return False
-
     board = Board()
     image = baremetal.assemble(HEAT_PROGRAM, RAM_BASE)
     board.view[:len(image)] = image
     cpu = MiniSysCPU(board)
-    tier = cpu.tbs.native = Tier()
+    tier = cpu.tbs.native = FakeTier()
     cpu.tbs.block_heat = 50
     cpu.tbs.regions = False  # (a Python region would inline the blocks: they would stop counting)
     cpu.pc = RAM_BASE
@@ -703,23 +708,11 @@ def test_a_loop_on_the_python_tier_installs_finished_native_code_before_the_slic
             self.delivered.append(cpu.regs[0])  # (the loop's counter, written back)
             self.ready = len(self.delivered) < 2
 
-    class Tier:
-        force = False
-
-        def __init__(self) -> None:
-            self.worker, self.exit_heat = Worker(), {}
-
-        def hot_exit_at(self, cpu, pc: int, remembered_only: bool = False) -> bool:
-            return False
-
-        def promote(self, *args, **kwargs) -> bool:
-            return False
-
     board = Board()
     image = baremetal.assemble(LOOP_PROGRAM, RAM_BASE)
     board.view[:len(image)] = image
     cpu = MiniSysCPU(board)
-    tier = cpu.tbs.native = Tier()
+    tier = cpu.tbs.native = FakeTier(Worker())
     cpu.tbs.regions = False
     cpu.pc = RAM_BASE
     cpu_exec_mod.cpu_exec_sys(cpu, 6)  # (the first block, jump stubs, calls of the loop)
