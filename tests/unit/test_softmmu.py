@@ -522,6 +522,46 @@ def test_native_regions_of_early_boot_code_are_remembered_at_their_address(have_
     assert generated[0] == n and generated[1:] == [0, 0]
 
 
+
+def test_a_remembered_region_whose_object_is_gone_is_compiled_again(have_binutils, tmp_path,
+                                                                     monkeypatch) -> None:
+    """The code cache remembers a region, but its object never reached the disk (LLVM failed,
+    or it was deleted): the next hot promotion generates and compiles it again (it stayed on
+    the Python tier for good before), and the run after that finds it remembered."""
+    from pyqemu.accel.tcg.native_sys import SysNativeTier
+    from pyqemu.target.arm import native_helpers  # noqa: F401 - registers them
+    from pyqemu.target.arm.cpu import NREGS
+    monkeypatch.setenv("PYQEMU_CACHE_DIR", str(tmp_path))
+    image = baremetal.assemble(NATIVE_PIC_PROGRAM, 0)
+    va = 0x4123_4000
+    runs = []
+    for run in range(3):
+        if run == 1:
+            objects = list((tmp_path / "native").glob("*/*.o"))
+            assert objects
+            for obj in objects:
+                obj.unlink()
+        board = Board()
+        board.view[:len(image)] = image
+        cpu = KernelHalfCPU(board, va)
+        cpu.tbs.mmu_idx_of = lambda flags: 1
+        tier = cpu.tbs.native = SysNativeTier(cpu.tbs, NREGS, force=True)
+        tier.attach(cpu)
+        monkeypatch.setattr(tier.llvm, "cache_dir", tmp_path / "native")  # (a process-wide LLVM)
+        if run < 2:
+            tier.llvm.compiled.clear()  # (as in a new process: objects go to disk, come from it)
+        real_generate = tier.generate
+        count = []
+        tier.generate = lambda *a, f=real_generate, c=count, **k: (c.append(1), f(*a, **k))[1]
+        cpu.pc = va
+        cpu_exec_mod.cpu_exec_sys(cpu, 20)
+        assert board.exit_value == va and cpu.regs[1:4] == [va, va, va + 12]
+        runs.append((len(count), tier.regions))
+        cpu.tbs.save_code_cache()
+    n = runs[0][1]
+    assert n >= 3 and runs == [(n, n), (n, n), (0, n)]
+
+
 COUNTER = 0x09000010
 
 

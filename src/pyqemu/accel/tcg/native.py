@@ -128,6 +128,15 @@ class _LLVM:
         """The digest that names the object code of ``ir`` (in this process and on disk)."""
         return hashlib.sha1(f"{self.identity}:{ir}".encode()).hexdigest()
 
+    def has_object(self, key: str | None) -> bool:
+        """Whether the object code named ``key`` is loaded in this process or on disk."""
+        if key is None:
+            return False
+        with self.lock:
+            if f"r_{key[:24]}" in self.compiled:
+                return True
+        return self.cache_dir is not None and os.path.exists(f"{self.cache_dir}/{key[:2]}/{key}.o")
+
     def compile(self, ir: str | None, want_asm: bool = False, key: str | None = None
                 ) -> tuple[int, str, _Engine]:
         """Machine code for ``ir`` (one function named ``@region``): its address, its

@@ -285,14 +285,13 @@ class SysNativeTier(NativeTier):
         store = cache._persistent_cache() if self._remembers(key) and not log.enabled("out_asm") else None
         shape = None if store is None else native_regions.shape(key, members, taken, indirect)
         remembered = None if shape is None else self._remembered(store, pa0, shape, pc0, group)
+        ok = False
         if remembered is not None:
             code, sizes = remembered
-            ok = self._submit(tb, code, sizes, delta)
-            if ok:
-                self._note_head(store, key, shape, group)
-        elif remembered_only:
-            return False
-        else:
+            ok = self._submit(tb, code, sizes, delta, lambda: self._note_head(store, key, shape, group))
+            if not ok and not remembered_only and not self.llvm.has_object(code.object_key):
+                remembered = None  # its object never reached the disk (LLVM failed): make it again
+        if remembered is None and not remembered_only:
             try:
                 if blocks is None:
                     blocks = {pc: cache._block_ir((pc, pc + delta, flags), False) for pc in members}
@@ -300,18 +299,19 @@ class SysNativeTier(NativeTier):
                 return False
             code = self.generate(pc0, blocks, taken, indirect,
                                  self._shifted(key, blocks) if pic else None)
-            if code is None:
-                ok = False
-            else:
+            if code is not None:
                 sizes = {pc: b.size for pc, b in blocks.items()}
-                remember = shape is not None and bool(code.pic) == pic  # (kernel half: if relocatable)
-                if remember:
+                on_installed = None
+                if shape is not None and bool(code.pic) == pic:  # (kernel half: if relocatable)
+                    # Remembered once installed: its object is on disk then (a compilation
+                    # queued at exit never runs).
                     code.object_key = self.llvm.object_key(code.ir)
-                    store.put_raw_at(pa0 >> PAGE_BITS, shape, group,
-                                     native_regions.entry(code, code.object_key, sizes, self.llvm.identity))
-                ok = self._submit(tb, code, sizes, delta)
-                if ok and remember:
-                    self._note_head(store, key, shape, group)
+                    entry = native_regions.entry(code, code.object_key, sizes, self.llvm.identity)
+
+                    def on_installed() -> None:
+                        store.put_raw_at(pa0 >> PAGE_BITS, shape, group, entry)
+                        self._note_head(store, key, shape, group)
+                ok = self._submit(tb, code, sizes, delta, on_installed)
         # (the CPU thread's share: with a background compiler, only making the IR)
         cache.translate_seconds += time.perf_counter() - t0
         return ok
@@ -341,20 +341,28 @@ class SysNativeTier(NativeTier):
         translation, the object is on disk) rather than after BLOCK_HEAT calls of Python
         code. Returns the block now at ``tb``'s key (the native region, or ``tb``)."""
         key = tb.key
+        if not self._warm(tb):
+            return tb
+        now = self.cache.tbs.get(key)
+        return now if now is not None and now.valid else tb
+
+    def _warm(self, tb) -> bool:
+        """Submit the region an earlier run installed at ``tb``'s head (the code cache's note
+        for the page's current bytes); False if there is none."""
+        key = tb.key
         store = self.cache.code_cache
         if store is None or key in self.inflight or not self._remembers(key):
-            return tb
+            return False
         pa0 = key[1]
         group = native_regions.group(key[0], self._pic(key[0]))
         shape = store.raw_at(pa0 >> PAGE_BITS, native_regions.head(key), group)
         if shape is None:
-            return tb
+            return False
         found = self._remembered(store, pa0, shape, key[0], group)
-        if found is not None:
-            self.warm_started += 1
-            self._submit(tb, found[0], found[1], pa0 - key[0])
-        now = self.cache.tbs.get(key)
-        return now if now is not None and now.valid else tb
+        if found is None:
+            return False
+        self.warm_started += 1
+        return self._submit(tb, found[0], found[1], pa0 - key[0])
 
     def _remembered(self, store, pa0: int, shape: tuple, head: int, group: str):
         """The cached region of this shape on ``pa0``'s page whose object is still there."""
@@ -367,8 +375,10 @@ class SysNativeTier(NativeTier):
         self.remembered += 1
         return found
 
-    def _submit(self, tb, code, sizes: dict[int, int], delta: int) -> bool:
-        """Compile (or load) ``code`` for ``tb``'s region; install it when done."""
+    def _submit(self, tb, code, sizes: dict[int, int], delta: int,
+                on_installed: Callable[[], None] | None = None) -> bool:
+        """Compile (or load) ``code`` for ``tb``'s region; install it when done (then call
+        ``on_installed``)."""
         from pyqemu.accel.tcg.tb_sys import SysTB, member_spans
         cache = self.cache
         key = tb.key
@@ -392,6 +402,8 @@ class SysNativeTier(NativeTier):
             ntb.fn.native_addr = addr
             cache.install(ntb)
             self._engines[ntb] = engine
+            if on_installed is not None:
+                on_installed()
             return True
         install.key = key  # type: ignore[attr-defined]
         self.inflight.add(key)
@@ -445,6 +457,10 @@ class SysNativeTier(NativeTier):
             return False
         if tb.py_fn is not None:
             return False
+        # The region an earlier run installed here: the note of the page's bytes when the
+        # block was made may have been another (code patched elsewhere on the page since).
+        if remembered_only and self._warm(tb):
+            return True
         _member, succ = cache.region_graph(tb.key)
         members = select_members(pc, succ, NATIVE_MEMBERS)
         return self.promote(tb, members, {m: succ(m) for m in members}, remembered_only=remembered_only)
