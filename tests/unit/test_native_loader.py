@@ -8,7 +8,7 @@ import pytest
 llvm = pytest.importorskip("llvmlite.binding")
 
 from pyqemu.accel.tcg import native  # noqa: E402
-from pyqemu.accel.tcg.native_loader import CodeArena, Unsupported  # noqa: E402
+from pyqemu.accel.tcg.native_loader import CodeArena, Unsupported, prepare  # noqa: E402
 
 # A switch dense enough for a jump table (.rodata with relocations into the code) and a
 # 128-bit constant (a constant pool entry).
@@ -71,6 +71,21 @@ def test_loaded_object_runs_with_its_tables_and_constants() -> None:
             assert fn(x) == _expected(x)
             assert fn2(x) == _expected(x)
         assert arena.objects == 2
+    finally:
+        arena.close()
+
+
+def test_a_prepared_object_survives_marshal_and_runs() -> None:
+    """prepare() turns an object into what the code cache keeps (marshal round trip): loaded
+    from that, at another place in the arena, it runs as the object itself does."""
+    import marshal
+    kept = marshal.loads(marshal.dumps(prepare(_object(SWITCH_IR, "f3"), "f3")))
+    arena = CodeArena()
+    try:
+        arena.add(_object(SWITCH_IR, "f4"), "f4")  # (something before it: another base)
+        fn = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint64)(arena.add_prepared(kept, "f3"))
+        for x in [*range(9), 12345, 2**63 + 5]:
+            assert fn(x) == _expected(x)
     finally:
         arena.close()
 

@@ -239,6 +239,8 @@ class NativeCode:
     # The digest of the object code (accel/tcg/native.py) when ``ir`` is None: a region
     # remembered by the code cache (accel/tcg/native_regions.py).
     object_key: str | None = None
+    # ... and that object as accel/tcg/native_loader.prepare made it, when the cache kept it
+    prepared: tuple | None = None
 
 
 def uses_lazy_globals(used, written) -> bool:

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pyqemu.accel.tcg.native_loader import CodeArena, Unsupported
+from pyqemu.accel.tcg.native_loader import CodeArena, Unsupported, prepare
 from pyqemu.tcg.ir import Temp
 from pyqemu.tcg.llvmgen import (
     CHAIN_SLOTS,
@@ -137,19 +137,37 @@ class _LLVM:
                 return True
         return self.cache_dir is not None and os.path.exists(f"{self.cache_dir}/{key[:2]}/{key}.o")
 
-    def compile(self, ir: str | None, want_asm: bool = False, key: str | None = None
-                ) -> tuple[int, str, _Engine]:
+    def prepared(self, key: str) -> tuple | None:
+        """The object named ``key`` (on disk) as native_loader.prepare makes it, or None."""
+        if self.cache_dir is None or not USE_LOADER:
+            return None
+        try:
+            with open(f"{self.cache_dir}/{key[:2]}/{key}.o", "rb", buffering=0) as f:
+                return prepare(f.read(), f"r_{key[:24]}")
+        except (OSError, Unsupported):
+            return None
+
+    def compile(self, ir: str | None, want_asm: bool = False, key: str | None = None,
+                prepared: tuple | None = None) -> tuple[int, str, _Engine]:
         """Machine code for ``ir`` (one function named ``@region``): its address, its
         assembly if ``want_asm``, and the engine holding it (hand it to release() when the
         code is no longer used). The same IR compiles once per process, and its object
         code is kept on disk (next to the code cache) for later runs. ``key``: the object's
-        digest, when known (then ``ir`` may be None: only an existing object is loaded)."""
+        digest, when known (then ``ir`` may be None: only an existing object is loaded, or
+        ``prepared``, the object as the code cache keeps it: see :meth:`prepared`)."""
         if key is None:
             key = self.object_key(ir)
         name = f"r_{key[:24]}"
         with self.lock:
             done = self.compiled.get(name)
             if done is not None and not want_asm:
+                done[1].live += 1
+                return done[0], "", done[1]
+            if prepared is not None and not want_asm and self.current.arena is not None:
+                if self.current.objects >= ENGINE_OBJECTS:
+                    self.current = _Engine(self.llvm, self.opt)
+                    self.engines.append(self.current)
+                done = self.compiled[name] = (self.current.add_prepared(prepared, name), self.current)
                 done[1].live += 1
                 return done[0], "", done[1]
         path = f"{self.cache_dir}/{key[:2]}/{key}.o" if self.cache_dir is not None else None
@@ -239,6 +257,12 @@ class _Engine:
         self.objects = 0
         self.live = 0  # regions using code of this engine
         self.names: list[str] = []
+
+    def add_prepared(self, prepared: tuple, name: str) -> int:
+        """Load an object as native_loader.prepare made it (needs the arena)."""
+        self.objects += 1
+        self.names.append(name)
+        return self.arena.add_prepared(prepared, name)
 
     def add(self, obj: bytes, name: str) -> int:
         self.objects += 1
@@ -535,7 +559,7 @@ class NativeTier:
         """Machine code for ``code`` (any thread): (address, assembly, engine), or None."""
         t0 = time.perf_counter()
         try:
-            return self.llvm.compile(code.ir, logging, code.object_key)
+            return self.llvm.compile(code.ir, logging, code.object_key, code.prepared)
         except Exception as e:  # noqa: BLE001 - a back-end bug must not stop the guest
             if isinstance(e, FileNotFoundError) and code.ir is None:
                 return None  # (a remembered region whose object the size cap removed)
@@ -561,12 +585,12 @@ class NativeTier:
             grew = any(g.gidx not in self.used for g in code.used) or \
                 any(g.gidx not in self.written for g in code.written) or \
                 any(slot not in self.cpu_values for slot in code.cpu_values)
-            self.cpu_values.update(code.cpu_values)
-            for g in code.used:
-                self.used.setdefault(g.gidx, g)
-            for g in code.written:
-                self.written.setdefault(g.gidx, g)
             if grew:
+                self.cpu_values.update(code.cpu_values)
+                for g in code.used:
+                    self.used.setdefault(g.gidx, g)
+                for g in code.written:
+                    self.written.setdefault(g.gidx, g)
                 self._make_copiers()
             installed = install(code, addr, engine)
         if not installed:

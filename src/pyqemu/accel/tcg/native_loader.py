@@ -110,6 +110,23 @@ def _apply(image: int, at: int, rtype: int, target: int, addend: int) -> None:
 _APPLY = (R_X86_64_64, R_X86_64_PC32, R_X86_64_PLT32, R_X86_64_PC64)
 
 
+def prepare(obj: bytes, name: str) -> tuple[bytes, tuple, int, int]:
+    """``obj`` as an image ready to copy: (its placed sections as one byte string, its
+    relocations as (offset, type, target offset, addend), ``name``'s offset, the image's
+    alignment). Marshal can keep it (the code cache does: loading it again skips the file
+    and the ELF parsing)."""
+    parts, relocs, size, entry = layout(obj, name)
+    image = bytearray(size)
+    for _i, off, sz, at in parts:
+        if off >= 0:
+            image[at:at + sz] = obj[off:off + sz]
+    align = 64
+    head = _ELF_HEADER.unpack_from(obj)
+    for i, _off, _sz, _at in parts:
+        align = max(align, _SECTION.unpack_from(obj, head[6] + i * _SECTION.size)[8])
+    return bytes(image), tuple(relocs), entry, align
+
+
 class CodeArena:
     """Executable memory holding loaded objects; unmapped as a whole by close()."""
 
@@ -123,18 +140,19 @@ class CodeArena:
 
     def add(self, obj: bytes, name: str) -> int:
         """Load ``obj`` and return the address of its function ``name``."""
-        parts, relocs, size, entry = layout(obj, name)
-        base = -(-self.free // 64) * 64
+        return self.add_prepared(prepare(obj, name), name)
+
+    def add_prepared(self, prepared: tuple[bytes, tuple, int, int], name: str) -> int:
+        """Load an object :func:`prepare` made; return the address of its function."""
+        image, relocs, entry, align = prepared
+        size = len(image)
+        base = -(-self.free // align) * align
         if base + size > self.end:
             want = max(CHUNK, -(-size // 4096) * 4096)
             base = _map(want)
             self.chunks.append((base, want))
             self.end = base + want
-        for _i, off, sz, at in parts:
-            if off >= 0:
-                ctypes.memmove(base + at, obj[off:off + sz], sz)
-            else:
-                ctypes.memset(base + at, 0, sz)
+        ctypes.memmove(base, image, size)
         for at, rtype, target, addend in relocs:
             _apply(base, at, rtype, target, addend)
         self.free = base + size

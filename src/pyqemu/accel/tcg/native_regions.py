@@ -50,15 +50,18 @@ def head(key: tuple[int, int, int]) -> tuple:
     return ("head", key[0] & PAGE, key[2])
 
 
-def entry(code: NativeCode, object_key: str, sizes: dict[int, int], llvm_id: str) -> tuple:
-    """What the code cache keeps of a compiled region (position-independent or not)."""
+def entry(code: NativeCode, object_key: str, sizes: dict[int, int], llvm_id: str,
+          prepared: tuple | None = None) -> tuple:
+    """What the code cache keeps of a compiled region (position-independent or not);
+    ``prepared``: its object as native_loader.prepare makes it (loaded from there, without
+    opening the object's file)."""
     return (object_key, llvm_id,
             tuple((g.name, g.gidx, g.width) for g in code.used),
             tuple((g.name, g.gidx, g.width) for g in code.written),
             tuple((pc & PAGE, sizes[pc]) for pc in code.members),
             code.fallbacks, tuple(code.helpers),
             tuple((slot, cv.name, consts) for slot, (cv, consts) in sorted(code.cpu_values.items())),
-            bool(code.pic))
+            bool(code.pic), prepared)
 
 
 def code_of(e: Any, head: int, llvm_id: str) -> tuple[NativeCode, dict[int, int]] | None:
@@ -69,6 +72,7 @@ def code_of(e: Any, head: int, llvm_id: str) -> tuple[NativeCode, dict[int, int]
     except (TypeError, ValueError):
         return None
     pic = bool(rest[0]) if rest else True  # (entries of earlier versions: position-independent)
+    prepared = rest[1] if len(rest) > 1 else None
     if made_by != llvm_id:
         return None
     values = {}
@@ -79,7 +83,21 @@ def code_of(e: Any, head: int, llvm_id: str) -> tuple[NativeCode, dict[int, int]
         values[slot] = (cv, tuple(consts))
     base = head & ~PAGE
     sizes = {base + off: size for off, size in members}
-    code = NativeCode(None, "region", [Temp(n, i, w) for n, i, w in used],  # type: ignore[arg-type]
-                      [Temp(n, i, w) for n, i, w in written], sorted(sizes), fallbacks,
-                      list(helpers), values, pic=pic, object_key=object_key)
+    code = NativeCode(None, "region", _temps(used), _temps(written),  # type: ignore[arg-type]
+                      sorted(sizes), fallbacks,
+                      list(helpers), values, pic=pic, object_key=object_key, prepared=prepared)
     return code, sizes
+
+
+_GLOBALS: dict[tuple, Temp] = {}  # (name, index, width) -> the Temp (globals are few)
+
+
+def _temps(described: tuple) -> list[Temp]:
+    """The global Temps a cached entry describes as (name, index, width)."""
+    out = []
+    for d in described:
+        t = _GLOBALS.get(d)
+        if t is None:
+            t = _GLOBALS[d] = Temp(*d)
+        out.append(t)
+    return out

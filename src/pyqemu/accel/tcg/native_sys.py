@@ -305,10 +305,13 @@ class SysNativeTier(NativeTier):
                 if shape is not None and bool(code.pic) == pic:  # (kernel half: if relocatable)
                     # Remembered once installed: its object is on disk then (a compilation
                     # queued at exit never runs).
+                    # It keeps the object too, ready to load (native_loader.prepare).
                     code.object_key = self.llvm.object_key(code.ir)
-                    entry = native_regions.entry(code, code.object_key, sizes, self.llvm.identity)
 
-                    def on_installed() -> None:
+                    def on_installed(code=code, sizes=sizes) -> None:
+                        llvm = self.llvm
+                        entry = native_regions.entry(code, code.object_key, sizes, llvm.identity,
+                                                     llvm.prepared(code.object_key))
                         store.put_raw_at(pa0 >> PAGE_BITS, shape, group, entry)
                         self._note_head(store, key, shape, group)
                 ok = self._submit(tb, code, sizes, delta, on_installed)
