@@ -724,6 +724,26 @@ def test_a_compiled_block_called_often_enough_asks_the_native_tier_for_a_region(
         assert [(x0, cached) for p, x0, cached in tier.hot if p == pc] == [(1951, True), (2001 - cold, False)]
 
 
+def test_a_block_an_earlier_run_compiled_asks_for_a_compiled_region_at_its_threshold(have_binutils) -> None:
+    """A block from the code cache (code that ran in an earlier run) that reaches BLOCK_HEAT
+    calls with no region remembered there asks for one to be compiled at once (the next run
+    then loads it when the block is made); a new block waits COLD_HEAT_FACTOR times longer."""
+    from pyqemu.accel.tcg.tb_sys import COLD_HEAT_FACTOR
+    board = Board()
+    image = baremetal.assemble(HEAT_PROGRAM, RAM_BASE)
+    board.view[:len(image)] = image
+    cpu = MiniSysCPU(board)
+    tier = cpu.tbs.native = FakeTier()
+    cpu.tbs.block_heat = 50
+    tb = cpu.tbs._find(cpu, RAM_BASE)
+    for ran_before, left in ((True, 0), (False, 50 * (COLD_HEAT_FACTOR - 1))):
+        tier.hot.clear()
+        heat = [0, False]
+        cpu.tbs._hot(tb, heat, ran_before, cpu)
+        assert heat[0] == left
+        assert [cached for _pc, _x0, cached in tier.hot] == ([True, False] if ran_before else [True])
+
+
 LOOP_PROGRAM = """
     .global _start
 _start:

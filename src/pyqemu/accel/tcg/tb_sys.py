@@ -65,8 +65,18 @@ BLOCK_HEAT = 300
 # a region costs the CPU thread two translations and LLVM IR texts of its members, ~5-10 ms).
 COLD_HEAT_FACTOR = 32
 # ... or this many times, for a block an earlier run had compiled (from the code cache: code
-# that runs at every boot, whose region the next boot then takes at BLOCK_HEAT calls).
-WARM_HEAT_FACTOR = 4
+# that runs at every boot, whose region the next boot then takes at BLOCK_HEAT calls). 1: at
+# once (with 4, blocks called 300-1,200 times per boot never went native: 150,000 Python
+# block calls of a warm Linux boot).
+WARM_HEAT_FACTOR = 1
+
+
+def warm_heat_factor() -> int:
+    """PYQEMU_WARM_HEAT_FACTOR (a tuning knob), default WARM_HEAT_FACTOR (1: compile at once)."""
+    try:
+        return max(1, int(os.environ.get("PYQEMU_WARM_HEAT_FACTOR", WARM_HEAT_FACTOR)))
+    except ValueError:
+        return WARM_HEAT_FACTOR
 
 
 def interp_calls_setting() -> int:
@@ -197,6 +207,7 @@ class SysTBCache:
         self.interp: Any = None
         # Calls of a compiled block before it heads a native region (PYQEMU_BLOCK_HEAT; 0: never).
         self.block_heat = int(os.environ.get("PYQEMU_BLOCK_HEAT", BLOCK_HEAT))
+        self.warm_heat_factor = warm_heat_factor()
         # Kernel-half blocks go to the code cache position-independent (PYQEMU_CACHE_PIC=0: not).
         self.pic = os.environ.get("PYQEMU_CACHE_PIC", "1") != "0"
 
@@ -510,7 +521,11 @@ class SysTBCache:
             native.hot_exit_at(cpu, tb.pc)
         elif not native.hot_exit_at(cpu, tb.pc, remembered_only=True):
             heat[1] = True
-            heat[0] = self.block_heat * ((WARM_HEAT_FACTOR if ran_before else COLD_HEAT_FACTOR) - 1)
+            factor = self.warm_heat_factor if ran_before else COLD_HEAT_FACTOR
+            if factor <= 1:
+                native.hot_exit_at(cpu, tb.pc)
+            else:
+                heat[0] = self.block_heat * (factor - 1)
 
     def install(self, tb: SysTB, slow: bool = False) -> SysTB:
         """Make ``tb`` (ready to run) the block at ``tb.key``, replacing the one there."""
