@@ -494,33 +494,41 @@ def test_native_regions_of_early_boot_code_are_remembered_at_their_address(have_
     program that is not position-independent) is compiled for its address; the next run at
     that address finds its regions in the code cache and loads their objects without
     translating them again."""
-    from pyqemu.accel.tcg.native_sys import SysNativeTier
-    from pyqemu.target.arm import native_helpers  # noqa: F401 - registers them
-    from pyqemu.target.arm.cpu import NREGS
     monkeypatch.setenv("PYQEMU_CACHE_DIR", str(tmp_path))
-    image = baremetal.assemble(NATIVE_PIC_PROGRAM, 0)
-    va = 0x4123_4000
     made, generated = [], []
     for _ in range(3):
-        board = Board()
-        board.view[:len(image)] = image
-        cpu = KernelHalfCPU(board, va)
-        cpu.tbs.mmu_idx_of = lambda flags, i=mmu_idx: i
-        tier = cpu.tbs.native = SysNativeTier(cpu.tbs, NREGS, force=True)
-        tier.attach(cpu)
-        real_generate = tier.generate
-        count = []
-        tier.generate = lambda *a, f=real_generate, c=count, **k: (c.append(1), f(*a, **k))[1]
-        cpu.pc = va
-        cpu_exec_mod.cpu_exec_sys(cpu, 20)
-        assert board.exit_value == va and cpu.regs[1:4] == [va, va, va + 12]
+        tier, count = _early_boot_code_run(mmu_idx)
         made.append((tier.pic_regions, tier.remembered, tier.regions))
-        generated.append(len(count))
-        cpu.tbs.save_code_cache()
+        generated.append(count)
     n = made[0][2]
     assert n >= 3 and made == [(0, 0, n), (0, n, n), (0, n, n)]
     assert generated[0] == n and generated[1:] == [0, 0]
 
+
+def _early_boot_code_run(mmu_idx: int, prepare=None):  # noqa: ANN001, ANN202
+    """Run NATIVE_PIC_PROGRAM at 0x4123_4000 with every block native (``prepare(tier)``
+    first); the tier and how many regions it generated (the rest came from the code cache)."""
+    from pyqemu.accel.tcg.native_sys import SysNativeTier
+    from pyqemu.target.arm import native_helpers  # noqa: F401 - registers them
+    from pyqemu.target.arm.cpu import NREGS
+    image = baremetal.assemble(NATIVE_PIC_PROGRAM, 0)
+    va = 0x4123_4000
+    board = Board()
+    board.view[:len(image)] = image
+    cpu = KernelHalfCPU(board, va)
+    cpu.tbs.mmu_idx_of = lambda flags: mmu_idx
+    tier = cpu.tbs.native = SysNativeTier(cpu.tbs, NREGS, force=True)
+    tier.attach(cpu)
+    if prepare is not None:
+        prepare(tier)
+    real_generate = tier.generate
+    count = []
+    tier.generate = lambda *a, f=real_generate, **k: (count.append(1), f(*a, **k))[1]
+    cpu.pc = va
+    cpu_exec_mod.cpu_exec_sys(cpu, 20)
+    assert board.exit_value == va and cpu.regs[1:4] == [va, va, va + 12]
+    cpu.tbs.save_code_cache()
+    return tier, len(count)
 
 
 @pytest.mark.parametrize("loader", [True, False])
@@ -532,13 +540,8 @@ def test_a_remembered_region_whose_object_file_is_gone(have_binutils, tmp_path, 
     compiled again at the next hot promotion (it stayed on the Python tier for good before),
     and the run after that finds it remembered."""
     from pyqemu.accel.tcg import native
-    from pyqemu.accel.tcg.native_sys import SysNativeTier
-    from pyqemu.target.arm import native_helpers  # noqa: F401 - registers them
-    from pyqemu.target.arm.cpu import NREGS
     monkeypatch.setenv("PYQEMU_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(native, "USE_LOADER", loader)
-    image = baremetal.assemble(NATIVE_PIC_PROGRAM, 0)
-    va = 0x4123_4000
     runs = []
     for run in range(3):
         if run == 1:
@@ -546,23 +549,13 @@ def test_a_remembered_region_whose_object_file_is_gone(have_binutils, tmp_path, 
             assert objects
             for obj in objects:
                 obj.unlink()
-        board = Board()
-        board.view[:len(image)] = image
-        cpu = KernelHalfCPU(board, va)
-        cpu.tbs.mmu_idx_of = lambda flags: 1
-        tier = cpu.tbs.native = SysNativeTier(cpu.tbs, NREGS, force=True)
-        tier.attach(cpu)
-        monkeypatch.setattr(tier.llvm, "cache_dir", tmp_path / "native")  # (a process-wide LLVM)
-        if run < 2:
-            tier.llvm.compiled.clear()  # (as in a new process: objects go to disk, come from it)
-        real_generate = tier.generate
-        count = []
-        tier.generate = lambda *a, f=real_generate, c=count, **k: (c.append(1), f(*a, **k))[1]
-        cpu.pc = va
-        cpu_exec_mod.cpu_exec_sys(cpu, 20)
-        assert board.exit_value == va and cpu.regs[1:4] == [va, va, va + 12]
-        runs.append((len(count), tier.regions))
-        cpu.tbs.save_code_cache()
+
+        def prepare(tier, run=run) -> None:  # noqa: ANN001
+            monkeypatch.setattr(tier.llvm, "cache_dir", tmp_path / "native")  # (a process-wide LLVM)
+            if run < 2:
+                tier.llvm.compiled.clear()  # (as in a new process: objects go to disk, come from it)
+        tier, count = _early_boot_code_run(1, prepare)
+        runs.append((count, tier.regions))
     n = runs[0][1]
     assert n >= 3 and runs == [(n, n), (0 if loader else n, n), (0, n)]
 
@@ -698,18 +691,23 @@ f:  add x1, x1, #3
 """
 
 
-def test_a_compiled_block_called_often_enough_asks_the_native_tier_for_a_region(have_binutils) -> None:
-    """PYQEMU_BLOCK_HEAT: a compiled block counts its calls and, at the threshold, asks the
-    native tier for a region headed there that an earlier run compiled; if there is none, it
-    asks for one to be compiled COLD_HEAT_FACTOR times later."""
-    from pyqemu.accel.tcg.tb_sys import COLD_HEAT_FACTOR
-
+def _heat_setup() -> tuple[Board, bytes, MiniSysCPU, FakeTier]:
+    """HEAT_PROGRAM at RAM_BASE on a CPU whose blocks ask a FakeTier at their 50th call."""
     board = Board()
     image = baremetal.assemble(HEAT_PROGRAM, RAM_BASE)
     board.view[:len(image)] = image
     cpu = MiniSysCPU(board)
     tier = cpu.tbs.native = FakeTier()
     cpu.tbs.block_heat = 50
+    return board, image, cpu, tier
+
+
+def test_a_compiled_block_called_often_enough_asks_the_native_tier_for_a_region(have_binutils) -> None:
+    """PYQEMU_BLOCK_HEAT: a compiled block counts its calls and, at the threshold, asks the
+    native tier for a region headed there that an earlier run compiled; if there is none, it
+    asks for one to be compiled COLD_HEAT_FACTOR times later."""
+    from pyqemu.accel.tcg.tb_sys import COLD_HEAT_FACTOR
+    board, image, cpu, tier = _heat_setup()
     cpu.tbs.regions = False  # (a Python region would inline the blocks: they would stop counting)
     cpu.pc = RAM_BASE
     while board.exit_value is None:
@@ -729,12 +727,7 @@ def test_a_block_an_earlier_run_compiled_asks_for_a_compiled_region_at_its_thres
     calls with no region remembered there asks for one to be compiled at once (the next run
     then loads it when the block is made); a new block waits COLD_HEAT_FACTOR times longer."""
     from pyqemu.accel.tcg.tb_sys import COLD_HEAT_FACTOR
-    board = Board()
-    image = baremetal.assemble(HEAT_PROGRAM, RAM_BASE)
-    board.view[:len(image)] = image
-    cpu = MiniSysCPU(board)
-    tier = cpu.tbs.native = FakeTier()
-    cpu.tbs.block_heat = 50
+    _board, _image, cpu, tier = _heat_setup()
     tb = cpu.tbs._find(cpu, RAM_BASE)
     for ran_before, left in ((True, 0), (False, 50 * (COLD_HEAT_FACTOR - 1))):
         tier.hot.clear()
