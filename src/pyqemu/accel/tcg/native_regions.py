@@ -84,8 +84,8 @@ def code_of(e: Any, head: int, llvm_id: str) -> tuple[NativeCode, dict[int, int]
     base = head & ~PAGE
     sizes = {base + off: size for off, size in members}
     code = NativeCode(None, "region", _temps(used), _temps(written),  # type: ignore[arg-type]
-                      sorted(sizes), fallbacks,
-                      list(helpers), values, pic=pic, object_key=object_key, prepared=prepared)
+                      sorted(sizes), fallbacks, list(helpers), values,
+                      pic=pic, object_key=object_key, prepared=prepared)
     return code, sizes
 
 
