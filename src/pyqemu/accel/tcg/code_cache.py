@@ -187,7 +187,7 @@ class CodeCache:
             for k in [k for k in self._groups if k[0] == page]:
                 del self._groups[k]
 
-    def group_entries(self, page: int, group: int | str | None) -> dict | None:
+    def _group_entries(self, page: int, group: int | str | None) -> dict | None:
         """The entries of ``page``'s bytes in ``group`` (None: the page cannot be cached)."""
         ents = self._groups.get((page, group))
         if ents is None:
@@ -210,7 +210,7 @@ class CodeCache:
         in the page, flags) for position-independent code) of the blocks whose code is on
         ``page`` (system mode: a physical page), or None. ``group`` (system mode: the virtual
         page, or pic.GROUP) splits a page's entries into files of their own."""
-        ents = self.group_entries(page, group)
+        ents = self._group_entries(page, group)
         e = None if ents is None else ents.get(key)
         if e is None:
             return None
@@ -256,7 +256,7 @@ class CodeCache:
 
     def raw_at(self, page: int, key, group: str):
         """The value kept under ``key`` in ``group`` by :meth:`put_raw_at`, or None."""
-        ents = self.group_entries(page, group)
+        ents = self._group_entries(page, group)
         return None if ents is None else ents.get(key)
 
     def put_raw_at(self, page: int, key, group: str, value) -> None:

@@ -361,10 +361,9 @@ class SysNativeTier(NativeTier):
         store = self.cache.code_cache
         if store is None or key in self.inflight or not self._remembers(key):
             return False
-        pc0, pa0, flags = key
-        group = native_regions.GROUP if self._pic(pc0) else native_regions.group(pc0, False)
-        ents = store.group_entries(pa0 >> PAGE_BITS, group)
-        shape = None if ents is None else ents.get(("head", pc0 & PAGE_MASK, flags))
+        pa0 = key[1]
+        group = native_regions.group(key[0], self._pic(key[0]))
+        shape = store.raw_at(pa0 >> PAGE_BITS, native_regions.head(key), group)
         if shape is None:
             return False
         found = self._remembered(store, pa0, shape, key[0], group)
